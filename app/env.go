@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"switchboard/config"
+	"switchboard/db"
+	"switchboard/modules/tenants"
+	"switchboard/platform/pgembed"
+	"switchboard/platform/tenancy"
+)
+
+// env is what a command needs at run time: configuration, the database
+// (embedded or configured) and the services built on it.
+type env struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	pg      *pgembed.Cluster // nil when database.url is configured
+	url     string
+	binDir  string
+	cluster *tenancy.Cluster
+	tenants *tenants.Service
+}
+
+// loadConfig reads the configuration for cmd, with extra flag bindings.
+func loadConfig(cmd *cobra.Command, extra map[string]string) (*config.Config, error) {
+	file, _ := cmd.Flags().GetString("config")
+	keys := map[string]string{}
+	for k, v := range globalFlagKeys {
+		if f := cmd.Flags().Lookup(k); f != nil && f.Changed {
+			keys[k] = v
+		}
+	}
+	for k, v := range extra {
+		keys[k] = v
+	}
+	return config.Load(file, cmd.Flags(), keys)
+}
+
+func newLogger(cfg *config.Config) *slog.Logger {
+	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.Log.Level]
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// openDatabase starts (or reuses) the embedded cluster when no URL is
+// configured, but does not connect.
+func openDatabase(ctx context.Context, cmd *cobra.Command, extra map[string]string) (*env, error) {
+	cfg, err := loadConfig(cmd, extra)
+	if err != nil {
+		return nil, err
+	}
+	e := &env{cfg: cfg, log: newLogger(cfg), url: cfg.Database.URL}
+	slog.SetDefault(e.log)
+	if e.url == "" {
+		dir, err := filepath.Abs(cfg.Database.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("embedded database folder: %w", err)
+		}
+		pg, err := pgembed.Start(ctx, pgembed.Options{Dir: dir, Logger: e.log})
+		if errors.Is(err, pgembed.ErrNoBinaries) {
+			return nil, err
+		}
+		if err != nil {
+			return nil, fmt.Errorf("starting the embedded database in %s: %w", dir, err)
+		}
+		e.pg, e.url = pg, pg.URL()
+	}
+	if bin, err := pgembed.FindBinaries(); err == nil {
+		e.binDir = bin
+	}
+	return e, nil
+}
+
+// openEnv opens the database, connects, and checks the control plane is
+// current unless allowBehind (migrate itself).
+func openEnv(ctx context.Context, cmd *cobra.Command, extra map[string]string, allowBehind bool) (*env, error) {
+	e, err := openDatabase(ctx, cmd, extra)
+	if err != nil {
+		return nil, err
+	}
+	e.cluster, err = tenancy.Open(ctx, e.url, tenancy.PoolOptions{MaxOpen: e.cfg.Database.MaxConns})
+	if err != nil {
+		e.close()
+		return nil, err
+	}
+	if !allowBehind {
+		if err := db.CheckControl(ctx, e.cluster.ControlDB(), db.Control()); err != nil {
+			e.close()
+			return nil, err
+		}
+	}
+	e.tenants = tenants.NewService(e.cluster, tenants.Options{Logger: e.log,
+		Export: tenants.ExportConfig{DatabaseURL: e.url, BinDir: e.binDir}})
+	return e, nil
+}
+
+// close disconnects and stops the embedded cluster if this process started it.
+func (e *env) close() {
+	if e.cluster != nil {
+		_ = e.cluster.Close()
+	}
+	if e.pg != nil {
+		if err := e.pg.Stop(context.Background()); err != nil {
+			e.log.Error("stopping the embedded database", "err", err)
+		}
+	}
+}

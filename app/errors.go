@@ -1,0 +1,26 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"switchboard/config"
+	"switchboard/modules/tenants"
+)
+
+// errUsage marks command-line mistakes.
+var errUsage = errors.New("usage")
+
+func usagef(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+// isUserError reports whether err is the user's to fix (exit status 2).
+func isUserError(err error) bool {
+	for _, target := range []error{errUsage, config.ErrInvalid, tenants.ErrInvalid, tenants.ErrNotFound, tenants.ErrConflict} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}

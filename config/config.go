@@ -1,0 +1,114 @@
+// Package config loads Switchboard's settings with Viper: built-in defaults,
+// then an optional YAML file, then SWITCHBOARD_* environment variables, then
+// command-line flags (each overriding the one before).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	Database Database `mapstructure:"database"`
+	Server   Server   `mapstructure:"server"`
+	Log      Log      `mapstructure:"log"`
+}
+
+// Database says where PostgreSQL is. With no URL, the embedded cluster under DataDir is used.
+type Database struct {
+	URL      string `mapstructure:"url"`
+	DataDir  string `mapstructure:"data_dir"`
+	MaxConns int    `mapstructure:"max_conns"`
+}
+
+// Server configures `switchboard serve`.
+type Server struct {
+	Addr         string   `mapstructure:"addr"`
+	ConsoleHosts []string `mapstructure:"console_hosts"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Format string `mapstructure:"format"` // text or json
+	Level  string `mapstructure:"level"`  // debug, info, warn, error
+}
+
+// Defaults are the built-in values.
+var Defaults = map[string]any{
+	"database.url":         "",
+	"database.data_dir":    ".data/postgres",
+	"database.max_conns":   20,
+	"server.addr":          "127.0.0.1:8080",
+	"server.console_hosts": []string{"localhost", "127.0.0.1"},
+	"log.format":           "text",
+	"log.level":            "info",
+}
+
+// ErrInvalid marks configuration mistakes the user must fix.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Load reads file (if not empty) and the environment, then applies flags.
+// flagKeys maps a flag name in flags to the setting it overrides.
+func Load(file string, flags *pflag.FlagSet, flagKeys map[string]string) (*Config, error) {
+	v := viper.New()
+	for k, val := range Defaults {
+		v.SetDefault(k, val)
+	}
+	v.SetEnvPrefix("SWITCHBOARD")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	if file != "" {
+		v.SetConfigFile(file)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("%w: reading %s: %v", ErrInvalid, file, err)
+		}
+	}
+	if flags != nil {
+		for name, key := range flagKeys {
+			if f := flags.Lookup(name); f != nil {
+				if err := v.BindPFlag(key, f); err != nil {
+					return nil, fmt.Errorf("binding flag --%s: %w", name, err)
+				}
+			}
+		}
+	}
+	var c Config
+	if err := v.Unmarshal(&c); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	// An environment variable arrives as one string; accept a comma list.
+	if len(c.Server.ConsoleHosts) == 1 && strings.Contains(c.Server.ConsoleHosts[0], ",") {
+		c.Server.ConsoleHosts = strings.Split(c.Server.ConsoleHosts[0], ",")
+	}
+	return &c, c.validate()
+}
+
+func (c *Config) validate() error {
+	if _, _, err := net.SplitHostPort(c.Server.Addr); err != nil {
+		return fmt.Errorf("%w: server.addr %q must be HOST:PORT", ErrInvalid, c.Server.Addr)
+	}
+	if c.Database.MaxConns < 1 || c.Database.MaxConns > 1000 {
+		return fmt.Errorf("%w: database.max_conns must be 1-1000", ErrInvalid)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("%w: log.format must be text or json", ErrInvalid)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("%w: log.level must be debug, info, warn or error", ErrInvalid)
+	}
+	if c.Database.URL == "" && c.Database.DataDir == "" {
+		return fmt.Errorf("%w: set database.url, or database.data_dir for the embedded database", ErrInvalid)
+	}
+	return nil
+}

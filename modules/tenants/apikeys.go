@@ -1,0 +1,91 @@
+package tenants
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"fmt"
+	"strings"
+
+	"switchboard/platform/tenancy"
+)
+
+// keyPrefix marks Switchboard API keys so secret scanners can find leaked ones.
+const keyPrefix = "sbk_"
+
+// CreateAPIKey issues a new API key for the tenant. The plaintext is returned
+// once; only its SHA-256 is stored (the key has 160 random bits, so a fast
+// hash is enough — there is nothing to brute-force).
+func (s *Service) CreateAPIKey(ctx context.Context, slug, name string) (APIKey, string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 {
+		return APIKey{}, "", invalid("API key name must be 1-100 characters")
+	}
+	t, err := s.Get(ctx, slug)
+	if err != nil {
+		return APIKey{}, "", err
+	}
+	secret := make([]byte, 20)
+	if _, err := rand.Read(secret); err != nil {
+		return APIKey{}, "", fmt.Errorf("generating API key: %w", err)
+	}
+	plain := keyPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(secret))
+	k := APIKey{TenantID: t.ID, Name: name, Prefix: plain[:len(keyPrefix)+6], KeyHash: hashKey(plain)}
+	if err := s.root(ctx).Select("TenantID", "Name", "Prefix", "KeyHash").Create(&k).Error; err != nil {
+		return APIKey{}, "", fmt.Errorf("storing API key: %w", err)
+	}
+	s.log.InfoContext(ctx, "api key created", "tenant", slug, "key", k.Prefix)
+	return k, plain, nil
+}
+
+// RevokeAPIKey revokes the tenant's key whose prefix (as listed) matches.
+func (s *Service) RevokeAPIKey(ctx context.Context, slug, prefix string) error {
+	t, err := s.Get(ctx, slug)
+	if err != nil {
+		return err
+	}
+	res := s.root(ctx).Exec(`UPDATE control.api_keys SET revoked_at = now() WHERE tenant_id = ? AND prefix = ? AND revoked_at IS NULL`, t.ID, prefix)
+	if res.Error != nil {
+		return fmt.Errorf("revoking API key: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("%w: no live API key %q for %s", ErrNotFound, prefix, slug)
+	}
+	return nil
+}
+
+// ListAPIKeys lists a tenant's keys (never their secrets).
+func (s *Service) ListAPIKeys(ctx context.Context, slug string) ([]APIKey, error) {
+	t, err := s.Get(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	var keys []APIKey
+	if err := s.root(ctx).Where("tenant_id = ?", t.ID).Order("id").Find(&keys).Error; err != nil {
+		return nil, fmt.Errorf("listing API keys: %w", err)
+	}
+	return keys, nil
+}
+
+// useAPIKey returns the tenant id of a live key and stamps its last use.
+func (s *Service) useAPIKey(ctx context.Context, plain string) (int64, error) {
+	if !strings.HasPrefix(plain, keyPrefix) || len(plain) > 100 {
+		return 0, tenancy.ErrUnknownTenant
+	}
+	var ids []int64
+	err := s.root(ctx).Raw(`UPDATE control.api_keys SET last_used_at = now()
+		WHERE key_hash = ? AND revoked_at IS NULL RETURNING tenant_id`, hashKey(plain)).Scan(&ids).Error
+	if err != nil {
+		return 0, fmt.Errorf("checking API key: %w", err)
+	}
+	if len(ids) == 0 {
+		return 0, tenancy.ErrUnknownTenant
+	}
+	return ids[0], nil
+}
+
+func hashKey(plain string) []byte {
+	sum := sha256.Sum256([]byte(plain))
+	return sum[:]
+}

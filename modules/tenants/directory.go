@@ -1,0 +1,58 @@
+package tenants
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"switchboard/platform/tenancy"
+)
+
+// Directory answers the resolver's lookups from the control plane.
+type Directory struct{ s *Service }
+
+// Directory returns the tenancy.Directory backed by this service.
+func (s *Service) Directory() Directory { return Directory{s: s} }
+
+var _ tenancy.Directory = Directory{}
+
+// BySlug finds a tenant by its slug.
+func (d Directory) BySlug(ctx context.Context, slug string) (tenancy.Tenant, error) {
+	if ValidateSlug(slug) != nil {
+		return tenancy.Tenant{}, tenancy.ErrUnknownTenant
+	}
+	return d.one(ctx, d.s.root(ctx).Where("slug = ?", slug))
+}
+
+// ByHost finds the tenant whose verified domain is host.
+func (d Directory) ByHost(ctx context.Context, host string) (tenancy.Tenant, error) {
+	h, err := NormalizeHostname(host)
+	if err != nil {
+		return tenancy.Tenant{}, tenancy.ErrUnknownTenant
+	}
+	return d.one(ctx, d.s.root(ctx).
+		Where("id = (SELECT tenant_id FROM control.tenant_domains WHERE hostname = ? AND verified)", h))
+}
+
+// ByAPIKey finds the tenant owning a live API key and records its use.
+func (d Directory) ByAPIKey(ctx context.Context, key string) (tenancy.Tenant, error) {
+	id, err := d.s.useAPIKey(ctx, key)
+	if err != nil {
+		return tenancy.Tenant{}, err
+	}
+	return d.one(ctx, d.s.root(ctx).Where("id = ?", id))
+}
+
+func (d Directory) one(ctx context.Context, q *gorm.DB) (tenancy.Tenant, error) {
+	var t Tenant
+	err := q.Take(&t).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return tenancy.Tenant{}, tenancy.ErrUnknownTenant
+	}
+	if err != nil {
+		return tenancy.Tenant{}, fmt.Errorf("resolving tenant: %w", err)
+	}
+	return d.s.Scope(t), nil
+}

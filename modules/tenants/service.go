@@ -1,0 +1,253 @@
+package tenants
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
+
+	"switchboard/db"
+	"switchboard/platform/tenancy"
+)
+
+// Service provisions and manages tenants. The CLI, the console and the API
+// all go through it.
+type Service struct {
+	cluster    *tenancy.Cluster
+	migrations db.Set
+	log        *slog.Logger
+	export     ExportConfig
+}
+
+// Options configures a Service.
+type Options struct {
+	Migrations db.Set // tenant-plane migrations; defaults to the embedded set
+	Logger     *slog.Logger
+	Export     ExportConfig
+}
+
+// NewService returns the tenants service over the given cluster.
+func NewService(cluster *tenancy.Cluster, opts Options) *Service {
+	if opts.Migrations.Plane == "" {
+		opts.Migrations = db.Tenant()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Service{cluster: cluster, migrations: opts.Migrations, log: opts.Logger, export: opts.Export}
+}
+
+// TargetVersion is the tenant schema version this binary serves.
+func (s *Service) TargetVersion() int { return s.migrations.Latest() }
+
+func (s *Service) root(ctx context.Context) *gorm.DB { return s.cluster.ControlDB().WithContext(ctx) }
+
+// CreateInput is what onboarding a client needs.
+type CreateInput struct {
+	Slug   string
+	Name   string
+	Domain string // optional portal hostname
+}
+
+// Create provisions a tenant in one transaction: the control-plane row, the
+// NOLOGIN role, the schema owned by it, every tenant migration and the
+// default rows. Any failure rolls all of it back, role and schema included.
+func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, error) {
+	if err := ValidateSlug(in.Slug); err != nil {
+		return Tenant{}, err
+	}
+	if err := ValidateName(in.Name); err != nil {
+		return Tenant{}, err
+	}
+	var host string
+	if in.Domain != "" {
+		h, err := NormalizeHostname(in.Domain)
+		if err != nil {
+			return Tenant{}, err
+		}
+		host = h
+	}
+
+	var t Tenant
+	err := s.root(ctx).Transaction(func(tx *gorm.DB) error {
+		err := tx.Raw(`INSERT INTO control.tenants (id, slug, name, schema_name, role_name)
+			OVERRIDING SYSTEM VALUE
+			SELECT n, ?, ?, 'tenant_' || n, 'tenant_' || n
+			FROM (SELECT nextval(pg_get_serial_sequence('control.tenants', 'id')) AS n) seq
+			RETURNING id`, in.Slug, in.Name).Scan(&t.ID).Error
+		if err != nil {
+			if isUniqueViolation(err) {
+				return fmt.Errorf("%w: tenant slug %q is taken", ErrConflict, in.Slug)
+			}
+			return fmt.Errorf("inserting tenant: %w", err)
+		}
+		name := tenancy.SchemaName(t.ID)
+		quoted := quoteIdent(name)
+		// Role, membership, schema and scope in one round trip. NOINHERIT keeps
+		// the tenant role from ever picking up privileges granted to others.
+		if err := tx.Exec(`CREATE ROLE ` + quoted + ` NOLOGIN NOINHERIT;
+			GRANT ` + quoted + ` TO CURRENT_USER;
+			CREATE SCHEMA ` + quoted + ` AUTHORIZATION ` + quoted + `;
+			SELECT set_config('search_path', '` + name + `', true), set_config('role', '` + name + `', true)`).Error; err != nil {
+			return fmt.Errorf("creating role and schema %s: %w", name, err)
+		}
+		_, version, err := db.ApplyTenant(tx, s.migrations)
+		if err != nil {
+			return err
+		}
+		if err := seedDefaults(tx, in); err != nil {
+			return err
+		}
+		if err := tx.Exec(`SELECT set_config('role', 'none', true), set_config('search_path', 'control', true)`).Error; err != nil {
+			return fmt.Errorf("leaving tenant scope: %w", err)
+		}
+		if err := tx.Exec(`UPDATE control.tenants SET schema_version = ?, migrated_at = now() WHERE id = ?`, version, t.ID).Error; err != nil {
+			return fmt.Errorf("recording schema version: %w", err)
+		}
+		if host != "" {
+			// Added by an operator at onboarding, so trusted as verified.
+			err := tx.Exec(`INSERT INTO control.tenant_domains (hostname, tenant_id, is_primary, verified) VALUES (?, ?, true, true)`, host, t.ID).Error
+			if isUniqueViolation(err) {
+				return fmt.Errorf("%w: hostname %q belongs to another tenant", ErrConflict, host)
+			} else if err != nil {
+				return fmt.Errorf("adding domain: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Tenant{}, err
+	}
+	s.log.InfoContext(ctx, "tenant created", "tenant", in.Slug, "id", t.ID)
+	return s.Get(ctx, in.Slug)
+}
+
+// seedDefaults writes the rows every new tenant starts with.
+func seedDefaults(tx *gorm.DB, in CreateInput) error {
+	if err := tx.Exec(`INSERT INTO settings (key, value) VALUES ('display_name', ?), ('timezone', 'UTC'), ('locale', 'en')`, in.Name).Error; err != nil {
+		return fmt.Errorf("writing default settings: %w", err)
+	}
+	if err := tx.Exec(`INSERT INTO audit_log (actor, action, target, summary) VALUES ('system', 'tenant.created', ?, ?)`,
+		in.Slug, "provisioned as "+in.Name).Error; err != nil {
+		return fmt.Errorf("writing first audit entry: %w", err)
+	}
+	return nil
+}
+
+// List returns every tenant ordered by slug, with domains.
+func (s *Service) List(ctx context.Context) ([]Tenant, error) {
+	var list []Tenant
+	if err := s.root(ctx).Order("slug").Find(&list).Error; err != nil {
+		return nil, fmt.Errorf("listing tenants: %w", err)
+	}
+	var domains []Domain
+	if err := s.root(ctx).Order("hostname").Find(&domains).Error; err != nil {
+		return nil, fmt.Errorf("listing domains: %w", err)
+	}
+	byID := make(map[int64]int, len(list))
+	for i := range list {
+		byID[list[i].ID] = i
+		list[i].Domains = []Domain{}
+	}
+	for _, d := range domains {
+		if i, ok := byID[d.TenantID]; ok {
+			list[i].Domains = append(list[i].Domains, d)
+		}
+	}
+	return list, nil
+}
+
+// Get returns one tenant by slug, with its domains.
+func (s *Service) Get(ctx context.Context, slug string) (Tenant, error) {
+	var t Tenant
+	err := s.root(ctx).Where("slug = ?", slug).Take(&t).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Tenant{}, fmt.Errorf("%w: %q", ErrNotFound, slug)
+	}
+	if err != nil {
+		return Tenant{}, fmt.Errorf("reading tenant %q: %w", slug, err)
+	}
+	t.Domains = []Domain{}
+	if err := s.root(ctx).Where("tenant_id = ?", t.ID).Order("hostname").Find(&t.Domains).Error; err != nil {
+		return Tenant{}, fmt.Errorf("reading domains of %q: %w", slug, err)
+	}
+	return t, nil
+}
+
+// Scope returns the tenant as a value tenancy.Do accepts.
+func (s *Service) Scope(t Tenant) tenancy.Tenant { return s.cluster.Bind(t.scope()) }
+
+// Suspend refuses the tenant's requests until Resume; its data is untouched.
+func (s *Service) Suspend(ctx context.Context, slug string) (Tenant, error) {
+	return s.setStatus(ctx, slug, tenancy.StatusActive, tenancy.StatusSuspended)
+}
+
+// Resume reactivates a suspended tenant.
+func (s *Service) Resume(ctx context.Context, slug string) (Tenant, error) {
+	return s.setStatus(ctx, slug, tenancy.StatusSuspended, tenancy.StatusActive)
+}
+
+func (s *Service) setStatus(ctx context.Context, slug, from, to string) (Tenant, error) {
+	t, err := s.Get(ctx, slug)
+	if err != nil {
+		return Tenant{}, err
+	}
+	if t.Status == to {
+		return t, nil // already there: repeating the command is harmless
+	}
+	if t.Status != from {
+		return Tenant{}, invalid("tenant %q is %s, not %s", slug, t.Status, from)
+	}
+	if err := s.root(ctx).Exec(`UPDATE control.tenants SET status = ?, updated_at = now() WHERE id = ? AND status = ?`, to, t.ID, from).Error; err != nil {
+		return Tenant{}, fmt.Errorf("setting %q %s: %w", slug, to, err)
+	}
+	s.log.InfoContext(ctx, "tenant status changed", "tenant", slug, "status", to)
+	return s.Get(ctx, slug)
+}
+
+// Delete drops the tenant's schema and role and its control-plane rows. The
+// caller must repeat the slug as confirmation.
+func (s *Service) Delete(ctx context.Context, slug, confirm string) error {
+	if confirm != slug {
+		return invalid("refusing to delete %q: pass --confirm %s", slug, slug)
+	}
+	t, err := s.Get(ctx, slug)
+	if err != nil {
+		return err
+	}
+	// Mark first, in its own transaction, so every replica refuses the tenant
+	// at once even if the drop below takes a while.
+	if err := s.root(ctx).Exec(`UPDATE control.tenants SET status = 'deleting', updated_at = now() WHERE id = ?`, t.ID).Error; err != nil {
+		return fmt.Errorf("marking %q deleting: %w", slug, err)
+	}
+	name := tenancy.SchemaName(t.ID)
+	quoted := quoteIdent(name)
+	err = s.root(ctx).Transaction(func(tx *gorm.DB) error {
+		// The schema belongs to the tenant role, and NOINHERIT means we must
+		// become that role to drop it.
+		if err := tx.Exec(`SET LOCAL lock_timeout = '10s';
+			SELECT set_config('role', '` + name + `', true);
+			DROP SCHEMA IF EXISTS ` + quoted + ` CASCADE;
+			SELECT set_config('role', 'none', true);
+			DROP ROLE IF EXISTS ` + quoted).Error; err != nil {
+			return fmt.Errorf("dropping schema and role %s: %w", name, err)
+		}
+		return tx.Exec(`DELETE FROM control.tenants WHERE id = ?`, t.ID).Error
+	})
+	if err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "tenant deleted", "tenant", slug, "id", t.ID)
+	return nil
+}
+
+// quoteIdent double-quotes an identifier that has already been validated.
+func quoteIdent(name string) string { return `"` + name + `"` }
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}

@@ -1,0 +1,118 @@
+package tenancy
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
+)
+
+// Do runs fn in one transaction inside the tenant's schema, as the tenant's role.
+//
+// The transaction's first round trip is "BEGIN; SELECT set_config(...)" with
+// both settings transaction-local, so nothing survives COMMIT or ROLLBACK and a
+// connection returned to the pool carries no tenant. An error or panic in fn
+// rolls back. If the connection cannot be rolled back cleanly it is discarded
+// rather than returned to the pool. A statement invalidated by a concurrent
+// schema change (SQLSTATE 0A000) makes Do retry fn once, so fn must not have
+// effects outside the database that cannot be repeated.
+func Do(ctx context.Context, t Tenant, fn func(tx *gorm.DB) error) error {
+	err := do(ctx, t, fn)
+	if isCachedPlanError(err) {
+		err = do(ctx, t, fn)
+	}
+	return err
+}
+
+func do(ctx context.Context, t Tenant, fn func(tx *gorm.DB) error) (err error) {
+	if t.cluster == nil {
+		return ErrUnboundTenant
+	}
+	name := t.Schema()
+	if err := validIdent(name); err != nil {
+		return err
+	}
+	conn, err := t.cluster.sql.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("tenancy: acquiring connection for %s: %w", t.Slug, err)
+	}
+	defer conn.Close()
+
+	// One round trip: open the transaction and scope it. The name matched
+	// identPattern above, so it is safe as a literal; no argument means pgx
+	// sends it with the simple protocol, which allows the two statements.
+	enter := "BEGIN; SELECT set_config('search_path', '" + name + "', true), set_config('role', '" + name + "', true)"
+	if _, err := conn.ExecContext(ctx, enter); err != nil {
+		discard(conn)
+		return fmt.Errorf("tenancy: entering %s: %w", t.Slug, err)
+	}
+
+	scoped := &scopedConn{Conn: conn}
+	finished := false
+	defer func() {
+		if finished {
+			return
+		}
+		// fn panicked: roll back, keep the connection only if that worked, re-panic.
+		rollback(conn)
+		if p := recover(); p != nil {
+			panic(p)
+		}
+	}()
+
+	tx := t.cluster.db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	tx.Statement.ConnPool = scoped
+	fnErr := fn(tx)
+	finished = true
+	if fnErr != nil {
+		rollback(conn)
+		return fnErr
+	}
+	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
+		rollback(conn)
+		return fmt.Errorf("tenancy: committing for %s: %w", t.Slug, err)
+	}
+	return nil
+}
+
+// rollback ends the transaction; if that fails the connection is discarded so
+// that no half-open transaction (and its role) can be handed to someone else.
+func rollback(conn *sql.Conn) {
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		discard(conn)
+	}
+}
+
+// discard tells database/sql to close this connection instead of pooling it.
+func discard(conn *sql.Conn) {
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+}
+
+func isCachedPlanError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "0A000"
+}
+
+// scopedConn is the connection GORM sees inside Do. Implementing
+// gorm.TxCommitter makes GORM treat it as an open transaction, so a nested
+// tx.Transaction uses a savepoint instead of issuing BEGIN/COMMIT of its own.
+// It deliberately has no BeginTx and no way back to the *sql.DB.
+type scopedConn struct {
+	*sql.Conn
+}
+
+// errOwnedByDo is returned when code inside Do tries to end the transaction itself.
+var errOwnedByDo = errors.New("tenancy: the transaction belongs to tenancy.Do; return an error from fn to roll back")
+
+// Commit refuses: Do commits when fn returns nil.
+func (s *scopedConn) Commit() error { return errOwnedByDo }
+
+// Rollback refuses: Do rolls back when fn returns an error.
+func (s *scopedConn) Rollback() error { return errOwnedByDo }
+
+// BeginTx is shadowed so nobody can start a second transaction on the connection.
+func (s *scopedConn) BeginTx() error { return errOwnedByDo }

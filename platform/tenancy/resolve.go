@@ -1,0 +1,234 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/labstack/echo/v4"
+)
+
+// ErrUnknownTenant is what a Directory returns when nothing matches.
+var ErrUnknownTenant = errors.New("unknown tenant")
+
+// Directory looks tenants up in the control plane. The tenants module implements it.
+type Directory interface {
+	BySlug(ctx context.Context, slug string) (Tenant, error)
+	ByHost(ctx context.Context, host string) (Tenant, error)
+	ByAPIKey(ctx context.Context, key string) (Tenant, error)
+}
+
+// Resolver caches Directory answers; Invalidate empties the cache and is
+// called when the control plane announces a change (see Listen).
+type Resolver struct {
+	dir           Directory
+	schemaVersion int
+	consoleHosts  map[string]bool
+
+	mu     sync.RWMutex
+	gen    uint64 // bumped by Invalidate so a load that raced it is not stored
+	bySlug map[string]Tenant
+	byHost map[string]Tenant
+	byKey  map[string]Tenant
+}
+
+// NewResolver resolves against dir. schemaVersion is the tenant schema
+// version this binary serves; consoleHosts are the staff console's hostnames.
+func NewResolver(dir Directory, schemaVersion int, consoleHosts []string) *Resolver {
+	r := &Resolver{dir: dir, schemaVersion: schemaVersion, consoleHosts: map[string]bool{}}
+	for _, h := range consoleHosts {
+		r.consoleHosts[strings.ToLower(h)] = true
+	}
+	r.Invalidate()
+	return r
+}
+
+// Invalidate drops every cached answer.
+func (r *Resolver) Invalidate() {
+	r.mu.Lock()
+	r.gen++
+	r.bySlug, r.byHost, r.byKey = map[string]Tenant{}, map[string]Tenant{}, map[string]Tenant{}
+	r.mu.Unlock()
+}
+
+func (r *Resolver) cached(m func(*Resolver) map[string]Tenant, key string, load func() (Tenant, error)) (Tenant, error) {
+	r.mu.RLock()
+	t, ok := m(r)[key]
+	gen := r.gen
+	r.mu.RUnlock()
+	if ok {
+		return t, nil
+	}
+	t, err := load()
+	if err != nil {
+		return Tenant{}, err
+	}
+	r.mu.Lock()
+	if r.gen == gen {
+		m(r)[key] = t
+	}
+	r.mu.Unlock()
+	return t, nil
+}
+
+// BySlug resolves a console path's slug.
+func (r *Resolver) BySlug(ctx context.Context, slug string) (Tenant, error) {
+	return r.cached(func(r *Resolver) map[string]Tenant { return r.bySlug }, slug,
+		func() (Tenant, error) { return r.dir.BySlug(ctx, slug) })
+}
+
+// ByHost resolves a portal hostname (verified domains only).
+func (r *Resolver) ByHost(ctx context.Context, host string) (Tenant, error) {
+	return r.cached(func(r *Resolver) map[string]Tenant { return r.byHost }, host,
+		func() (Tenant, error) { return r.dir.ByHost(ctx, host) })
+}
+
+// ByAPIKey resolves an API key. The cache is keyed by the key itself and lives
+// only in this process's memory; the database stores only hashes.
+func (r *Resolver) ByAPIKey(ctx context.Context, key string) (Tenant, error) {
+	return r.cached(func(r *Resolver) map[string]Tenant { return r.byKey }, key,
+		func() (Tenant, error) { return r.dir.ByAPIKey(ctx, key) })
+}
+
+// IsConsoleHost reports whether host (with or without port) is the staff console.
+func (r *Resolver) IsConsoleHost(host string) bool { return r.consoleHosts[hostOnly(host)] }
+
+// Kinds of request, by how the tenant was found.
+const (
+	ViaNone   = ""       // console pages that are not about one client
+	ViaPath   = "path"   // /t/<slug>/… on the console host
+	ViaHost   = "host"   // a client's portal domain
+	ViaAPIKey = "apikey" // /api/… with a tenant API key
+)
+
+type ctxKey struct{}
+
+type resolved struct {
+	tenant Tenant
+	via    string
+}
+
+// FromContext returns the tenant the request was resolved to.
+func FromContext(ctx context.Context) (Tenant, bool) {
+	r, ok := ctx.Value(ctxKey{}).(resolved)
+	return r.tenant, ok && r.via != ViaNone
+}
+
+// Via tells how the request's tenant was resolved (ViaNone for none).
+func Via(ctx context.Context) string {
+	r, _ := ctx.Value(ctxKey{}).(resolved)
+	return r.via
+}
+
+// WithTenant returns ctx carrying t, for jobs and tests that act for a tenant.
+func WithTenant(ctx context.Context, t Tenant, via string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, resolved{tenant: t, via: via})
+}
+
+// Middleware resolves the tenant of every request once, before any handler:
+// API key for /api/…, the /t/<slug>/ prefix on console hosts, the Host header
+// elsewhere. Unknown tenants get 404, suspended ones 403, and tenants whose
+// schema is not at this binary's version 503. Paths in skip are not resolved.
+func (r *Resolver) Middleware(skip ...string) echo.MiddlewareFunc {
+	skipped := map[string]bool{}
+	for _, p := range skip {
+		skipped[p] = true
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			path := req.URL.Path
+			if skipped[path] {
+				return next(c)
+			}
+			ctx := req.Context()
+			var (
+				t   Tenant
+				err error
+				via string
+			)
+			switch {
+			case strings.HasPrefix(path, "/api/"):
+				key := apiKeyOf(req)
+				if key == "" {
+					return echo.NewHTTPError(http.StatusUnauthorized, "an API key is required (Authorization: Bearer <key>)")
+				}
+				via = ViaAPIKey
+				t, err = r.ByAPIKey(ctx, key)
+				if errors.Is(err, ErrUnknownTenant) {
+					return echo.NewHTTPError(http.StatusUnauthorized, "invalid or revoked API key")
+				}
+			case r.IsConsoleHost(req.Host):
+				slug, ok := slugOf(path)
+				if !ok {
+					c.SetRequest(req.WithContext(WithTenant(ctx, Tenant{}, ViaNone)))
+					return next(c)
+				}
+				via = ViaPath
+				t, err = r.BySlug(ctx, slug)
+			default:
+				via = ViaHost
+				t, err = r.ByHost(ctx, hostOnly(req.Host))
+			}
+			if errors.Is(err, ErrUnknownTenant) {
+				return echo.NewHTTPError(http.StatusNotFound, "not found")
+			}
+			if err != nil {
+				return err
+			}
+			if herr := r.admit(t); herr != nil {
+				return herr
+			}
+			c.SetRequest(req.WithContext(WithTenant(ctx, t, via)))
+			return next(c)
+		}
+	}
+}
+
+// admit refuses tenants that must not be served right now.
+func (r *Resolver) admit(t Tenant) error {
+	switch t.Status {
+	case StatusActive:
+	case StatusSuspended:
+		return echo.NewHTTPError(http.StatusForbidden, "This account is suspended. Please contact your service provider.")
+	default:
+		return echo.NewHTTPError(http.StatusNotFound, "not found")
+	}
+	if t.SchemaVersion != r.schemaVersion {
+		return echo.NewHTTPError(http.StatusServiceUnavailable,
+			"This account's data is being upgraded and cannot be served by this version right now; try again shortly.")
+	}
+	return nil
+}
+
+func apiKeyOf(req *http.Request) string {
+	if k := req.Header.Get("X-API-Key"); k != "" {
+		return k
+	}
+	auth := req.Header.Get("Authorization")
+	if len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
+		return strings.TrimSpace(auth[7:])
+	}
+	return ""
+}
+
+// slugOf extracts <slug> from /t/<slug> or /t/<slug>/….
+func slugOf(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, "/t/")
+	if !ok {
+		return "", false
+	}
+	slug, _, _ := strings.Cut(rest, "/")
+	return slug, slug != ""
+}
+
+func hostOnly(hostport string) string {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	return strings.TrimSuffix(strings.ToLower(host), ".")
+}

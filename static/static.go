@@ -1,0 +1,9 @@
+// Package static embeds the CSS, scripts and images served under /static/.
+package static
+
+import "embed"
+
+// FS holds the static assets.
+//
+//go:embed *.css
+var FS embed.FS

@@ -1,0 +1,9 @@
+// Package templates embeds the server-rendered HTML of the console and the portal.
+package templates
+
+import "embed"
+
+// FS holds every template; names are paths like "console/home.html".
+//
+//go:embed layout.html console/*.html portal/*.html
+var FS embed.FS
