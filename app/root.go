@@ -83,4 +83,3 @@ func checkOutput(v string) error {
 	}
 	return nil
 }
-

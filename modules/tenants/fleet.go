@@ -141,7 +141,6 @@ func (s *Service) MigrateFleet(ctx context.Context, opts MigrateOptions) (Migrat
 func (s *Service) migrateOne(ctx context.Context, bt behindTenant, lockTimeout time.Duration) TenantResult {
 	res := TenantResult{Slug: bt.Slug, From: bt.SchemaVersion, To: bt.SchemaVersion}
 	start := time.Now()
-	name := tenancy.SchemaName(bt.ID)
 	err := s.root(ctx).Transaction(func(tx *gorm.DB) error {
 		var recorded int
 		err := tx.Raw(`SELECT set_config('lock_timeout', ?, true), schema_version FROM control.tenants WHERE id = ? FOR UPDATE`,
@@ -153,16 +152,16 @@ func (s *Service) migrateOne(ctx context.Context, bt behindTenant, lockTimeout t
 			res.From, res.To = recorded, recorded
 			return nil
 		}
-		if err := tx.Exec(`SELECT set_config('search_path', '` + name + `', true), set_config('role', '` + name + `', true)`).Error; err != nil {
-			return fmt.Errorf("entering %s: %w", name, err)
+		if err := tenancy.Enter(tx, bt.ID); err != nil {
+			return err
 		}
 		from, to, err := db.ApplyTenant(tx, s.migrations)
 		if err != nil {
 			return err
 		}
 		res.From, res.To = from, to
-		if err := tx.Exec(`SELECT set_config('role', 'none', true)`).Error; err != nil {
-			return fmt.Errorf("leaving %s: %w", name, err)
+		if err := tenancy.Leave(tx); err != nil {
+			return err
 		}
 		return tx.Exec(`UPDATE control.tenants SET schema_version = ?, migration_error = NULL, migrated_at = now(), updated_at = now() WHERE id = ?`,
 			to, bt.ID).Error

@@ -84,15 +84,8 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, error) {
 			}
 			return fmt.Errorf("inserting tenant: %w", err)
 		}
-		name := tenancy.SchemaName(t.ID)
-		quoted := quoteIdent(name)
-		// Role, membership, schema and scope in one round trip. NOINHERIT keeps
-		// the tenant role from ever picking up privileges granted to others.
-		if err := tx.Exec(`CREATE ROLE ` + quoted + ` NOLOGIN NOINHERIT;
-			GRANT ` + quoted + ` TO CURRENT_USER;
-			CREATE SCHEMA ` + quoted + ` AUTHORIZATION ` + quoted + `;
-			SELECT set_config('search_path', '` + name + `', true), set_config('role', '` + name + `', true)`).Error; err != nil {
-			return fmt.Errorf("creating role and schema %s: %w", name, err)
+		if err := tenancy.CreateSchema(tx, t.ID); err != nil {
+			return err
 		}
 		_, version, err := db.ApplyTenant(tx, s.migrations)
 		if err != nil {
@@ -101,8 +94,8 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, error) {
 		if err := seedDefaults(tx, in); err != nil {
 			return err
 		}
-		if err := tx.Exec(`SELECT set_config('role', 'none', true), set_config('search_path', 'control', true)`).Error; err != nil {
-			return fmt.Errorf("leaving tenant scope: %w", err)
+		if err := tenancy.Leave(tx); err != nil {
+			return err
 		}
 		if err := tx.Exec(`UPDATE control.tenants SET schema_version = ?, migrated_at = now() WHERE id = ?`, version, t.ID).Error; err != nil {
 			return fmt.Errorf("recording schema version: %w", err)
@@ -223,17 +216,12 @@ func (s *Service) Delete(ctx context.Context, slug, confirm string) error {
 	if err := s.root(ctx).Exec(`UPDATE control.tenants SET status = 'deleting', updated_at = now() WHERE id = ?`, t.ID).Error; err != nil {
 		return fmt.Errorf("marking %q deleting: %w", slug, err)
 	}
-	name := tenancy.SchemaName(t.ID)
-	quoted := quoteIdent(name)
 	err = s.root(ctx).Transaction(func(tx *gorm.DB) error {
-		// The schema belongs to the tenant role, and NOINHERIT means we must
-		// become that role to drop it.
-		if err := tx.Exec(`SET LOCAL lock_timeout = '10s';
-			SELECT set_config('role', '` + name + `', true);
-			DROP SCHEMA IF EXISTS ` + quoted + ` CASCADE;
-			SELECT set_config('role', 'none', true);
-			DROP ROLE IF EXISTS ` + quoted).Error; err != nil {
-			return fmt.Errorf("dropping schema and role %s: %w", name, err)
+		if err := tx.Exec(`SET LOCAL lock_timeout = '10s'`).Error; err != nil {
+			return err
+		}
+		if err := tenancy.DropSchema(tx, t.ID); err != nil {
+			return err
 		}
 		return tx.Exec(`DELETE FROM control.tenants WHERE id = ?`, t.ID).Error
 	})
@@ -243,9 +231,6 @@ func (s *Service) Delete(ctx context.Context, slug, confirm string) error {
 	s.log.InfoContext(ctx, "tenant deleted", "tenant", slug, "id", t.ID)
 	return nil
 }
-
-// quoteIdent double-quotes an identifier that has already been validated.
-func quoteIdent(name string) string { return `"` + name + `"` }
 
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError

@@ -72,12 +72,24 @@ func do(ctx context.Context, t Tenant, fn func(tx *gorm.DB) error) (err error) {
 		rollback(conn)
 		return fnErr
 	}
-	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
+	// The commit carries a guard in the same round trip: if fn switched role
+	// or search_path (SET ROLE is checked against the session user, so
+	// PostgreSQL itself would allow it), the division by zero aborts the
+	// transaction and nothing fn wrote is committed.
+	guard := "SELECT 1 / (current_user = '" + name + "' AND current_setting('search_path') = '" + name + "')::int; COMMIT"
+	if _, err := conn.ExecContext(context.WithoutCancel(ctx), guard); err != nil {
 		rollback(conn)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "22012" {
+			return fmt.Errorf("%w (tenant %s)", ErrScopeEscaped, t.Slug)
+		}
 		return fmt.Errorf("tenancy: committing for %s: %w", t.Slug, err)
 	}
 	return nil
 }
+
+// ErrScopeEscaped means fn changed its role or search_path; Do rolled back.
+var ErrScopeEscaped = errors.New("tenancy: work inside Do changed its role or search_path; rolled back")
 
 // rollback ends the transaction; if that fails the connection is discarded so
 // that no half-open transaction (and its role) can be handed to someone else.

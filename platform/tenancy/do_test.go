@@ -1,0 +1,234 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
+)
+
+func TestDoScopesToTheTenant(t *testing.T) {
+	c := openCluster(t, 4)
+	a := newTenant(t, c)
+	var schema, user, path string
+	err := Do(context.Background(), a, func(tx *gorm.DB) error {
+		return tx.Raw(`SELECT current_schema(), current_user, current_setting('search_path')`).Row().Scan(&schema, &user, &path)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if schema != a.Schema() || user != a.Role() || path != a.Schema() {
+		t.Fatalf("inside Do: schema=%q user=%q search_path=%q, want %q", schema, user, path, a.Schema())
+	}
+}
+
+// assertPoolClean holds every open connection of the pool at once and checks
+// that none of them carries a tenant's search_path or role.
+func assertPoolClean(t *testing.T, c *Cluster) {
+	t.Helper()
+	ctx := context.Background()
+	open := c.sql.Stats().OpenConnections
+	if open == 0 {
+		t.Fatal("pool has no connections to inspect")
+	}
+	var conns []interface{ Close() error }
+	defer func() {
+		for _, conn := range conns {
+			_ = conn.Close()
+		}
+	}()
+	for i := 0; i < open; i++ {
+		conn, err := c.sql.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, conn)
+		var path, user string
+		if err := conn.QueryRowContext(ctx, `SELECT current_setting('search_path'), current_user`).Scan(&path, &user); err != nil {
+			t.Fatal(err)
+		}
+		if path != `"$user", public` || user != "switchboard" {
+			t.Errorf("pooled connection %d carries state: search_path=%q current_user=%q", i, path, user)
+		}
+	}
+	if got := c.sql.Stats().OpenConnections; got != open {
+		t.Fatalf("inspected %d connections but pool now has %d", open, got)
+	}
+}
+
+func TestPoolCarriesNoTenantAfterDo(t *testing.T) {
+	c := openCluster(t, 6)
+	tenants := []Tenant{newTenant(t, c), newTenant(t, c), newTenant(t, c)}
+	var wg sync.WaitGroup
+	for g := 0; g < 12; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				_ = Do(context.Background(), tenants[(g+i)%3], func(tx *gorm.DB) error {
+					return tx.Exec(`SELECT count(*) FROM settings`).Error
+				})
+			}
+		}(g)
+	}
+	wg.Wait()
+	assertPoolClean(t, c)
+}
+
+func TestOtherTenantsAndControlPlaneAreRefused(t *testing.T) {
+	c := openCluster(t, 4)
+	a, b := newTenant(t, c), newTenant(t, c)
+	ctx := context.Background()
+	queries := map[string]string{
+		"other tenant's table":  `SELECT count(*) FROM ` + b.Schema() + `.settings`,
+		"other tenant's schema": `CREATE TABLE ` + b.Schema() + `.intruder (id int)`,
+		"control plane":         `SELECT count(*) FROM control.tenants`,
+	}
+	for name, q := range queries {
+		t.Run(name, func(t *testing.T) {
+			err := Do(ctx, a, func(tx *gorm.DB) error { return tx.Exec(q).Error })
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+				t.Fatalf("%s: want permission denied (42501), got %v", q, err)
+			}
+		})
+	}
+	t.Run("app role outside Do", func(t *testing.T) {
+		err := c.ControlDB().Exec(`SELECT count(*) FROM ` + a.Schema() + `.settings`).Error
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+			t.Fatalf("the NOINHERIT app role must not read tenant data directly, got %v", err)
+		}
+	})
+	assertPoolClean(t, c)
+}
+
+// SET ROLE is checked against the session user, so PostgreSQL lets code
+// inside Do switch to another tenant's role; Do's commit guard must then
+// refuse to commit anything.
+func TestScopeEscapeIsRolledBack(t *testing.T) {
+	c := openCluster(t, 2)
+	a, b := newTenant(t, c), newTenant(t, c)
+	ctx := context.Background()
+	escapes := map[string]string{
+		"role":        `SET LOCAL ROLE ` + b.Role() + `; SET LOCAL search_path = ` + b.Schema(),
+		"reset role":  `RESET ROLE`,
+		"search_path": `SET LOCAL search_path = ` + a.Schema() + `, public`,
+	}
+	for name, escape := range escapes {
+		t.Run(name, func(t *testing.T) {
+			err := Do(ctx, a, func(tx *gorm.DB) error {
+				if err := tx.Exec(escape).Error; err != nil {
+					return err
+				}
+				return tx.Exec(`INSERT INTO ` + b.Schema() + `.settings (key, value) VALUES ('escaped', 'x')`).Error
+			})
+			if name == "role" && !errors.Is(err, ErrScopeEscaped) {
+				t.Fatalf("want ErrScopeEscaped, got %v", err)
+			}
+			if err == nil {
+				t.Fatal("an escaped Do must not succeed")
+			}
+		})
+	}
+	var n int64
+	if err := Do(ctx, b, func(tx *gorm.DB) error {
+		return tx.Raw(`SELECT count(*) FROM settings WHERE key = 'escaped'`).Scan(&n).Error
+	}); err != nil || n != 0 {
+		t.Fatalf("escaped write was committed: n=%d err=%v", n, err)
+	}
+	assertPoolClean(t, c)
+}
+
+func TestErrorAndPanicRollBackAndLeaveConnectionClean(t *testing.T) {
+	c := openCluster(t, 1) // one connection: whatever Do leaves behind, the next user gets
+	a := newTenant(t, c)
+	ctx := context.Background()
+	boom := errors.New("boom")
+
+	err := Do(ctx, a, func(tx *gorm.DB) error {
+		if err := tx.Exec(`INSERT INTO settings (key, value) VALUES ('rolled.back.error', 'x')`).Error; err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Do must return fn's error, got %v", err)
+	}
+
+	func() {
+		defer func() {
+			if p := recover(); p != "kaboom" {
+				t.Fatalf("Do must re-panic with fn's value, got %v", p)
+			}
+		}()
+		_ = Do(ctx, a, func(tx *gorm.DB) error {
+			tx.Exec(`INSERT INTO settings (key, value) VALUES ('rolled.back.panic', 'x')`)
+			panic("kaboom")
+		})
+	}()
+
+	// A statement error aborts the transaction; Do must still roll back cleanly.
+	err = Do(ctx, a, func(tx *gorm.DB) error { return tx.Exec(`SELECT * FROM no_such_table`).Error })
+	if err == nil {
+		t.Fatal("want an error for a missing table")
+	}
+
+	var n int64
+	if err := Do(ctx, a, func(tx *gorm.DB) error {
+		return tx.Raw(`SELECT count(*) FROM settings WHERE key LIKE 'rolled.back.%'`).Scan(&n).Error
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d rows survived a failed Do", n)
+	}
+	assertPoolClean(t, c)
+}
+
+func TestNestedTransactionUsesSavepoint(t *testing.T) {
+	c := openCluster(t, 2)
+	a := newTenant(t, c)
+	ctx := context.Background()
+	err := Do(ctx, a, func(tx *gorm.DB) error {
+		if err := tx.Exec(`INSERT INTO settings (key, value) VALUES ('outer.kept', '1')`).Error; err != nil {
+			return err
+		}
+		inner := tx.Transaction(func(tx2 *gorm.DB) error {
+			if err := tx2.Exec(`INSERT INTO settings (key, value) VALUES ('inner.dropped', '1')`).Error; err != nil {
+				return err
+			}
+			return errors.New("undo inner")
+		})
+		if inner == nil {
+			return errors.New("inner transaction should have failed")
+		}
+		if err := tx.Commit().Error; err == nil {
+			return errors.New("fn must not be able to commit Do's transaction")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	if err := Do(ctx, a, func(tx *gorm.DB) error {
+		return tx.Raw(`SELECT key FROM settings WHERE key IN ('outer.kept', 'inner.dropped') ORDER BY key`).Scan(&keys).Error
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(keys) != "[outer.kept]" {
+		t.Fatalf("after savepoint rollback got %v, want [outer.kept]", keys)
+	}
+}
+
+func TestUnboundTenantIsRefused(t *testing.T) {
+	err := Do(context.Background(), Tenant{ID: 1}, func(*gorm.DB) error { return nil })
+	if !errors.Is(err, ErrUnboundTenant) {
+		t.Fatalf("want ErrUnboundTenant, got %v", err)
+	}
+}
