@@ -2,7 +2,6 @@ package tenancy
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -91,5 +90,5 @@ func TestStressNoForeignRows(t *testing.T) {
 		t.Fatalf("total rows %d, want %d", total, goroutines*ops)
 	}
 	assertPoolClean(t, c)
-	t.Log(fmt.Sprintf("%d operations over %d tenants, 0 foreign rows", total, tenantCount))
+	t.Logf("%d operations over %d tenants, 0 foreign rows", total, tenantCount)
 }
