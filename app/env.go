@@ -60,6 +60,9 @@ func openDatabase(ctx context.Context, cmd *cobra.Command, extra map[string]stri
 	if err != nil {
 		return nil, err
 	}
+	if cmd.Name() != "serve" && !cmd.Flags().Changed("log-level") && os.Getenv("SWITCHBOARD_LOG_LEVEL") == "" {
+		cfg.Log.Level = "warn" // operator commands print their results; routine logs would drown them
+	}
 	e := &env{cfg: cfg, log: newLogger(cfg), url: cfg.Database.URL}
 	slog.SetDefault(e.log)
 	if e.url == "" {
