@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"regexp"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
@@ -115,6 +116,56 @@ func isCachedPlanError(err error) bool {
 // It deliberately has no BeginTx and no way back to the *sql.DB.
 type scopedConn struct {
 	*sql.Conn
+}
+
+// scopeChange matches SQL that would move the transaction out of its tenant:
+// SET ROLE / search_path / SESSION AUTHORIZATION, RESET, DISCARD, and the
+// set_config spellings of the same. PostgreSQL checks SET ROLE against the
+// session user, a member of every tenant role, so it would allow these.
+var scopeChange = regexp.MustCompile(`(?is)\bset\s+(local\s+|session\s+)?(role|search_path|session\s+authorization)\b` +
+	`|\breset\s+(role|search_path|all|session)\b|\bdiscard\b|\bset_config\s*\(\s*'(role|search_path|session_authorization)'`)
+
+// ErrScopeChange is returned for a statement inside Do that tries to change its tenant scope.
+var ErrScopeChange = errors.New("tenancy: statements inside Do may not change role or search_path")
+
+func checkScope(query string) error {
+	if scopeChange.MatchString(query) {
+		return ErrScopeChange
+	}
+	return nil
+}
+
+// ExecContext refuses scope changes, then runs the statement.
+func (s *scopedConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := checkScope(query); err != nil {
+		return nil, err
+	}
+	return s.Conn.ExecContext(ctx, query, args...)
+}
+
+// QueryContext refuses scope changes, then runs the query.
+func (s *scopedConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := checkScope(query); err != nil {
+		return nil, err
+	}
+	return s.Conn.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext refuses scope changes by running a query that fails with
+// the same message (sql.Row cannot carry an error of our own).
+func (s *scopedConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if err := checkScope(query); err != nil {
+		return s.Conn.QueryRowContext(ctx, "SELECT '"+err.Error()+"'::int")
+	}
+	return s.Conn.QueryRowContext(ctx, query, args...)
+}
+
+// PrepareContext refuses scope changes, then prepares the statement.
+func (s *scopedConn) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	if err := checkScope(query); err != nil {
+		return nil, err
+	}
+	return s.Conn.PrepareContext(ctx, query)
 }
 
 // errOwnedByDo is returned when code inside Do tries to end the transaction itself.

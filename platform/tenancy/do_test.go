@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -107,40 +108,66 @@ func TestOtherTenantsAndControlPlaneAreRefused(t *testing.T) {
 	assertPoolClean(t, c)
 }
 
-// SET ROLE is checked against the session user, so PostgreSQL lets code
-// inside Do switch to another tenant's role; Do's commit guard must then
-// refuse to commit anything.
-func TestScopeEscapeIsRolledBack(t *testing.T) {
+// SET ROLE is checked against the session user, so PostgreSQL itself lets
+// code inside Do switch to another tenant's role. Do refuses such statements
+// before they are sent, and its commit guard catches what slips past the
+// pattern (here, a role name computed in SQL).
+func TestScopeEscapeIsRefused(t *testing.T) {
 	c := openCluster(t, 2)
 	a, b := newTenant(t, c), newTenant(t, c)
 	ctx := context.Background()
-	escapes := map[string]string{
-		"role":        `SET LOCAL ROLE ` + b.Role() + `; SET LOCAL search_path = ` + b.Schema(),
-		"reset role":  `RESET ROLE`,
-		"search_path": `SET LOCAL search_path = ` + a.Schema() + `, public`,
+	if err := Do(ctx, b, func(tx *gorm.DB) error {
+		return tx.Exec(`INSERT INTO settings (key, value) VALUES ('secret', 'b-only')`).Error
+	}); err != nil {
+		t.Fatal(err)
 	}
-	for name, escape := range escapes {
-		t.Run(name, func(t *testing.T) {
+	refused := []string{
+		`SET LOCAL ROLE ` + b.Role(),
+		`set role ` + b.Role(),
+		`SET search_path = ` + b.Schema(),
+		`SET SESSION AUTHORIZATION DEFAULT`,
+		`RESET ROLE`,
+		`reset all`,
+		`DISCARD ALL`,
+		`SELECT set_config('role', '` + b.Role() + `', true)`,
+		`SELECT  SET_CONFIG( 'search_path', '` + b.Schema() + `', false)`,
+	}
+	for _, q := range refused {
+		t.Run(q, func(t *testing.T) {
+			var leaked string
 			err := Do(ctx, a, func(tx *gorm.DB) error {
-				if err := tx.Exec(escape).Error; err != nil {
+				if err := tx.Exec(q).Error; err != nil {
 					return err
 				}
-				return tx.Exec(`INSERT INTO ` + b.Schema() + `.settings (key, value) VALUES ('escaped', 'x')`).Error
+				return tx.Raw(`SELECT value FROM ` + b.Schema() + `.settings WHERE key = 'secret'`).Scan(&leaked).Error
 			})
-			if name == "role" && !errors.Is(err, ErrScopeEscaped) {
-				t.Fatalf("want ErrScopeEscaped, got %v", err)
+			if !errors.Is(err, ErrScopeChange) || leaked != "" {
+				t.Fatalf("want ErrScopeChange and nothing read, got %v (read %q)", err, leaked)
 			}
-			if err == nil {
-				t.Fatal("an escaped Do must not succeed")
+			var n int
+			err = Do(ctx, a, func(tx *gorm.DB) error { return tx.Raw(q).Row().Scan(&n) })
+			if err == nil || !strings.Contains(err.Error(), ErrScopeChange.Error()) {
+				t.Fatalf("Row(): want the scope error, got %v", err)
 			}
 		})
 	}
-	var n int64
-	if err := Do(ctx, b, func(tx *gorm.DB) error {
-		return tx.Raw(`SELECT count(*) FROM settings WHERE key = 'escaped'`).Scan(&n).Error
-	}); err != nil || n != 0 {
-		t.Fatalf("escaped write was committed: n=%d err=%v", n, err)
-	}
+	t.Run("computed role name reaches the commit guard", func(t *testing.T) {
+		err := Do(ctx, a, func(tx *gorm.DB) error {
+			if err := tx.Exec(`SELECT set_config(lower('ROLE'), ?, true)`, b.Role()).Error; err != nil {
+				return err
+			}
+			return tx.Exec(`INSERT INTO ` + b.Schema() + `.settings (key, value) VALUES ('escaped', 'x')`).Error
+		})
+		if !errors.Is(err, ErrScopeEscaped) {
+			t.Fatalf("want ErrScopeEscaped, got %v", err)
+		}
+		var n int64
+		if err := Do(ctx, b, func(tx *gorm.DB) error {
+			return tx.Raw(`SELECT count(*) FROM settings WHERE key = 'escaped'`).Scan(&n).Error
+		}); err != nil || n != 0 {
+			t.Fatalf("escaped write was committed: n=%d err=%v", n, err)
+		}
+	})
 	assertPoolClean(t, c)
 }
 
