@@ -40,10 +40,9 @@ With no database configured it starts a private PostgreSQL cluster under
 		newTenantCommand(),
 		newDBCommand(),
 		newDemoCommand(),
+		newBenchCommand(),
 	)
-	for _, c := range root.Commands() {
-		setArgsAsUsage(c)
-	}
+	setArgsAsUsage(root)
 	return root
 }
 
@@ -65,7 +64,7 @@ func setArgsAsUsage(c *cobra.Command) {
 			}
 			return cmd.Help()
 		}
-		c.Args = nil
+		c.Args = cobra.ArbitraryArgs // cobra's default would reject unknown commands with an error of its own
 	}
 	for _, sub := range c.Commands() {
 		setArgsAsUsage(sub)
