@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"gorm.io/gorm"
 
+	"switchboard/modules/identity"
 	"switchboard/modules/tenants"
 	"switchboard/platform/tenancy"
 )
@@ -16,13 +17,14 @@ import (
 var demoTenants = []struct {
 	slug, name, domain, timezone string
 	activity                     []string
+	admin                        string
 }{
 	{"acme-health", "Acme Health", "acme-health.localhost", "America/New_York",
-		[]string{"onboarding call held", "firewall baseline agreed", "backup policy signed off"}},
+		[]string{"onboarding call held", "firewall baseline agreed", "backup policy signed off"}, "it@acme-health.example"},
 	{"borealis-logistics", "Borealis Logistics", "borealis.localhost", "Europe/Oslo",
-		[]string{"warehouse network mapped", "VPN concentrator added"}},
+		[]string{"warehouse network mapped", "VPN concentrator added"}, "ops@borealis.example"},
 	{"cedar-legal", "Cedar & Pine Legal", "cedar-legal.localhost", "Europe/Berlin",
-		[]string{"document server audited", "MFA rollout planned", "laptop fleet inventoried", "retention policy drafted"}},
+		[]string{"document server audited", "MFA rollout planned", "laptop fleet inventoried", "retention policy drafted"}, "office@cedar-legal.example"},
 }
 
 func newDemoCommand() *cobra.Command {
@@ -59,12 +61,39 @@ func newDemoCommand() *cobra.Command {
 					if err != nil {
 						return fmt.Errorf("seeding %s: %w", d.slug, err)
 					}
-					fmt.Fprintf(w, "demo: created %s (%s), portal http://%s:8080/\n", d.name, d.slug, d.domain)
+					_, password, err := e.identity.CreateClientUser(ctx, e.tenants.Scope(t), identity.ClientInput{Email: d.admin, Name: d.name + " IT", Role: identity.RoleClientAdmin})
+					if err != nil {
+						return fmt.Errorf("seeding %s: %w", d.slug, err)
+					}
+					fmt.Fprintf(w, "demo: created %s (%s), portal http://%s:8080/, client admin %s / %s\n", d.name, d.slug, d.domain, d.admin, password)
 				}
-				return nil
+				return demoStaff(cmd, e)
 			})
 		},
 	}
+}
+
+// demoStaff makes sure the demo owner and a technician limited to one client
+// exist, and prints working logins (their passwords are reset on every run,
+// since a password is only ever shown once).
+func demoStaff(cmd *cobra.Command, e *env) error {
+	ctx := cmd.Context()
+	w := cmd.OutOrStdout()
+	for _, in := range []identity.StaffInput{
+		{Email: "owner@switchboard.example", Name: "Demo Owner", Role: identity.RoleOwner, Scope: identity.ScopeAll},
+		{Email: "tech@switchboard.example", Name: "Demo Technician", Role: identity.RoleTechnician, Scope: identity.ScopeList, Tenants: []string{"acme-health"}},
+	} {
+		_, password, err := e.identity.CreateStaff(ctx, in)
+		if errors.Is(err, identity.ErrConflict) {
+			password, err = e.identity.ResetStaffPassword(ctx, in.Email, "")
+		}
+		if err != nil {
+			return fmt.Errorf("demo staff %s: %w", in.Email, err)
+		}
+		fmt.Fprintf(w, "demo: staff %-9s %s / %s\n", in.Role, in.Email, password)
+	}
+	fmt.Fprintln(w, "demo: sign in at http://127.0.0.1:8080/login")
+	return nil
 }
 
 func stamp(t *time.Time) string {

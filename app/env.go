@@ -12,6 +12,8 @@ import (
 
 	"switchboard/config"
 	"switchboard/db"
+	"switchboard/modules/audit"
+	"switchboard/modules/identity"
 	"switchboard/modules/tenants"
 	"switchboard/platform/pgembed"
 	"switchboard/platform/tenancy"
@@ -20,13 +22,15 @@ import (
 // env is what a command needs at run time: configuration, the database
 // (embedded or configured) and the services built on it.
 type env struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	pg      *pgembed.Cluster // nil when database.url is configured
-	url     string
-	binDir  string
-	cluster *tenancy.Cluster
-	tenants *tenants.Service
+	cfg      *config.Config
+	log      *slog.Logger
+	pg       *pgembed.Cluster // nil when database.url is configured
+	url      string
+	binDir   string
+	cluster  *tenancy.Cluster
+	tenants  *tenants.Service
+	identity *identity.Service
+	audit    *audit.Service
 }
 
 // loadConfig reads the configuration for cmd, with extra flag bindings.
@@ -105,6 +109,8 @@ func openEnv(ctx context.Context, cmd *cobra.Command, extra map[string]string, a
 	}
 	e.tenants = tenants.NewService(e.cluster, tenants.Options{Logger: e.log,
 		Export: tenants.ExportConfig{DatabaseURL: e.url, BinDir: e.binDir}})
+	e.identity = identity.NewService(e.cluster, e.tenants, e.log)
+	e.audit = audit.NewService(e.cluster)
 	return e, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"switchboard/config"
+	"switchboard/modules/identity"
 	"switchboard/modules/tenants"
 )
 
@@ -17,7 +18,8 @@ func usagef(format string, args ...any) error {
 
 // isUserError reports whether err is the user's to fix (exit status 2).
 func isUserError(err error) bool {
-	for _, target := range []error{errUsage, config.ErrInvalid, tenants.ErrInvalid, tenants.ErrNotFound, tenants.ErrConflict} {
+	for _, target := range []error{errUsage, config.ErrInvalid, tenants.ErrInvalid, tenants.ErrNotFound, tenants.ErrConflict,
+		identity.ErrInvalid, identity.ErrNotFound, identity.ErrConflict, identity.ErrLastOwner} {
 		if errors.Is(err, target) {
 			return true
 		}

@@ -1,10 +1,21 @@
 package main
 
 import (
+	"os/user"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"switchboard/modules/audit"
 )
+
+// osUser names the operator running the CLI.
+func osUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "unknown"
+}
 
 // globalFlags are the flags every command accepts, bound to settings.
 var globalFlagKeys = map[string]string{
@@ -25,6 +36,10 @@ With no database configured it starts a private PostgreSQL cluster under
 .data/postgres using the PostgreSQL server binaries on this machine.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Changes made from the CLI are audited as the operator's OS account.
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			cmd.SetContext(audit.WithOrigin(cmd.Context(), audit.Origin{Actor: "cli:" + osUser()}))
+		},
 	}
 	pf := root.PersistentFlags()
 	pf.String("config", "", "YAML configuration file (see config/switchboard.example.yaml)")
@@ -38,6 +53,7 @@ With no database configured it starts a private PostgreSQL cluster under
 		newServeCommand(),
 		newMigrateCommand(),
 		newTenantCommand(),
+		newUserCommand(),
 		newDBCommand(),
 		newDemoCommand(),
 		newBenchCommand(),

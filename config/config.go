@@ -31,6 +31,9 @@ type Database struct {
 type Server struct {
 	Addr         string   `mapstructure:"addr"`
 	ConsoleHosts []string `mapstructure:"console_hosts"`
+	// SecureCookies marks session cookies Secure; set it when users reach
+	// the server over HTTPS (directly or through a TLS-terminating proxy).
+	SecureCookies bool `mapstructure:"secure_cookies"`
 }
 
 // Log configures log/slog output.
@@ -41,13 +44,14 @@ type Log struct {
 
 // Defaults are the built-in values.
 var Defaults = map[string]any{
-	"database.url":         "",
-	"database.data_dir":    ".data/postgres",
-	"database.max_conns":   20,
-	"server.addr":          "127.0.0.1:8080",
-	"server.console_hosts": []string{"localhost", "127.0.0.1"},
-	"log.format":           "text",
-	"log.level":            "info",
+	"database.url":          "",
+	"database.data_dir":     ".data/postgres",
+	"database.max_conns":    20,
+	"server.addr":           "127.0.0.1:8080",
+	"server.console_hosts":  []string{"localhost", "127.0.0.1"},
+	"server.secure_cookies": false,
+	"log.format":            "text",
+	"log.level":             "info",
 }
 
 // ErrInvalid marks configuration mistakes the user must fix.

@@ -5,5 +5,5 @@ import "embed"
 
 // FS holds every template; names are paths like "console/home.html".
 //
-//go:embed layout.html console/*.html portal/*.html
+//go:embed *.html console/*.html portal/*.html public/*.html
 var FS embed.FS

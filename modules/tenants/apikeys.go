@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"strings"
 
+	"gorm.io/gorm"
+
+	"switchboard/modules/audit"
 	"switchboard/platform/tenancy"
 )
 
@@ -32,8 +35,14 @@ func (s *Service) CreateAPIKey(ctx context.Context, slug, name string) (APIKey, 
 	}
 	plain := keyPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(secret))
 	k := APIKey{TenantID: t.ID, Name: name, Prefix: plain[:len(keyPrefix)+6], KeyHash: hashKey(plain)}
-	if err := s.root(ctx).Select("TenantID", "Name", "Prefix", "KeyHash").Create(&k).Error; err != nil {
-		return APIKey{}, "", fmt.Errorf("storing API key: %w", err)
+	err = s.root(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Select("TenantID", "Name", "Prefix", "KeyHash").Create(&k).Error; err != nil {
+			return fmt.Errorf("storing API key: %w", err)
+		}
+		return audit.RecordPlatform(ctx, tx, "apikey.created", slug, fmt.Sprintf("%s (%s)", name, k.Prefix))
+	})
+	if err != nil {
+		return APIKey{}, "", err
 	}
 	s.log.InfoContext(ctx, "api key created", "tenant", slug, "key", k.Prefix)
 	return k, plain, nil
@@ -45,14 +54,16 @@ func (s *Service) RevokeAPIKey(ctx context.Context, slug, prefix string) error {
 	if err != nil {
 		return err
 	}
-	res := s.root(ctx).Exec(`UPDATE control.api_keys SET revoked_at = now() WHERE tenant_id = ? AND prefix = ? AND revoked_at IS NULL`, t.ID, prefix)
-	if res.Error != nil {
-		return fmt.Errorf("revoking API key: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("%w: no live API key %q for %s", ErrNotFound, prefix, slug)
-	}
-	return nil
+	return s.root(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec(`UPDATE control.api_keys SET revoked_at = now() WHERE tenant_id = ? AND prefix = ? AND revoked_at IS NULL`, t.ID, prefix)
+		if res.Error != nil {
+			return fmt.Errorf("revoking API key: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("%w: no live API key %q for %s", ErrNotFound, prefix, slug)
+		}
+		return audit.RecordPlatform(ctx, tx, "apikey.revoked", slug, prefix)
+	})
 }
 
 // ListAPIKeys lists a tenant's keys (never their secrets).

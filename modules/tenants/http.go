@@ -1,38 +1,127 @@
 package tenants
 
 import (
+	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
+	"switchboard/platform/authz"
 	"switchboard/platform/tenancy"
 	"switchboard/platform/web"
 )
 
-// Routes registers the tenant pages: the console's client list and overview,
-// the portal's landing page and the API's identity endpoint. Resolution has
-// already happened in middleware; handlers only read the resolved tenant.
-func (s *Service) Routes(e *echo.Echo) {
-	e.GET("/", s.home)
-	e.GET("/t/:slug", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, c.Request().URL.Path+"/") })
-	e.GET("/t/:slug/", s.overview)
-	e.GET("/api/v1/tenant", s.apiTenant)
+// ConsoleRoutes registers the console's client pages: the cross-client home,
+// the switcher's search, onboarding, a client's overview and its status.
+func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo) {
+	a.Route(e, http.MethodGet, "/", authz.ConsoleView, s.home(a))
+	a.Route(e, http.MethodGet, "/switcher", authz.ConsoleView, s.switcher(a))
+	a.Route(e, http.MethodGet, "/clients/new", authz.PlatformManage, s.newClientForm)
+	a.Route(e, http.MethodPost, "/clients", authz.PlatformManage, s.createClient)
+	a.Route(e, http.MethodGet, "/t/:slug", authz.TenantView, func(c echo.Context) error {
+		return c.Redirect(http.StatusMovedPermanently, c.Request().URL.Path+"/")
+	})
+	a.Route(e, http.MethodGet, "/t/:slug/", authz.TenantView, s.overview)
+	a.Route(e, http.MethodPost, "/t/:slug/suspend", authz.TenantAdmin, s.changeStatus(true))
+	a.Route(e, http.MethodPost, "/t/:slug/resume", authz.TenantAdmin, s.changeStatus(false))
 }
 
-func (s *Service) home(c echo.Context) error {
+// PortalRoutes registers the portal's landing page on a client's own domain.
+func (s *Service) PortalRoutes(a *authz.Authorizer, e *echo.Echo) {
+	a.Route(e, http.MethodGet, "/", authz.Public, func(c echo.Context) error {
+		t, ok := tenancy.FromContext(c.Request().Context())
+		if !ok {
+			return echo.NewHTTPError(http.StatusNotFound, "not found")
+		}
+		return web.Render(c, http.StatusOK, "portal/home.html", t.Name, t)
+	})
+}
+
+// APIRoutes registers the API's identity endpoint.
+func (s *Service) APIRoutes(a *authz.Authorizer, e *echo.Echo) {
+	a.Route(e, http.MethodGet, "/api/v1/tenant", authz.APIKey, func(c echo.Context) error {
+		t, _ := tenancy.FromContext(c.Request().Context())
+		return c.JSON(http.StatusOK, map[string]any{"slug": t.Slug, "name": t.Name, "schema_version": t.SchemaVersion})
+	})
+}
+
+// visibleIDs are the tenants the signed-in staff user may see.
+func (s *Service) visibleIDs(c echo.Context, a *authz.Authorizer) ([]int64, error) {
 	ctx := c.Request().Context()
-	if t, ok := tenancy.FromContext(ctx); ok {
-		// A client's own domain: the portal.
-		return c.Render(http.StatusOK, "portal/home.html", web.Page{Title: t.Name, Brand: t.Name, HomeURL: "/", Data: t})
+	sub, _ := authz.SubjectFrom(ctx)
+	all, err := s.IDs(ctx)
+	if err != nil {
+		return nil, err
 	}
-	list, err := s.List(ctx)
+	return a.VisibleTenants(sub, all), nil
+}
+
+func (s *Service) home(a *authz.Authorizer) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ids, err := s.visibleIDs(c, a)
+		if err != nil {
+			return err
+		}
+		list, err := s.Summaries(c.Request().Context(), ids)
+		if err != nil {
+			return err
+		}
+		counts := map[string]int{}
+		for _, t := range list {
+			counts[t.Status]++
+		}
+		return web.Render(c, http.StatusOK, "console/home.html", "Clients", map[string]any{"Tenants": list, "Counts": counts})
+	}
+}
+
+func (s *Service) switcher(a *authz.Authorizer) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ids, err := s.visibleIDs(c, a)
+		if err != nil {
+			return err
+		}
+		q := strings.TrimSpace(c.QueryParam("q"))
+		if len(q) > 100 {
+			return echo.NewHTTPError(http.StatusBadRequest, "search text is too long")
+		}
+		list, err := s.Search(c.Request().Context(), ids, q, 20)
+		if err != nil {
+			return err
+		}
+		out := make([]web.SwitcherTenant, len(list))
+		for i, t := range list {
+			out[i] = web.SwitcherTenant{Slug: t.Slug, Name: t.Name, Status: t.Status}
+		}
+		return c.JSON(http.StatusOK, out)
+	}
+}
+
+// clientForm is the onboarding form's state.
+type clientForm struct {
+	Slug, Name, Domain string
+}
+
+func (s *Service) newClientForm(c echo.Context) error {
+	return web.Render(c, http.StatusOK, "console/client_new.html", "Onboard a client", clientForm{})
+}
+
+func (s *Service) createClient(c echo.Context) error {
+	f := clientForm{Slug: strings.TrimSpace(c.FormValue("slug")), Name: strings.TrimSpace(c.FormValue("name")), Domain: strings.TrimSpace(c.FormValue("domain"))}
+	t, err := s.Create(c.Request().Context(), CreateInput(f))
+	if errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict) {
+		status := http.StatusUnprocessableEntity
+		if errors.Is(err, ErrConflict) {
+			status = http.StatusConflict
+		}
+		return web.RenderError(c, status, "console/client_new.html", "Onboard a client", userMessage(err), f)
+	}
 	if err != nil {
 		return err
 	}
-	return c.Render(http.StatusOK, "console/home.html", web.Page{Title: "Clients · Switchboard", Brand: "Switchboard", HomeURL: "/",
-		Data: map[string]any{"Tenants": list}})
+	return web.RedirectFlash(c, "/t/"+t.Slug+"/", t.Name+" is ready.")
 }
 
 // setting and auditEntry are the overview's read models of tenant tables.
@@ -50,29 +139,54 @@ type auditEntry struct {
 
 func (s *Service) overview(c echo.Context) error {
 	ctx := c.Request().Context()
-	t, ok := tenancy.FromContext(ctx)
-	if !ok || tenancy.Via(ctx) != tenancy.ViaPath {
-		return echo.NewHTTPError(http.StatusNotFound, "not found")
+	t, _ := tenancy.FromContext(ctx)
+	rec, err := s.Get(ctx, t.Slug)
+	if err != nil {
+		return err
 	}
 	var settings []setting
-	var audit []auditEntry
-	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+	var recent []auditEntry
+	var users int64
+	err = tenancy.Do(ctx, t, func(tx *gorm.DB) error {
 		if err := tx.Raw(`SELECT key, value FROM settings ORDER BY key`).Scan(&settings).Error; err != nil {
 			return err
 		}
-		return tx.Raw(`SELECT at, actor, action, summary FROM audit_log ORDER BY at DESC, id DESC LIMIT 20`).Scan(&audit).Error
+		if err := tx.Raw(`SELECT count(*) FROM users WHERE disabled_at IS NULL`).Scan(&users).Error; err != nil {
+			return err
+		}
+		return tx.Raw(`SELECT at, actor, action, summary FROM audit_log ORDER BY id DESC LIMIT 10`).Scan(&recent).Error
 	})
 	if err != nil {
 		return err
 	}
-	return c.Render(http.StatusOK, "console/tenant.html", web.Page{Title: t.Name + " · Switchboard", Brand: "Switchboard", HomeURL: "/",
-		Data: map[string]any{"Name": t.Name, "Settings": settings, "Audit": audit}})
+	return web.Render(c, http.StatusOK, "console/tenant.html", t.Name, map[string]any{
+		"Tenant": rec, "Settings": settings, "Recent": recent, "ActiveUsers": users})
 }
 
-func (s *Service) apiTenant(c echo.Context) error {
-	t, ok := tenancy.FromContext(c.Request().Context())
-	if !ok {
-		return echo.NewHTTPError(http.StatusUnauthorized, "an API key is required")
+func (s *Service) changeStatus(suspend bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t, _ := tenancy.FromContext(c.Request().Context())
+		change, msg := s.Resume, " is active again."
+		if suspend {
+			change, msg = s.Suspend, " is suspended: its portal and API refuse every request."
+		}
+		if _, err := change(c.Request().Context(), t.Slug); errors.Is(err, ErrInvalid) {
+			return echo.NewHTTPError(http.StatusConflict, userMessage(err))
+		} else if err != nil {
+			return err
+		}
+		return web.RedirectFlash(c, "/t/"+t.Slug+"/", t.Name+msg)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"slug": t.Slug, "name": t.Name, "schema_version": t.SchemaVersion})
+}
+
+// userMessage strips the sentinel prefix ("invalid input: ") for display.
+func userMessage(err error) string {
+	msg := err.Error()
+	for _, prefix := range []string{ErrInvalid.Error() + ": ", ErrConflict.Error() + ": ", ErrNotFound.Error() + ": "} {
+		msg = strings.TrimPrefix(msg, prefix)
+	}
+	if msg != "" {
+		msg = strings.ToUpper(msg[:1]) + msg[1:]
+	}
+	return msg
 }

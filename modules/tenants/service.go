@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/db"
+	"switchboard/modules/audit"
 	"switchboard/platform/tenancy"
 )
 
@@ -91,7 +92,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, error) {
 		if err != nil {
 			return err
 		}
-		if err := seedDefaults(tx, in); err != nil {
+		if err := seedDefaults(ctx, tx, in); err != nil {
 			return err
 		}
 		if err := tenancy.Leave(tx); err != nil {
@@ -109,7 +110,11 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, error) {
 				return fmt.Errorf("adding domain: %w", err)
 			}
 		}
-		return nil
+		summary := in.Name
+		if host != "" {
+			summary += ", portal " + host
+		}
+		return audit.RecordPlatform(ctx, tx, "tenant.created", in.Slug, summary)
 	})
 	if err != nil {
 		return Tenant{}, err
@@ -119,15 +124,11 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, error) {
 }
 
 // seedDefaults writes the rows every new tenant starts with.
-func seedDefaults(tx *gorm.DB, in CreateInput) error {
+func seedDefaults(ctx context.Context, tx *gorm.DB, in CreateInput) error {
 	if err := tx.Exec(`INSERT INTO settings (key, value) VALUES ('display_name', ?), ('timezone', 'UTC'), ('locale', 'en')`, in.Name).Error; err != nil {
 		return fmt.Errorf("writing default settings: %w", err)
 	}
-	if err := tx.Exec(`INSERT INTO audit_log (actor, action, target, summary) VALUES ('system', 'tenant.created', ?, ?)`,
-		in.Slug, "provisioned as "+in.Name).Error; err != nil {
-		return fmt.Errorf("writing first audit entry: %w", err)
-	}
-	return nil
+	return audit.Record(ctx, tx, "tenant.created", in.Slug, "provisioned as "+in.Name)
 }
 
 // List returns every tenant ordered by slug, with domains.
@@ -194,8 +195,14 @@ func (s *Service) setStatus(ctx context.Context, slug, from, to string) (Tenant,
 	if t.Status != from {
 		return Tenant{}, invalid("tenant %q is %s, not %s", slug, t.Status, from)
 	}
-	if err := s.root(ctx).Exec(`UPDATE control.tenants SET status = ?, updated_at = now() WHERE id = ? AND status = ?`, to, t.ID, from).Error; err != nil {
-		return Tenant{}, fmt.Errorf("setting %q %s: %w", slug, to, err)
+	err = s.root(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(`UPDATE control.tenants SET status = ?, updated_at = now() WHERE id = ? AND status = ?`, to, t.ID, from).Error; err != nil {
+			return fmt.Errorf("setting %q %s: %w", slug, to, err)
+		}
+		return audit.RecordPlatform(ctx, tx, "tenant.status_changed", slug, audit.Changed("status", from, to))
+	})
+	if err != nil {
+		return Tenant{}, err
 	}
 	s.log.InfoContext(ctx, "tenant status changed", "tenant", slug, "status", to)
 	return s.Get(ctx, slug)
@@ -223,7 +230,10 @@ func (s *Service) Delete(ctx context.Context, slug, confirm string) error {
 		if err := tenancy.DropSchema(tx, t.ID); err != nil {
 			return err
 		}
-		return tx.Exec(`DELETE FROM control.tenants WHERE id = ?`, t.ID).Error
+		if err := tx.Exec(`DELETE FROM control.tenants WHERE id = ?`, t.ID).Error; err != nil {
+			return err
+		}
+		return audit.RecordPlatform(ctx, tx, "tenant.deleted", slug, fmt.Sprintf("%s (schema %s) dropped", t.Name, t.SchemaName))
 	})
 	if err != nil {
 		return err

@@ -184,7 +184,15 @@ func TestExportRestores(t *testing.T) {
 
 	// Lose the data, then restore the archive into the emptied schema.
 	if err := tenancy.Do(ctx, scope, func(tx *gorm.DB) error {
-		return tx.Exec(`DROP TABLE settings, audit_log, schema_migrations`).Error
+		// Empty the schema completely: every table and function in it.
+		return tx.Exec(`DO $$ DECLARE r record; BEGIN
+			FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() LOOP
+				EXECUTE format('DROP TABLE %I CASCADE', r.tablename);
+			END LOOP;
+			FOR r IN SELECT p.oid::regprocedure AS f FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace LOOP
+				EXECUTE format('DROP FUNCTION %s CASCADE', r.f);
+			END LOOP;
+		END $$`).Error
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -74,3 +74,7 @@ func NormalizeHostname(host string) (string, error) {
 	}
 	return h, nil
 }
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}

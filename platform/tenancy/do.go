@@ -122,8 +122,9 @@ type scopedConn struct {
 // SET ROLE / search_path / SESSION AUTHORIZATION, RESET, DISCARD, and the
 // set_config spellings of the same. PostgreSQL checks SET ROLE against the
 // session user, a member of every tenant role, so it would allow these.
-var scopeChange = regexp.MustCompile(`(?is)\bset\s+(local\s+|session\s+)?(role|search_path|session\s+authorization)\b` +
-	`|\breset\s+(role|search_path|all|session)\b|\bdiscard\b|\bset_config\s*\(\s*'(role|search_path|session_authorization)'`)
+var scopeChange = regexp.MustCompile(`(?is)(^|;)\s*(set\s+(local\s+|session\s+)?(role|search_path|session\s+authorization)\b` +
+	`|reset\s+(role|search_path|all|session)\b|discard\s+(all|plans|sequences|temp|temporary)\b)` +
+	`|\bset_config\s*\(\s*'(role|search_path|session_authorization)'`)
 
 // ErrScopeChange is returned for a statement inside Do that tries to change its tenant scope.
 var ErrScopeChange = errors.New("tenancy: statements inside Do may not change role or search_path")

@@ -179,7 +179,7 @@ func (r *Resolver) Middleware(skip ...string) echo.MiddlewareFunc {
 			if err != nil {
 				return err
 			}
-			if herr := r.admit(t); herr != nil {
+			if herr := r.admit(t, via); herr != nil {
 				return herr
 			}
 			c.SetRequest(req.WithContext(WithTenant(ctx, t, via)))
@@ -188,11 +188,16 @@ func (r *Resolver) Middleware(skip ...string) echo.MiddlewareFunc {
 	}
 }
 
-// admit refuses tenants that must not be served right now.
-func (r *Resolver) admit(t Tenant) error {
+// admit refuses tenants that must not be served right now. Staff in the
+// console still reach a suspended client (to see it and resume it); its
+// portal and API do not.
+func (r *Resolver) admit(t Tenant, via string) error {
 	switch t.Status {
 	case StatusActive:
 	case StatusSuspended:
+		if via == ViaPath {
+			break
+		}
 		return echo.NewHTTPError(http.StatusForbidden, "This account is suspended. Please contact your service provider.")
 	default:
 		return echo.NewHTTPError(http.StatusNotFound, "not found")

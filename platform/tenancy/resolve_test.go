@@ -180,7 +180,8 @@ func TestMiddlewareResolves(t *testing.T) {
 		{"console /tx/ is not /t/", "console.example", "/tx/acme/", nil, 200, "no tenant", nil, "", ViaNone},
 		// Unknown or unservable tenants on the console.
 		{"console unknown slug", "console.example", "/t/nope/", nil, 404, "not found", allNames, "", ""},
-		{"console suspended slug", "console.example", "/t/frozen/", nil, 403, "This account is suspended. Please contact your service provider.", nil, "", ""},
+		// Staff still reach a suspended client in the console, to see and resume it.
+		{"console suspended slug", "console.example", "/t/frozen/", nil, 200, "tenant=frozen via=path", nil, "frozen", ViaPath},
 		{"console schema behind", "console.example", "/t/behind/", nil, 503, "being upgraded", nil, "", ""},
 		{"console schema ahead", "console.example", "/t/ahead/", nil, 503, "being upgraded", nil, "", ""},
 		{"console deleting slug", "console.example", "/t/gone/", nil, 404, "not found", allNames, "", ""},

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"switchboard/db"
+	"switchboard/platform/authz"
+	"switchboard/platform/tenancy"
+	"switchboard/platform/web"
+	"switchboard/static"
+	"switchboard/templates"
+)
+
+// server is the assembled web surface: the console (and API) on the console
+// hosts, the portal on every other host. Each has its own route table and
+// its own authorizer, so the same path can mean different things on each.
+type server struct {
+	console, portal *echo.Echo
+	consoleAuthz    *authz.Authorizer
+	portalAuthz     *authz.Authorizer
+	resolver        *tenancy.Resolver
+	sessions        *scs.SessionManager
+}
+
+// ServeHTTP sends API calls and console hosts to the console, everything else to the portal.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/") || s.resolver.IsConsoleHost(r.Host) {
+		s.console.ServeHTTP(w, r)
+		return
+	}
+	s.portal.ServeHTTP(w, r)
+}
+
+// buildServer wires every module's routes behind tenant resolution, sessions,
+// CSRF protection and authorization, and starts the background work that
+// keeps caches and grants current (stopped with ctx).
+func buildServer(ctx context.Context, e *env) (*server, error) {
+	s := &server{resolver: tenancy.NewResolver(e.tenants.Directory(), e.tenants.TargetVersion(), e.cfg.Server.ConsoleHosts)}
+	var err error
+	if s.consoleAuthz, err = authz.New(); err != nil {
+		return nil, err
+	}
+	if s.portalAuthz, err = authz.New(); err != nil {
+		return nil, err
+	}
+	reloadGrants := func() error {
+		grants, err := e.identity.Grants(ctx)
+		if err != nil {
+			return err
+		}
+		return s.consoleAuthz.SetGrants(grants)
+	}
+	if err := reloadGrants(); err != nil {
+		return nil, fmt.Errorf("loading staff grants: %w", err)
+	}
+	ready := make(chan struct{})
+	go e.cluster.Listen(ctx, tenancy.ChangeChannel, func() {
+		s.resolver.Invalidate()
+		if err := reloadGrants(); err != nil {
+			e.log.Error("reloading staff grants", "err", err)
+		}
+	}, ready)
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		return nil, errors.New("could not start listening for tenant changes")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	go e.every(ctx, 10*time.Minute, "deleting expired sessions", func(ctx context.Context) error {
+		_, err := e.identity.DeleteExpiredSessions(ctx)
+		return err
+	})
+
+	s.sessions = e.identity.NewStaffSessions(e.cfg.Server.SecureCookies)
+	if s.console, err = s.newEcho(e, s.consoleAuthz, consoleChrome); err != nil {
+		return nil, err
+	}
+	if s.portal, err = s.newEcho(e, s.portalAuthz, nil); err != nil {
+		return nil, err
+	}
+
+	s.console.Use(echo.WrapMiddleware(s.sessions.LoadAndSave), e.identity.StaffSubject(s.sessions), csrf(e.cfg.Server.SecureCookies),
+		s.consoleAuthz.Middleware(authz.MiddlewareOptions{LoginURL: func(echo.Context) string { return "/login" }}))
+	s.portal.Use(s.portalAuthz.Middleware(authz.MiddlewareOptions{}))
+
+	s.health(e, s.console)
+	s.health(e, s.portal)
+	e.tenants.ConsoleRoutes(s.consoleAuthz, s.console)
+	e.tenants.APIRoutes(s.consoleAuthz, s.console)
+	e.identity.ConsoleRoutes(s.consoleAuthz, s.console, s.sessions)
+	e.audit.ConsoleRoutes(s.consoleAuthz, s.console)
+	e.tenants.PortalRoutes(s.portalAuthz, s.portal)
+	return s, nil
+}
+
+// newEcho builds one surface with the shared middleware and tenant resolution.
+func (s *server) newEcho(e *env, a *authz.Authorizer, chrome web.ChromeFunc) (*echo.Echo, error) {
+	ech := web.New(e.log)
+	renderer, err := web.NewRenderer(templates.FS, chrome, "console/*.html", "portal/*.html", "public/*.html")
+	if err != nil {
+		return nil, err
+	}
+	ech.Renderer = renderer
+	ech.Use(s.resolver.Middleware("/healthz", "/readyz"))
+	assets, _ := fs.Sub(static.FS, ".")
+	a.Route(ech, http.MethodGet, "/static/*", authz.Public, echo.WrapHandler(http.StripPrefix("/static/", staticHandler(assets))))
+	return ech, nil
+}
+
+// staticHandler serves embedded assets with a short cache lifetime (their
+// URLs carry no content hash yet).
+func staticHandler(assets fs.FS) http.Handler {
+	files := http.FileServerFS(assets)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		files.ServeHTTP(w, r)
+	})
+}
+
+// health registers /healthz (process up) and /readyz (database reachable,
+// control plane current).
+func (s *server) health(e *env, ech *echo.Echo) {
+	a := s.consoleAuthz
+	if ech == s.portal {
+		a = s.portalAuthz
+	}
+	a.Route(ech, http.MethodGet, "/healthz", authz.Public, func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	a.Route(ech, http.MethodGet, "/readyz", authz.Public, func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		defer cancel()
+		if err := e.cluster.Ping(ctx); err != nil {
+			return c.String(http.StatusServiceUnavailable, "database unreachable\n")
+		}
+		if err := db.CheckControl(ctx, e.cluster.ControlDB(), db.Control()); err != nil {
+			return c.String(http.StatusServiceUnavailable, err.Error()+"\n")
+		}
+		return c.String(http.StatusOK, "ready\n")
+	})
+}
+
+// csrf protects every state-changing browser request with a per-browser token
+// (double-submit cookie, checked against the _csrf form field or the
+// X-CSRF-Token header). The API is exempt: it uses keys, not cookies.
+func csrf(secure bool) echo.MiddlewareFunc {
+	return middleware.CSRFWithConfig(middleware.CSRFConfig{
+		Skipper:        func(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/api/") },
+		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
+		CookieName:     "sb_csrf",
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSecure:   secure,
+		CookieSameSite: http.SameSiteLaxMode,
+		ContextKey:     "csrf",
+		ErrorHandler: func(err error, c echo.Context) error {
+			return echo.NewHTTPError(http.StatusForbidden, "This form has expired. Go back, reload the page and try again.")
+		},
+	})
+}
+
+// consoleChrome fills the console frame for a request.
+func consoleChrome(c echo.Context) web.Chrome {
+	ctx := c.Request().Context()
+	sub, _ := authz.SubjectFrom(ctx)
+	ch := web.Chrome{User: sub.Email, Role: sub.Role, CSRF: web.CSRFToken(c), Path: c.Request().URL.Path, Section: sections[c.Path()]}
+	if t, ok := tenancy.FromContext(ctx); ok && tenancy.Via(ctx) == tenancy.ViaPath {
+		ch.Current = &web.SwitcherTenant{Slug: t.Slug, Name: t.Name, Status: t.Status}
+	}
+	return ch
+}
+
+// sections highlight the navigation item of each page.
+var sections = map[string]string{
+	"/": "home", "/clients/new": "home", "/clients": "home",
+	"/t/:slug/": "overview", "/t/:slug/users": "users", "/t/:slug/audit": "audit",
+	"/platform/staff": "staff", "/platform/audit": "platform-audit",
+}
+
+// every runs fn every interval until ctx ends, logging failures.
+func (e *env) every(ctx context.Context, interval time.Duration, what string, fn func(context.Context) error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := fn(ctx); err != nil {
+				e.log.Error(what, "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,300 @@
+package identity
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/labstack/echo/v4"
+
+	"switchboard/modules/tenants"
+	"switchboard/platform/authz"
+	"switchboard/platform/tenancy"
+	"switchboard/platform/web"
+)
+
+// ConsoleRoutes registers sign-in, the per-client users pages and the
+// platform's staff page.
+func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo, sm *scs.SessionManager) {
+	a.Route(e, http.MethodGet, "/login", authz.Public, s.loginForm)
+	a.Route(e, http.MethodPost, "/login", authz.Public, s.login(sm))
+	a.Route(e, http.MethodPost, "/logout", authz.ConsoleView, s.logout(sm))
+
+	a.Route(e, http.MethodGet, "/t/:slug/users", authz.TenantView, s.clientUsers)
+	a.Route(e, http.MethodPost, "/t/:slug/users", authz.TenantManage, s.createClientUser)
+	a.Route(e, http.MethodPost, "/t/:slug/users/:email/disable", authz.TenantManage, s.clientUserAction("disable"))
+	a.Route(e, http.MethodPost, "/t/:slug/users/:email/enable", authz.TenantManage, s.clientUserAction("enable"))
+	a.Route(e, http.MethodPost, "/t/:slug/users/:email/reset-password", authz.TenantManage, s.clientUserAction("reset"))
+
+	a.Route(e, http.MethodGet, "/platform/staff", authz.PlatformManage, s.staffPage)
+	a.Route(e, http.MethodPost, "/platform/staff", authz.PlatformManage, s.createStaff)
+	a.Route(e, http.MethodPost, "/platform/staff/:email/grant", authz.PlatformManage, s.changeGrant)
+	a.Route(e, http.MethodPost, "/platform/staff/:email/disable", authz.PlatformManage, s.staffAction("disable"))
+	a.Route(e, http.MethodPost, "/platform/staff/:email/enable", authz.PlatformManage, s.staffAction("enable"))
+	a.Route(e, http.MethodPost, "/platform/staff/:email/reset-password", authz.PlatformManage, s.staffAction("reset"))
+	a.Route(e, http.MethodPost, "/platform/staff/:email/revoke-sessions", authz.PlatformManage, s.staffAction("revoke"))
+}
+
+type loginForm struct {
+	Email string
+	Next  string
+}
+
+func (s *Service) loginForm(c echo.Context) error {
+	if _, ok := authz.SubjectFrom(c.Request().Context()); ok {
+		return c.Redirect(http.StatusSeeOther, safeNext(c.QueryParam("next")))
+	}
+	return web.Render(c, http.StatusOK, "public/login.html", "Sign in", loginForm{Next: safeNext(c.QueryParam("next"))})
+}
+
+func (s *Service) login(sm *scs.SessionManager) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		f := loginForm{Email: strings.TrimSpace(c.FormValue("email")), Next: safeNext(c.FormValue("next"))}
+		u, err := s.AuthenticateStaff(ctx, f.Email, c.FormValue("password"), c.RealIP())
+		var throttled *ThrottledError
+		switch {
+		case errors.As(err, &throttled):
+			secs := int(throttled.RetryAfter.Seconds()) + 1
+			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+			return web.RenderError(c, http.StatusTooManyRequests, "public/login.html", "Sign in",
+				fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", (secs+59)/60), f)
+		case errors.Is(err, ErrBadLogin):
+			return web.RenderError(c, http.StatusUnauthorized, "public/login.html", "Sign in", "Invalid email or password.", f)
+		case err != nil:
+			return err
+		}
+		if err := StartStaffSession(ctx, sm, u); err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, f.Next)
+	}
+}
+
+func (s *Service) logout(sm *scs.SessionManager) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := sm.Destroy(c.Request().Context()); err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, "/login")
+	}
+}
+
+// safeNext keeps post-login redirects on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	return next
+}
+
+// clientUsersPage is what the users page shows.
+type clientUsersPage struct {
+	Users    []ClientUser
+	Form     ClientInput
+	Password string // a password just generated, shown once
+	Email    string // whose password it is
+}
+
+func (s *Service) clientUsers(c echo.Context) error {
+	return s.renderClientUsers(c, http.StatusOK, clientUsersPage{Form: ClientInput{Role: RoleClientUser}}, "")
+}
+
+func (s *Service) renderClientUsers(c echo.Context, status int, p clientUsersPage, errMsg string) error {
+	t, _ := tenancy.FromContext(c.Request().Context())
+	users, err := s.ListClientUsers(c.Request().Context(), t)
+	if err != nil {
+		return err
+	}
+	p.Users = users
+	return c.Render(status, "console/users.html", web.Page{Title: "Users · " + t.Name, Error: errMsg, Data: p})
+}
+
+func (s *Service) createClientUser(c echo.Context) error {
+	ctx := c.Request().Context()
+	t, _ := tenancy.FromContext(ctx)
+	in := ClientInput{Email: c.FormValue("email"), Name: strings.TrimSpace(c.FormValue("name")), Role: c.FormValue("role")}
+	u, password, err := s.CreateClientUser(ctx, t, in)
+	if status, ok := formErrorStatus(err); ok {
+		return s.renderClientUsers(c, status, clientUsersPage{Form: in}, userMessage(err))
+	}
+	if err != nil {
+		return err
+	}
+	return s.renderClientUsers(c, http.StatusCreated, clientUsersPage{Form: ClientInput{Role: RoleClientUser}, Password: password, Email: u.Email}, "")
+}
+
+func (s *Service) clientUserAction(action string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		t, _ := tenancy.FromContext(ctx)
+		email := c.Param("email")
+		var err error
+		var password, flash string
+		switch action {
+		case "disable":
+			_, err = s.SetClientDisabled(ctx, t, email, true)
+			flash = email + " is disabled."
+		case "enable":
+			_, err = s.SetClientDisabled(ctx, t, email, false)
+			flash = email + " is enabled."
+		case "reset":
+			password, err = s.ResetClientPassword(ctx, t, email, "")
+		}
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
+			return echo.NewHTTPError(http.StatusNotFound, "No such user.")
+		}
+		if err != nil {
+			return err
+		}
+		if password != "" {
+			return s.renderClientUsers(c, http.StatusOK, clientUsersPage{Form: ClientInput{Role: RoleClientUser}, Password: password, Email: email}, "")
+		}
+		return web.RedirectFlash(c, "/t/"+t.Slug+"/users", flash)
+	}
+}
+
+// staffPage is what the platform staff page shows.
+type staffPage struct {
+	Staff    []StaffUser
+	Tenants  []tenants.Tenant
+	Form     StaffInput
+	Password string
+	Email    string
+	CanOwn   bool // the viewer may create or promote owners and admins
+}
+
+func (s *Service) staffPage(c echo.Context) error {
+	return s.renderStaff(c, http.StatusOK, staffPage{Form: StaffInput{Role: RoleTechnician, Scope: ScopeAll}}, "")
+}
+
+func (s *Service) renderStaff(c echo.Context, status int, p staffPage, errMsg string) error {
+	ctx := c.Request().Context()
+	staff, err := s.ListStaff(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := s.tenants.List(ctx)
+	if err != nil {
+		return err
+	}
+	sub, _ := authz.SubjectFrom(ctx)
+	p.Staff, p.Tenants, p.CanOwn = staff, list, sub.Role == RoleOwner
+	return c.Render(status, "console/staff.html", web.Page{Title: "Staff", Error: errMsg, Data: p})
+}
+
+func staffInputFrom(c echo.Context) StaffInput {
+	form, _ := c.FormParams()
+	return StaffInput{Email: c.FormValue("email"), Name: strings.TrimSpace(c.FormValue("name")), Role: c.FormValue("role"),
+		Scope: c.FormValue("scope"), Tenants: form["tenants"]}
+}
+
+// mayGrant enforces that only owners hand out owner or admin roles.
+func mayGrant(c echo.Context, role string) error {
+	sub, _ := authz.SubjectFrom(c.Request().Context())
+	if (role == RoleOwner || role == RoleAdmin) && sub.Role != RoleOwner {
+		return echo.NewHTTPError(http.StatusForbidden, "Only owners can make someone an owner or admin.")
+	}
+	return nil
+}
+
+func (s *Service) createStaff(c echo.Context) error {
+	in := staffInputFrom(c)
+	if err := mayGrant(c, in.Role); err != nil {
+		return err
+	}
+	u, password, err := s.CreateStaff(c.Request().Context(), in)
+	if status, ok := formErrorStatus(err); ok {
+		return s.renderStaff(c, status, staffPage{Form: in}, userMessage(err))
+	}
+	if err != nil {
+		return err
+	}
+	return s.renderStaff(c, http.StatusCreated, staffPage{Form: StaffInput{Role: RoleTechnician, Scope: ScopeAll}, Password: password, Email: u.Email}, "")
+}
+
+func (s *Service) changeGrant(c echo.Context) error {
+	in := staffInputFrom(c)
+	in.Email = c.Param("email")
+	if err := mayGrant(c, in.Role); err != nil {
+		return err
+	}
+	if target, err := s.StaffByEmail(c.Request().Context(), in.Email); err == nil {
+		if err := mayGrant(c, target.Role); err != nil {
+			return err
+		}
+	}
+	_, err := s.SetStaffGrant(c.Request().Context(), in)
+	if status, ok := formErrorStatus(err); ok {
+		return s.renderStaff(c, status, staffPage{Form: StaffInput{Role: RoleTechnician, Scope: ScopeAll}}, userMessage(err))
+	}
+	if err != nil {
+		return err
+	}
+	return web.RedirectFlash(c, "/platform/staff", "Access of "+in.Email+" updated.")
+}
+
+func (s *Service) staffAction(action string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		email := c.Param("email")
+		target, err := s.StaffByEmail(ctx, email)
+		if err != nil {
+			return echo.NewHTTPError(http.StatusNotFound, "No such staff user.")
+		}
+		if err := mayGrant(c, target.Role); err != nil {
+			return err
+		}
+		var password, flash string
+		switch action {
+		case "disable":
+			_, err = s.SetStaffDisabled(ctx, email, true)
+			flash = email + " is disabled and signed out."
+		case "enable":
+			_, err = s.SetStaffDisabled(ctx, email, false)
+			flash = email + " is enabled."
+		case "reset":
+			password, err = s.ResetStaffPassword(ctx, email, "")
+		case "revoke":
+			var n int64
+			n, err = s.RevokeStaffSessions(ctx, email)
+			flash = fmt.Sprintf("%d session(s) of %s ended.", n, email)
+		}
+		if errors.Is(err, ErrLastOwner) {
+			return s.renderStaff(c, http.StatusConflict, staffPage{Form: StaffInput{Role: RoleTechnician, Scope: ScopeAll}}, "The last active owner cannot be disabled.")
+		}
+		if err != nil {
+			return err
+		}
+		if password != "" {
+			return s.renderStaff(c, http.StatusOK, staffPage{Form: StaffInput{Role: RoleTechnician, Scope: ScopeAll}, Password: password, Email: email}, "")
+		}
+		return web.RedirectFlash(c, "/platform/staff", flash)
+	}
+}
+
+// formErrorStatus maps a service error the user can fix to an HTTP status.
+func formErrorStatus(err error) (int, bool) {
+	switch {
+	case errors.Is(err, ErrInvalid):
+		return http.StatusUnprocessableEntity, true
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrLastOwner):
+		return http.StatusConflict, true
+	}
+	return 0, false
+}
+
+// userMessage strips the sentinel prefix for display.
+func userMessage(err error) string {
+	msg := err.Error()
+	for _, prefix := range []string{ErrInvalid.Error() + ": ", ErrConflict.Error() + ": "} {
+		msg = strings.TrimPrefix(msg, prefix)
+	}
+	if msg != "" {
+		msg = strings.ToUpper(msg[:1]) + msg[1:]
+	}
+	return msg
+}

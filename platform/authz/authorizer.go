@@ -1,0 +1,231 @@
+package authz
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/casbin/casbin/v2"
+	"github.com/labstack/echo/v4"
+)
+
+// Router is what routes are registered on: an *echo.Echo or an *echo.Group.
+type Router interface {
+	Add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+}
+
+// Authorizer holds the declared routes and the Casbin enforcer built from
+// them and the staff grants.
+type Authorizer struct {
+	// mu guards everything below. Enforce runs under the read lock: Casbin's
+	// plain Enforcer is safe for concurrent reads but not alongside writes.
+	mu       sync.RWMutex
+	enforcer *casbin.Enforcer
+	routes   map[string]Permission // "METHOD template" -> permission
+	grants   []Grant
+}
+
+// New returns an Authorizer with no routes and no grants: everything is denied.
+func New() (*Authorizer, error) {
+	e, err := newEnforcer(nil, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Authorizer{enforcer: e, routes: map[string]Permission{}}, nil
+}
+
+func routeKey(method, path string) string { return method + " " + path }
+
+// Route registers h on r and declares the permission it needs. Declaring a
+// route twice with different permissions, or an unknown permission, panics:
+// both are programming errors that must not reach production.
+func (a *Authorizer) Route(r Router, method, path string, perm Permission, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	if !perm.Known() {
+		panic(fmt.Sprintf("authz: %s %s declares unknown permission %q", method, path, perm))
+	}
+	rt := r.Add(method, path, h, m...)
+	// rt.Path is the full template (group prefix included): what c.Path() returns.
+	key := routeKey(rt.Method, rt.Path)
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if old, ok := a.routes[key]; ok {
+		if old != perm {
+			panic(fmt.Sprintf("authz: route %s declared twice, as %q and as %q", key, old, perm))
+		}
+		return rt
+	}
+	a.routes[key] = perm
+	if rules := policyRules(rt.Method, rt.Path, perm); len(rules) > 0 {
+		if _, err := a.enforcer.AddPolicies(rules); err != nil {
+			panic(fmt.Sprintf("authz: adding p rules for %s: %v", key, err))
+		}
+	}
+	return rt
+}
+
+// policyRules are the p rules of one route: one per role holding perm.
+func policyRules(method, path string, perm Permission) [][]string {
+	var rules [][]string
+	for _, role := range permissions[perm].roles {
+		rules = append(rules, []string{role, path, method})
+	}
+	return rules
+}
+
+// SetGrants replaces all staff grants atomically. On error nothing changes.
+func (a *Authorizer) SetGrants(grants []Grant) error {
+	g, g2, err := grantRules(grants)
+	if err != nil {
+		return err
+	}
+	grants = slices.Clone(grants)
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var policies [][]string
+	for key, perm := range a.routes {
+		method, path := splitKey(key)
+		policies = append(policies, policyRules(method, path, perm)...)
+	}
+	// A fresh enforcer rather than edits to the old one: the swap is atomic,
+	// and it drops Casbin's memo of g() answers, which otherwise only grows.
+	e, err := newEnforcer(policies, g, g2)
+	if err != nil {
+		return err
+	}
+	a.enforcer, a.grants = e, grants
+	return nil
+}
+
+// Grants returns the staff grants currently in force.
+func (a *Authorizer) Grants() []Grant {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return slices.Clone(a.grants)
+}
+
+func splitKey(key string) (method, path string) {
+	method, path, _ = strings.Cut(key, " ")
+	return method, path
+}
+
+// Permission returns what the route method+path (a route template) declared.
+func (a *Authorizer) Permission(method, path string) (Permission, bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	p, ok := a.routes[routeKey(method, path)]
+	return p, ok
+}
+
+// Allowed reports whether s may use the route template path with method in
+// domain (TenantDomain(id) or PlatformDomain). Undeclared routes, malformed
+// subjects and domains, and APIKey routes (no session involved) are denied;
+// Public routes are allowed. It does not check the request's surface (portal
+// or console): Middleware does.
+func (a *Authorizer) Allowed(s Subject, domain, path, method string) bool {
+	if !validDomain(domain) {
+		return false
+	}
+	sub, ok := casbinSubject(s, domain)
+	if !ok {
+		return false
+	}
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	perm, ok := a.routes[routeKey(method, path)]
+	if !ok {
+		return false
+	}
+	switch permissions[perm].scope {
+	case scopeUnenforced:
+		return perm == Public
+	case scopeTenant:
+		// A tenant permission asked in the platform domain would be granted
+		// by the platform-domain copy of every grant: refuse it here.
+		if domain == PlatformDomain {
+			return false
+		}
+	}
+	allowed, err := a.enforcer.Enforce(sub, domain, path, method)
+	if err != nil {
+		slog.Error("authz: enforce failed", "err", err, "subject", s.Key, "domain", domain, "path", path, "method", method)
+		return false
+	}
+	return allowed
+}
+
+// VisibleTenants filters ids to those s may see: for staff, those where a
+// role holding TenantView is granted and not excepted; for client users,
+// only their own tenant.
+func (a *Authorizer) VisibleTenants(s Subject, ids []int64) []int64 {
+	var out []int64
+	if !s.Staff {
+		if _, ok := casbinSubject(s, TenantDomain(s.TenantID)); ok && slices.Contains(ids, s.TenantID) {
+			out = append(out, s.TenantID)
+		}
+		return out
+	}
+	sub, ok := casbinSubject(s, PlatformDomain)
+	if !ok {
+		return out
+	}
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	for _, id := range ids {
+		if id > 0 && a.holds(sub, TenantDomain(id), TenantView) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// holds asks Casbin the matcher's role question without a route: is sub
+// linked to a role holding perm in domain, and not excluded from it.
+func (a *Authorizer) holds(sub, domain string, perm Permission) bool {
+	for _, role := range permissions[perm].roles {
+		ok, err := a.enforcer.EnforceWithMatcher(holdsMatcher, sub, domain, role, "")
+		if err != nil {
+			slog.Error("authz: enforce failed", "err", err, "subject", sub, "domain", domain)
+			return false
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// holdsMatcher reuses the model's g and g2 with the role in r.obj. It names no
+// p field, so Casbin evaluates it once instead of once per p rule.
+const holdsMatcher = "g(r.sub, r.obj, r.dom) && !g2(r.sub, r.dom)"
+
+// Undeclared lists "METHOD path" of routes registered on e without a
+// declaration, ignoring Echo's RouteNotFound catch-alls (Group.Use adds them).
+func (a *Authorizer) Undeclared(e *echo.Echo) []string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	var out []string
+	for _, rt := range allRoutes(e) {
+		key := routeKey(rt.Method, rt.Path)
+		if rt.Method == echo.RouteNotFound || slices.Contains(out, key) {
+			continue
+		}
+		if _, ok := a.routes[key]; !ok {
+			out = append(out, key)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// allRoutes returns the routes of e's default router and of its host routers.
+func allRoutes(e *echo.Echo) []*echo.Route {
+	routes := e.Routes()
+	for _, r := range e.Routers() {
+		routes = append(routes, r.Routes()...)
+	}
+	return routes
+}

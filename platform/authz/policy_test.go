@@ -1,0 +1,405 @@
+package authz
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+)
+
+// testRoutes declares one route per permission; tenant routes live under
+// /t/:slug as in the console, portal routes on the portal's own paths.
+var testRoutes = map[Permission]struct{ method, path string }{
+	Public:         {http.MethodGet, "/login"},
+	APIKey:         {http.MethodPost, "/api/v1/checkin"},
+	ConsoleView:    {http.MethodGet, "/"},
+	PlatformManage: {http.MethodGet, "/staff"},
+	PlatformOwner:  {http.MethodPost, "/staff/:id/owner"},
+	TenantView:     {http.MethodGet, "/t/:slug/users/:id"},
+	TenantManage:   {http.MethodPost, "/t/:slug/users"},
+	TenantAdmin:    {http.MethodPost, "/t/:slug/suspend"},
+	PortalView:     {http.MethodGet, "/p/home"},
+	PortalManage:   {http.MethodPost, "/p/users"},
+}
+
+func ok(c echo.Context) error { return c.String(http.StatusOK, "ok") }
+
+// newTestAuthorizer returns an Authorizer with testRoutes declared on e and grants set.
+func newTestAuthorizer(t testing.TB, grants ...Grant) (*Authorizer, *echo.Echo) {
+	t.Helper()
+	a, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	for perm, r := range testRoutes {
+		a.Route(e, r.method, r.path, perm, ok)
+	}
+	if err := a.SetGrants(grants); err != nil {
+		t.Fatal(err)
+	}
+	return a, e
+}
+
+func staff(id int) Subject { return Subject{Key: fmt.Sprintf("staff:%d", id), Staff: true} }
+
+func client(tenant int64, user int, role string) Subject {
+	return Subject{Key: fmt.Sprintf("client:%d:%d", tenant, user), Role: role, TenantID: tenant}
+}
+
+// allowed asks about perm's test route.
+func allowed(a *Authorizer, s Subject, domain string, perm Permission) bool {
+	r := testRoutes[perm]
+	return a.Allowed(s, domain, r.path, r.method)
+}
+
+// TestPermissionTable pins the table to the design: which role holds what.
+func TestPermissionTable(t *testing.T) {
+	want := map[Permission][]string{
+		Public:         nil,
+		APIKey:         nil,
+		ConsoleView:    {Owner, Admin, Technician},
+		PlatformManage: {Owner, Admin},
+		PlatformOwner:  {Owner},
+		TenantView:     {Owner, Admin, Technician},
+		TenantManage:   {Owner, Admin, Technician},
+		TenantAdmin:    {Owner, Admin},
+		PortalView:     {ClientAdmin, ClientUser},
+		PortalManage:   {ClientAdmin},
+	}
+	if len(want) != len(permissions) {
+		t.Fatalf("table has %d permissions, test knows %d", len(permissions), len(want))
+	}
+	// Staff 1..3 hold owner, admin, technician over every tenant.
+	a, _ := newTestAuthorizer(t,
+		Grant{Subject: "staff:1", Role: Owner, Scope: ScopeAll},
+		Grant{Subject: "staff:2", Role: Admin, Scope: ScopeAll},
+		Grant{Subject: "staff:3", Role: Technician, Scope: ScopeAll},
+	)
+	subjects := map[string]Subject{
+		Owner: staff(1), Admin: staff(2), Technician: staff(3),
+		ClientAdmin: client(7, 1, ClientAdmin), ClientUser: client(7, 2, ClientUser),
+	}
+	for perm, roles := range want {
+		if got := perm.Roles(); !slices.Equal(got, roles) {
+			t.Errorf("%s.Roles() = %v, want %v", perm, got, roles)
+		}
+		for role, s := range subjects {
+			domain := "7" // tenant and portal permissions
+			if permissions[perm].scope == scopeConsole {
+				domain = PlatformDomain
+			}
+			exp := slices.Contains(roles, role) || perm == Public
+			if got := allowed(a, s, domain, perm); got != exp {
+				t.Errorf("%s as %s in %q: allowed = %v, want %v", perm, role, domain, got, exp)
+			}
+		}
+	}
+}
+
+func TestGrantScopes(t *testing.T) {
+	tech := staff(5)
+	tests := []struct {
+		name   string
+		grant  Grant
+		domain string
+		perm   Permission
+		want   bool
+	}{
+		{"all: a tenant", Grant{tech.Key, Technician, ScopeAll, nil}, "1", TenantView, true},
+		{"all: a tenant created later", Grant{tech.Key, Technician, ScopeAll, nil}, "98765", TenantManage, true},
+		{"all: platform", Grant{tech.Key, Technician, ScopeAll, nil}, PlatformDomain, ConsoleView, true},
+		{"all: role still limits", Grant{tech.Key, Technician, ScopeAll, nil}, "1", TenantAdmin, false},
+		{"all: platform role limits", Grant{tech.Key, Technician, ScopeAll, nil}, PlatformDomain, PlatformManage, false},
+		{"list: listed", Grant{tech.Key, Technician, ScopeList, []int64{1, 2}}, "2", TenantView, true},
+		{"list: not listed", Grant{tech.Key, Technician, ScopeList, []int64{1, 2}}, "3", TenantView, false},
+		{"list: a tenant created later", Grant{tech.Key, Technician, ScopeList, []int64{1, 2}}, "98765", TenantView, false},
+		{"list: platform", Grant{tech.Key, Technician, ScopeList, []int64{1, 2}}, PlatformDomain, ConsoleView, true},
+		{"list: empty list still has the console", Grant{tech.Key, Technician, ScopeList, nil}, PlatformDomain, ConsoleView, true},
+		{"list: empty list has no tenant", Grant{tech.Key, Technician, ScopeList, nil}, "1", TenantView, false},
+		{"all_except: covered", Grant{tech.Key, Admin, ScopeAllExcept, []int64{2}}, "1", TenantAdmin, true},
+		{"all_except: excepted", Grant{tech.Key, Admin, ScopeAllExcept, []int64{2}}, "2", TenantView, false},
+		{"all_except: a tenant created later", Grant{tech.Key, Admin, ScopeAllExcept, []int64{2}}, "98765", TenantAdmin, true},
+		{"all_except: platform", Grant{tech.Key, Admin, ScopeAllExcept, []int64{2}}, PlatformDomain, PlatformManage, true},
+		{"no prefix matching: 12 vs 123", Grant{tech.Key, Technician, ScopeList, []int64{12}}, "123", TenantView, false},
+		{"no prefix matching: 12 vs 1", Grant{tech.Key, Technician, ScopeList, []int64{12}}, "1", TenantView, false},
+		{"no prefix matching: 123 vs 12", Grant{tech.Key, Technician, ScopeList, []int64{123}}, "12", TenantView, false},
+		{"no prefix matching: exact", Grant{tech.Key, Technician, ScopeList, []int64{12}}, "12", TenantView, true},
+		{"except 12 leaves 123", Grant{tech.Key, Technician, ScopeAllExcept, []int64{12}}, "123", TenantView, true},
+		{"domain * is never a request domain", Grant{tech.Key, Owner, ScopeAll, nil}, "*", TenantView, false},
+		{"empty domain", Grant{tech.Key, Owner, ScopeAll, nil}, "", TenantView, false},
+		{"non-canonical domain", Grant{tech.Key, Owner, ScopeAll, nil}, "012", TenantView, false},
+		{"tenant permission in the platform domain", Grant{tech.Key, Owner, ScopeAll, nil}, PlatformDomain, TenantView, false},
+		{"owner: platform owner page", Grant{tech.Key, Owner, ScopeAll, nil}, PlatformDomain, PlatformOwner, true},
+		{"a list-granted owner is an owner only where listed", Grant{tech.Key, Owner, ScopeList, []int64{4}}, "5", TenantView, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, _ := newTestAuthorizer(t, tc.grant)
+			if got := allowed(a, tech, tc.domain, tc.perm); got != tc.want {
+				t.Fatalf("allowed = %v, want %v", got, tc.want)
+			}
+			// Nobody else gains anything from someone's grant.
+			if allowed(a, staff(6), tc.domain, tc.perm) {
+				t.Fatal("an ungranted staff user is allowed")
+			}
+		})
+	}
+}
+
+// TestStarOnlyInGrants checks Casbin's domain matching directly: "*" in a
+// grant covers request domains, but a request for "*" is not covered by
+// grants in concrete domains (KeyMatch's pattern is the grant's domain).
+func TestStarOnlyInGrants(t *testing.T) {
+	a, _ := newTestAuthorizer(t, Grant{"staff:1", Technician, ScopeList, []int64{5}})
+	r := testRoutes[TenantView]
+	for _, dom := range []string{"*", "5*", ""} {
+		got, err := a.enforcer.Enforce("staff:1", dom, r.path, r.method)
+		if err != nil || got {
+			t.Errorf("raw Enforce in domain %q = %v, %v; want false", dom, got, err)
+		}
+	}
+	if got, _ := a.enforcer.Enforce("staff:1", "5", r.path, r.method); !got {
+		t.Error("raw Enforce in the granted domain is false")
+	}
+}
+
+func TestGrantsCombine(t *testing.T) {
+	a, _ := newTestAuthorizer(t,
+		Grant{"staff:1", Technician, ScopeList, []int64{1, 2}},
+		Grant{"staff:1", Admin, ScopeList, []int64{2}},
+	)
+	for _, tc := range []struct {
+		domain string
+		perm   Permission
+		want   bool
+	}{
+		{"1", TenantManage, true}, {"1", TenantAdmin, false},
+		{"2", TenantAdmin, true}, {PlatformDomain, PlatformManage, true}, {"3", TenantView, false},
+	} {
+		if got := allowed(a, staff(1), tc.domain, tc.perm); got != tc.want {
+			t.Errorf("%s in %s: allowed = %v, want %v", tc.perm, tc.domain, got, tc.want)
+		}
+	}
+}
+
+func TestSetGrantsReplaces(t *testing.T) {
+	a, _ := newTestAuthorizer(t,
+		Grant{"staff:1", Admin, ScopeAll, nil},
+		Grant{"staff:2", Technician, ScopeList, []int64{1}},
+	)
+	if !allowed(a, staff(1), "9", TenantAdmin) || !allowed(a, staff(2), "1", TenantView) {
+		t.Fatal("initial grants not in force")
+	}
+	// staff:1 is narrowed to one tenant and a lesser role; staff:2 is removed.
+	if err := a.SetGrants([]Grant{{"staff:1", Technician, ScopeList, []int64{3}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		s      Subject
+		domain string
+		perm   Permission
+		want   bool
+	}{
+		{staff(1), "9", TenantView, false},
+		{staff(1), "3", TenantAdmin, false},
+		{staff(1), "3", TenantManage, true},
+		{staff(1), PlatformDomain, PlatformManage, false},
+		{staff(2), "1", TenantView, false},
+		{staff(2), PlatformDomain, ConsoleView, false},
+	} {
+		if got := allowed(a, tc.s, tc.domain, tc.perm); got != tc.want {
+			t.Errorf("%s %s in %s: allowed = %v, want %v", tc.s.Key, tc.perm, tc.domain, got, tc.want)
+		}
+	}
+	if got := a.Grants(); len(got) != 1 || got[0].Subject != "staff:1" {
+		t.Errorf("Grants() = %v", got)
+	}
+	if err := a.SetGrants(nil); err != nil {
+		t.Fatal(err)
+	}
+	if allowed(a, staff(1), "3", TenantView) {
+		t.Error("access survives SetGrants(nil)")
+	}
+}
+
+func TestInvalidGrants(t *testing.T) {
+	tests := []struct {
+		name   string
+		grants []Grant
+		errHas string
+	}{
+		{"not a staff subject", []Grant{{"12", Admin, ScopeAll, nil}}, "staff subject"},
+		{"client subject", []Grant{{"client:1:2", Admin, ScopeAll, nil}}, "staff subject"},
+		{"role name as subject", []Grant{{"owner", Owner, ScopeAll, nil}}, "staff subject"},
+		{"empty staff id", []Grant{{"staff:", Admin, ScopeAll, nil}}, "staff subject"},
+		{"client role", []Grant{{"staff:1", ClientAdmin, ScopeAll, nil}}, "not a staff role"},
+		{"unknown role", []Grant{{"staff:1", "root", ScopeAll, nil}}, "not a staff role"},
+		{"unknown scope", []Grant{{"staff:1", Admin, "some", nil}}, "unknown scope"},
+		{"all with ids", []Grant{{"staff:1", Admin, ScopeAll, []int64{1}}}, "takes no tenant ids"},
+		{"bad tenant id", []Grant{{"staff:1", Admin, ScopeList, []int64{0}}}, "invalid tenant id"},
+		{"negative exception", []Grant{{"staff:1", Admin, ScopeAllExcept, []int64{-3}}}, "invalid tenant id"},
+		{"two all_except", []Grant{{"staff:1", Admin, ScopeAllExcept, []int64{1}}, {"staff:1", Technician, ScopeAllExcept, []int64{2}}}, "more than one all_except"},
+		{"exception listed elsewhere", []Grant{{"staff:1", Admin, ScopeAllExcept, []int64{1}}, {"staff:1", Technician, ScopeList, []int64{1}}}, "excludes"},
+		{"exception covered by all", []Grant{{"staff:1", Technician, ScopeAll, nil}, {"staff:1", Admin, ScopeAllExcept, []int64{1}}}, "excludes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, _ := newTestAuthorizer(t, Grant{"staff:9", Admin, ScopeAll, nil})
+			err := a.SetGrants(tc.grants)
+			if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+				t.Fatalf("SetGrants error = %v, want one containing %q", err, tc.errHas)
+			}
+			if !allowed(a, staff(9), "1", TenantAdmin) {
+				t.Fatal("a rejected SetGrants changed the grants in force")
+			}
+		})
+	}
+	// Exceptions that no other grant of the subject covers are fine.
+	a, _ := newTestAuthorizer(t)
+	err := a.SetGrants([]Grant{{"staff:1", Admin, ScopeAllExcept, []int64{1}}, {"staff:1", Technician, ScopeList, []int64{2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestClientSubjects(t *testing.T) {
+	// Client users have no stored grants at all; staff grants must not leak to them.
+	a, _ := newTestAuthorizer(t, Grant{"staff:1", Owner, ScopeAll, nil})
+	tests := []struct {
+		name   string
+		s      Subject
+		domain string
+		perm   Permission
+		want   bool
+	}{
+		{"client admin: portal", client(3, 7, ClientAdmin), "3", PortalView, true},
+		{"client admin: manage users", client(3, 7, ClientAdmin), "3", PortalManage, true},
+		{"client user: portal", client(3, 8, ClientUser), "3", PortalView, true},
+		{"client user: manage users", client(3, 8, ClientUser), "3", PortalManage, false},
+		{"another tenant", client(3, 7, ClientAdmin), "4", PortalView, false},
+		{"prefix tenant", client(3, 7, ClientAdmin), "33", PortalView, false},
+		{"platform domain", client(3, 7, ClientAdmin), PlatformDomain, PortalView, false},
+		{"console page", client(3, 7, ClientAdmin), "3", TenantView, false},
+		{"console home", client(3, 7, ClientAdmin), "3", ConsoleView, false},
+		{"staff role claimed by a client", Subject{Key: "client:3:7", Role: Owner, TenantID: 3}, "3", TenantView, false},
+		{"client without tenant", Subject{Key: "client:0:7", Role: ClientAdmin}, "0", PortalView, false},
+		{"client key without prefix", Subject{Key: "7", Role: ClientAdmin, TenantID: 3}, "3", PortalView, false},
+		// Casbin links every name to itself; a staff key equal to a role name
+		// would become that role if its shape were not checked.
+		{"staff key that is a role name", Subject{Key: Owner, Staff: true}, PlatformDomain, PlatformOwner, false},
+		{"staff key that is a client role", Subject{Key: ClientAdmin, Staff: true}, "3", PortalManage, false},
+		{"staff never holds portal permissions", staff(1), "3", PortalView, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := allowed(a, tc.s, tc.domain, tc.perm); got != tc.want {
+				t.Fatalf("allowed = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestVisibleTenants(t *testing.T) {
+	a, _ := newTestAuthorizer(t,
+		Grant{"staff:1", Owner, ScopeAll, nil},
+		Grant{"staff:2", Technician, ScopeList, []int64{2, 4, 99}},
+		Grant{"staff:3", Admin, ScopeAllExcept, []int64{3}},
+	)
+	ids := []int64{1, 2, 3, 4, 5}
+	tests := []struct {
+		s    Subject
+		want []int64
+	}{
+		{staff(1), ids},
+		{staff(2), []int64{2, 4}},
+		{staff(3), []int64{1, 2, 4, 5}},
+		{staff(4), nil},
+		{Subject{Key: Owner, Staff: true}, nil},
+		{client(4, 1, ClientUser), []int64{4}},
+		{client(9, 1, ClientUser), nil},
+		{Subject{Key: "client:4:1", Role: Admin, TenantID: 4}, nil},
+	}
+	for _, tc := range tests {
+		if got := a.VisibleTenants(tc.s, ids); !slices.Equal(got, tc.want) {
+			t.Errorf("VisibleTenants(%s) = %v, want %v", tc.s.Key, got, tc.want)
+		}
+	}
+}
+
+func TestRouteDeclarations(t *testing.T) {
+	a, e := newTestAuthorizer(t)
+	g := e.Group("/t/:slug", func(next echo.HandlerFunc) echo.HandlerFunc { return next })
+	a.Route(g, http.MethodGet, "/alerts/:id", TenantView, ok)
+	a.Route(g, http.MethodGet, "/alerts/:id", TenantView, ok) // same again: fine
+	e.GET("/forgotten", ok)
+	g.POST("/forgotten", ok)
+
+	if p, found := a.Permission(http.MethodGet, "/t/:slug/alerts/:id"); !found || p != TenantView {
+		t.Errorf("Permission of the group route = %q, %v", p, found)
+	}
+	if _, found := a.Permission(http.MethodPost, "/t/:slug/alerts/:id"); found {
+		t.Error("another method of a declared path counts as declared")
+	}
+	// Group.Use added RouteNotFound catch-alls for /t/:slug and /t/:slug/*; they are not listed.
+	want := []string{"GET /forgotten", "POST /t/:slug/forgotten"}
+	if got := a.Undeclared(e); !slices.Equal(got, want) {
+		t.Errorf("Undeclared = %q, want %q", got, want)
+	}
+
+	mustPanic := func(name, fragment string, f func()) {
+		t.Helper()
+		defer func() {
+			r := recover()
+			if r == nil || !strings.Contains(fmt.Sprint(r), fragment) {
+				t.Errorf("%s: panic = %v, want one containing %q", name, r, fragment)
+			}
+		}()
+		f()
+	}
+	mustPanic("conflicting declaration", "declared twice", func() {
+		a.Route(g, http.MethodGet, "/alerts/:id", TenantManage, ok)
+	})
+	mustPanic("unknown permission", "unknown permission", func() {
+		a.Route(e, http.MethodGet, "/x", Permission("alerts.view"), ok)
+	})
+}
+
+// TestConcurrentUse runs Allowed, VisibleTenants and SetGrants together; run
+// with -race. Each reader must see one grant set or the other, never a mix.
+func TestConcurrentUse(t *testing.T) {
+	a, _ := newTestAuthorizer(t, Grant{"staff:1", Technician, ScopeList, []int64{1}})
+	sets := [][]Grant{
+		{{"staff:1", Technician, ScopeList, []int64{1}}},
+		{{"staff:1", Technician, ScopeList, []int64{2}}},
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				allowed(a, staff(1), "1", TenantView)
+				if got := a.VisibleTenants(staff(1), []int64{1, 2, 3}); len(got) != 1 {
+					t.Errorf("VisibleTenants = %v: not exactly one grant set", got)
+					return
+				}
+			}
+		})
+	}
+	for i := range 200 {
+		if err := a.SetGrants(sets[i%2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
