@@ -96,22 +96,30 @@ func openEnv(ctx context.Context, cmd *cobra.Command, extra map[string]string, a
 	if err != nil {
 		return nil, err
 	}
-	e.cluster, err = tenancy.Open(ctx, e.url, tenancy.PoolOptions{MaxOpen: e.cfg.Database.MaxConns})
-	if err != nil {
+	if err := e.connect(ctx, allowBehind); err != nil {
 		e.close()
 		return nil, err
 	}
+	return e, nil
+}
+
+// connect opens the pool on e.url and builds the services.
+func (e *env) connect(ctx context.Context, allowBehind bool) error {
+	var err error
+	e.cluster, err = tenancy.Open(ctx, e.url, tenancy.PoolOptions{MaxOpen: e.cfg.Database.MaxConns})
+	if err != nil {
+		return err
+	}
 	if !allowBehind {
 		if err := db.CheckControl(ctx, e.cluster.ControlDB(), db.Control()); err != nil {
-			e.close()
-			return nil, err
+			return err
 		}
 	}
 	e.tenants = tenants.NewService(e.cluster, tenants.Options{Logger: e.log,
 		Export: tenants.ExportConfig{DatabaseURL: e.url, BinDir: e.binDir}})
 	e.identity = identity.NewService(e.cluster, e.tenants, e.log)
 	e.audit = audit.NewService(e.cluster)
-	return e, nil
+	return nil
 }
 
 // close disconnects and stops the embedded cluster if this process started it.

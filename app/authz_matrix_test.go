@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"switchboard/config"
+	"switchboard/db"
+	"switchboard/modules/identity"
+	"switchboard/modules/tenants"
+	"switchboard/platform/pgtest"
+)
+
+// testServer assembles the real server (every module, every middleware) on
+// the package's test database.
+func testServer(t *testing.T) (*env, *server, *httptest.Server) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	cfg, err := config.Load("", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Database.URL = pgtest.URL()
+	e := &env{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), url: pgtest.URL()}
+	if err := e.connect(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.close)
+	if _, err := db.MigrateControl(ctx, e.cluster.ControlDB(), db.Control()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.tenants.MigrateFleet(ctx, tenants.MigrateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := buildServer(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return e, srv, ts
+}
+
+// browser is an HTTP client with its own cookies that never follows redirects.
+type browser struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: base, c: &http.Client{Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) csrf() string {
+	u, _ := url.Parse(b.base)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == "sb_csrf" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// do sends a request as a browser would (HTML accepted, CSRF token on POSTs).
+func (b *browser) do(method, path string, form url.Values) (int, string, http.Header) {
+	b.t.Helper()
+	if b.csrf() == "" {
+		b.get("/login") // the CSRF cookie is set on the first page
+	}
+	req, _ := http.NewRequest(method, b.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Accept", "text/html")
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-CSRF-Token", b.csrf())
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), resp.Header
+}
+
+func (b *browser) get(path string) (int, string) {
+	req, _ := http.NewRequest(http.MethodGet, b.base+path, nil)
+	req.Header.Set("Accept", "text/html")
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func (b *browser) login(email, password string) int {
+	b.t.Helper()
+	status, _, _ := b.do(http.MethodPost, "/login", url.Values{"email": {email}, "password": {password}})
+	return status
+}
+
+// matrixRow is one representative request per route, and who may make it.
+type matrixRow struct {
+	method, route, path string // route is the Echo template the path exercises
+	form                url.Values
+	allowed             []string // roles that get through; everyone else is refused
+}
+
+// TestRouteMatrix walks every console route for every role: a technician
+// granted one client gets 404 on the other's pages, only owners and admins
+// reach platform pages, and anonymous browsers are sent to the login page.
+// A route without a row here fails the test, as does one without a declared
+// permission.
+func TestRouteMatrix(t *testing.T) {
+	ctx := context.Background()
+	e, srv, ts := testServer(t)
+	if u := srv.consoleAuthz.Undeclared(srv.console); len(u) > 0 {
+		t.Fatalf("console routes without a declared permission: %v", u)
+	}
+	if u := srv.portalAuthz.Undeclared(srv.portal); len(u) > 0 {
+		t.Fatalf("portal routes without a declared permission: %v", u)
+	}
+
+	alpha, err := e.tenants.Create(ctx, tenants.CreateInput{Slug: "mx-alpha", Name: "Matrix Alpha"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	beta, err := e.tenants.Create(ctx, tenants.CreateInput{Slug: "mx-beta", Name: "Matrix Beta"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pw = "matrix-password-1"
+	staff := map[string]identity.StaffInput{
+		"owner":             {Email: "mx-owner@msp.example", Role: "owner"},
+		"admin":             {Email: "mx-admin@msp.example", Role: "admin"},
+		"tech-alpha":        {Email: "mx-tech-a@msp.example", Role: "technician", Scope: "list", Tenants: []string{alpha.Slug}},
+		"tech-except-alpha": {Email: "mx-tech-xa@msp.example", Role: "technician", Scope: "all_except", Tenants: []string{alpha.Slug}},
+		"victim":            {Email: "mx-victim@msp.example", Role: "technician"},
+	}
+	for _, in := range staff {
+		in.Password = pw
+		if _, _, err := e.identity.CreateStaff(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tn := range []tenants.Tenant{alpha, beta} {
+		if _, _, err := e.identity.CreateClientUser(ctx, e.tenants.Scope(tn), identity.ClientInput{Email: "user@" + tn.Slug + ".example", Role: "client_user", Password: pw}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	all := []string{"owner", "admin", "tech-alpha", "tech-except-alpha"}
+	ownerAdmin := []string{"owner", "admin"}
+	alphaView := []string{"owner", "admin", "tech-alpha"}
+	betaView := []string{"owner", "admin", "tech-except-alpha"}
+	victim := "/platform/staff/" + staff["victim"].Email
+	var rows []matrixRow
+	for _, side := range []struct {
+		tn   tenants.Tenant
+		view []string
+	}{{alpha, alphaView}, {beta, betaView}} {
+		p := "/t/" + side.tn.Slug
+		user := p + "/users/user@" + side.tn.Slug + ".example"
+		rows = append(rows,
+			matrixRow{"GET", "/t/:slug", p, nil, side.view},
+			matrixRow{"GET", "/t/:slug/", p + "/", nil, side.view},
+			matrixRow{"GET", "/t/:slug/users", p + "/users", nil, side.view},
+			matrixRow{"POST", "/t/:slug/users", p + "/users", url.Values{"email": {"bad"}}, side.view},
+			matrixRow{"POST", "/t/:slug/users/:email/disable", user + "/disable", nil, side.view},
+			matrixRow{"POST", "/t/:slug/users/:email/enable", user + "/enable", nil, side.view},
+			matrixRow{"POST", "/t/:slug/users/:email/reset-password", user + "/reset-password", nil, side.view},
+			matrixRow{"GET", "/t/:slug/audit", p + "/audit", nil, side.view},
+			matrixRow{"POST", "/t/:slug/suspend", p + "/suspend", nil, ownerAdmin},
+			matrixRow{"POST", "/t/:slug/resume", p + "/resume", nil, ownerAdmin},
+		)
+	}
+	rows = append(rows,
+		matrixRow{"GET", "/", "/", nil, all},
+		matrixRow{"GET", "/switcher", "/switcher?q=matrix", nil, all},
+		matrixRow{"GET", "/clients/new", "/clients/new", nil, ownerAdmin},
+		matrixRow{"POST", "/clients", "/clients", url.Values{"slug": {"X"}}, ownerAdmin},
+		matrixRow{"GET", "/platform/staff", "/platform/staff", nil, ownerAdmin},
+		matrixRow{"POST", "/platform/staff", "/platform/staff", url.Values{"email": {"bad"}, "role": {"technician"}}, ownerAdmin},
+		matrixRow{"POST", "/platform/staff/:email/grant", victim + "/grant", url.Values{"role": {"technician"}, "scope": {"all"}}, ownerAdmin},
+		matrixRow{"POST", "/platform/staff/:email/disable", victim + "/disable", nil, ownerAdmin},
+		matrixRow{"POST", "/platform/staff/:email/enable", victim + "/enable", nil, ownerAdmin},
+		matrixRow{"POST", "/platform/staff/:email/reset-password", victim + "/reset-password", nil, ownerAdmin},
+		matrixRow{"POST", "/platform/staff/:email/revoke-sessions", victim + "/revoke-sessions", nil, ownerAdmin},
+		matrixRow{"GET", "/platform/audit", "/platform/audit", nil, ownerAdmin},
+		matrixRow{"POST", "/logout", "/logout", nil, all}, // last: it ends the session
+	)
+	public := map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /static/*": true, "GET /login": true, "POST /login": true, "GET /api/v1/tenant": true}
+
+	// Every registered console route has a row (or is public, tested below).
+	covered := map[string]bool{}
+	for _, r := range rows {
+		covered[r.method+" "+r.route] = true
+	}
+	for _, rt := range srv.console.Routes() {
+		key := rt.Method + " " + rt.Path
+		if rt.Method != "echo_route_not_found" && !covered[key] && !public[key] {
+			t.Errorf("route %s has no row in the authorization matrix", key)
+		}
+	}
+
+	for _, role := range append(all, "anonymous") {
+		t.Run(role, func(t *testing.T) {
+			b := newBrowser(t, ts.URL)
+			if role != "anonymous" {
+				if status := b.login(staff[role].Email, pw); status != http.StatusSeeOther {
+					t.Fatalf("login as %s: status %d", role, status)
+				}
+			}
+			for _, r := range rows {
+				status, body, hdr := b.do(r.method, r.path, r.form)
+				allowed := slices.Contains(r.allowed, role)
+				switch {
+				case role == "anonymous" && r.method == http.MethodGet:
+					if status != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/login?next=") {
+						t.Errorf("anonymous %s %s: status %d (Location %q), want a redirect to /login", r.method, r.path, status, hdr.Get("Location"))
+					}
+				case role == "anonymous":
+					if status != http.StatusUnauthorized {
+						t.Errorf("anonymous %s %s: status %d, want 401", r.method, r.path, status)
+					}
+				case allowed && (status == 401 || status == 403 || status == 404 || strings.HasPrefix(hdr.Get("Location"), "/login?next=")):
+					t.Errorf("%s %s %s: refused with %d, want allowed", role, r.method, r.path, status)
+				case !allowed && strings.HasPrefix(r.route, "/t/") && status != http.StatusNotFound:
+					t.Errorf("%s %s %s: status %d, want 404 (a client the user may not see does not exist for them)", role, r.method, r.path, status)
+				case !allowed && !strings.HasPrefix(r.route, "/t/") && status != http.StatusForbidden:
+					t.Errorf("%s %s %s: status %d, want 403", role, r.method, r.path, status)
+				}
+				if !allowed && (strings.Contains(body, "user@mx-") || (strings.Contains(r.path, "mx-beta") && strings.Contains(body, "Matrix Beta"))) {
+					t.Errorf("%s %s %s: a refused page leaks client data", role, r.method, r.path)
+				}
+			}
+		})
+	}
+
+	t.Run("client users cannot sign in to the console", func(t *testing.T) {
+		b := newBrowser(t, ts.URL)
+		if status := b.login("user@"+alpha.Slug+".example", pw); status != http.StatusUnauthorized {
+			t.Fatalf("client user console login: status %d, want 401", status)
+		}
+		if status, _, hdr := b.do("GET", "/", nil); status != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/login") {
+			t.Fatalf("after a refused login the console is closed: %d", status)
+		}
+	})
+
+	t.Run("post without CSRF token is refused", func(t *testing.T) {
+		b := newBrowser(t, ts.URL)
+		b.login(staff["owner"].Email, pw)
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/t/"+alpha.Slug+"/suspend", nil)
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("POST without token: %d, want 403", resp.StatusCode)
+		}
+		if got, _ := e.tenants.Get(ctx, alpha.Slug); got.Status != "active" {
+			t.Fatalf("a refused POST changed state: %s", got.Status)
+		}
+	})
+}
+
+// TestLoginRefusals: a wrong password and an unknown e-mail get the same
+// answer, and repeated failures for one account get 429 with Retry-After,
+// even when the right password finally arrives.
+func TestLoginRefusals(t *testing.T) {
+	ctx := context.Background()
+	e, _, ts := testServer(t)
+	const pw = "throttle-password-1"
+	if _, _, err := e.identity.CreateStaff(ctx, identity.StaffInput{Email: "throttle@msp.example", Role: "technician", Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, ts.URL)
+	wrongStatus, wrongBody, _ := b.do(http.MethodPost, "/login", url.Values{"email": {"throttle@msp.example"}, "password": {"nope"}})
+	unknownStatus, unknownBody, _ := b.do(http.MethodPost, "/login", url.Values{"email": {"nobody@msp.example"}, "password": {"nope"}})
+	strip := func(s string) string {
+		return strings.ReplaceAll(strings.ReplaceAll(s, "throttle@msp.example", "E"), "nobody@msp.example", "E")
+	}
+	if wrongStatus != http.StatusUnauthorized || unknownStatus != wrongStatus || strip(wrongBody) != strip(unknownBody) {
+		t.Fatalf("wrong password (%d) and unknown e-mail (%d) must be indistinguishable", wrongStatus, unknownStatus)
+	}
+	for i := 0; i < 4; i++ {
+		b.do(http.MethodPost, "/login", url.Values{"email": {"throttle@msp.example"}, "password": {"nope"}})
+	}
+	status, body, hdr := b.do(http.MethodPost, "/login", url.Values{"email": {"throttle@msp.example"}, "password": {pw}})
+	if status != http.StatusTooManyRequests || hdr.Get("Retry-After") == "" || !strings.Contains(body, "Too many failed sign-ins") {
+		t.Fatalf("after 5 failures: status %d, Retry-After %q", status, hdr.Get("Retry-After"))
+	}
+	if status, _, _ := newBrowser(t, ts.URL).do(http.MethodPost, "/login", url.Values{"email": {"throttle@msp.example"}, "password": {pw}}); status != http.StatusTooManyRequests {
+		t.Fatalf("the block is per account, not per browser: status %d", status)
+	}
+}
