@@ -50,20 +50,20 @@ func testServer(t *testing.T) (*env, *server, *httptest.Server) {
 	return e, srv, ts
 }
 
-// browser is an HTTP client with its own cookies that never follows redirects.
-type browser struct {
+// client is an HTTP client with its own cookies that never follows redirects.
+type client struct {
 	t    *testing.T
 	base string
 	c    *http.Client
 }
 
-func newBrowser(t *testing.T, base string) *browser {
+func newClient(t *testing.T, base string) *client {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, base: base, c: &http.Client{Jar: jar,
+	return &client{t: t, base: base, c: &http.Client{Jar: jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-func (b *browser) csrf() string {
+func (b *client) csrf() string {
 	u, _ := url.Parse(b.base)
 	for _, c := range b.c.Jar.Cookies(u) {
 		if c.Name == "sb_csrf" {
@@ -74,7 +74,7 @@ func (b *browser) csrf() string {
 }
 
 // do sends a request as a browser would (HTML accepted, CSRF token on POSTs).
-func (b *browser) do(method, path string, form url.Values) (int, string, http.Header) {
+func (b *client) do(method, path string, form url.Values) (int, string, http.Header) {
 	b.t.Helper()
 	if b.csrf() == "" {
 		b.get("/login") // the CSRF cookie is set on the first page
@@ -94,7 +94,7 @@ func (b *browser) do(method, path string, form url.Values) (int, string, http.He
 	return resp.StatusCode, string(body), resp.Header
 }
 
-func (b *browser) get(path string) (int, string) {
+func (b *client) get(path string) (int, string) {
 	req, _ := http.NewRequest(http.MethodGet, b.base+path, nil)
 	req.Header.Set("Accept", "text/html")
 	resp, err := b.c.Do(req)
@@ -106,7 +106,7 @@ func (b *browser) get(path string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-func (b *browser) login(email, password string) int {
+func (b *client) login(email, password string) int {
 	b.t.Helper()
 	status, _, _ := b.do(http.MethodPost, "/login", url.Values{"email": {email}, "password": {password}})
 	return status
@@ -218,7 +218,7 @@ func TestRouteMatrix(t *testing.T) {
 
 	for _, role := range append(all, "anonymous") {
 		t.Run(role, func(t *testing.T) {
-			b := newBrowser(t, ts.URL)
+			b := newClient(t, ts.URL)
 			if role != "anonymous" {
 				if status := b.login(staff[role].Email, pw); status != http.StatusSeeOther {
 					t.Fatalf("login as %s: status %d", role, status)
@@ -250,8 +250,23 @@ func TestRouteMatrix(t *testing.T) {
 		})
 	}
 
+	t.Run("anonymous visitors cannot probe which clients exist", func(t *testing.T) {
+		b := newClient(t, ts.URL)
+		known, _, knownHdr := b.do("GET", "/t/"+alpha.Slug+"/users", nil)
+		unknown, _, unknownHdr := b.do("GET", "/t/no-such-client/users", nil)
+		if known != unknown || known != http.StatusSeeOther || !strings.HasPrefix(unknownHdr.Get("Location"), "/login?next=") ||
+			strings.Replace(knownHdr.Get("Location"), alpha.Slug, "X", 1) != strings.Replace(unknownHdr.Get("Location"), "no-such-client", "X", 1) {
+			t.Fatalf("known slug: %d %q; unknown slug: %d %q", known, knownHdr.Get("Location"), unknown, unknownHdr.Get("Location"))
+		}
+		signedIn := newClient(t, ts.URL)
+		signedIn.login(staff["owner"].Email, pw)
+		if status, _, _ := signedIn.do("GET", "/t/no-such-client/users", nil); status != http.StatusNotFound {
+			t.Fatalf("signed in, unknown client: %d, want 404", status)
+		}
+	})
+
 	t.Run("client users cannot sign in to the console", func(t *testing.T) {
-		b := newBrowser(t, ts.URL)
+		b := newClient(t, ts.URL)
 		if status := b.login("user@"+alpha.Slug+".example", pw); status != http.StatusUnauthorized {
 			t.Fatalf("client user console login: status %d, want 401", status)
 		}
@@ -261,7 +276,7 @@ func TestRouteMatrix(t *testing.T) {
 	})
 
 	t.Run("post without CSRF token is refused", func(t *testing.T) {
-		b := newBrowser(t, ts.URL)
+		b := newClient(t, ts.URL)
 		b.login(staff["owner"].Email, pw)
 		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/t/"+alpha.Slug+"/suspend", nil)
 		resp, err := b.c.Do(req)
@@ -288,7 +303,7 @@ func TestLoginRefusals(t *testing.T) {
 	if _, _, err := e.identity.CreateStaff(ctx, identity.StaffInput{Email: "throttle@msp.example", Role: "technician", Password: pw}); err != nil {
 		t.Fatal(err)
 	}
-	b := newBrowser(t, ts.URL)
+	b := newClient(t, ts.URL)
 	wrongStatus, wrongBody, _ := b.do(http.MethodPost, "/login", url.Values{"email": {"throttle@msp.example"}, "password": {"nope"}})
 	unknownStatus, unknownBody, _ := b.do(http.MethodPost, "/login", url.Values{"email": {"nobody@msp.example"}, "password": {"nope"}})
 	strip := func(s string) string {
@@ -304,7 +319,7 @@ func TestLoginRefusals(t *testing.T) {
 	if status != http.StatusTooManyRequests || hdr.Get("Retry-After") == "" || !strings.Contains(body, "Too many failed sign-ins") {
 		t.Fatalf("after 5 failures: status %d, Retry-After %q", status, hdr.Get("Retry-After"))
 	}
-	if status, _, _ := newBrowser(t, ts.URL).do(http.MethodPost, "/login", url.Values{"email": {"throttle@msp.example"}, "password": {pw}}); status != http.StatusTooManyRequests {
+	if status, _, _ := newClient(t, ts.URL).do(http.MethodPost, "/login", url.Values{"email": {"throttle@msp.example"}, "password": {pw}}); status != http.StatusTooManyRequests {
 		t.Fatalf("the block is per account, not per browser: status %d", status)
 	}
 }

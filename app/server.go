@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -64,12 +65,28 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 		return nil, fmt.Errorf("loading staff grants: %w", err)
 	}
 	ready := make(chan struct{})
-	go e.cluster.Listen(ctx, tenancy.ChangeChannel, func() {
+	grantsChanged := make(chan struct{}, 1)
+	go e.cluster.Listen(ctx, tenancy.ChangeChannel, func(table string) {
 		s.resolver.Invalidate()
-		if err := reloadGrants(); err != nil {
-			e.log.Error("reloading staff grants", "err", err)
+		if table == "" || strings.HasPrefix(table, "staff_") {
+			select { // coalesce bursts: one reload covers every change before it
+			case grantsChanged <- struct{}{}:
+			default:
+			}
 		}
 	}, ready)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-grantsChanged:
+				if err := reloadGrants(); err != nil {
+					e.log.Error("reloading staff grants", "err", err)
+				}
+			}
+		}
+	}()
 	select {
 	case <-ready:
 	case <-time.After(10 * time.Second):
@@ -90,9 +107,17 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 		return nil, err
 	}
 
-	s.console.Use(echo.WrapMiddleware(s.sessions.LoadAndSave), e.identity.StaffSubject(s.sessions), csrf(e.cfg.Server.SecureCookies),
-		s.consoleAuthz.Middleware(authz.MiddlewareOptions{LoginURL: func(echo.Context) string { return "/login" }}))
-	s.portal.Use(s.portalAuthz.Middleware(authz.MiddlewareOptions{}))
+	// Console order: the session and its user first, so that resolution can
+	// answer an anonymous visitor the same way for known and unknown clients.
+	s.resolver.OnUnknownPath = func(c echo.Context) error {
+		if _, ok := authz.SubjectFrom(c.Request().Context()); !ok {
+			return c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
+		}
+		return echo.NewHTTPError(http.StatusNotFound, "not found")
+	}
+	s.console.Use(echo.WrapMiddleware(s.sessions.LoadAndSave), e.identity.StaffSubject(s.sessions), s.resolver.Middleware("/healthz", "/readyz"),
+		csrf(e.cfg.Server.SecureCookies), s.consoleAuthz.Middleware(authz.MiddlewareOptions{LoginURL: func(echo.Context) string { return "/login" }}))
+	s.portal.Use(s.resolver.Middleware("/healthz", "/readyz"), s.portalAuthz.Middleware(authz.MiddlewareOptions{}))
 
 	s.health(e, s.console)
 	s.health(e, s.portal)
@@ -112,7 +137,6 @@ func (s *server) newEcho(e *env, a *authz.Authorizer, chrome web.ChromeFunc) (*e
 		return nil, err
 	}
 	ech.Renderer = renderer
-	ech.Use(s.resolver.Middleware("/healthz", "/readyz"))
 	assets, _ := fs.Sub(static.FS, ".")
 	a.Route(ech, http.MethodGet, "/static/*", authz.Public, echo.WrapHandler(http.StripPrefix("/static/", staticHandler(assets))))
 	return ech, nil

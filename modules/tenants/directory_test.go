@@ -74,7 +74,7 @@ func TestResolverCacheFollowsControlPlaneChanges(t *testing.T) {
 	}
 	r := tenancy.NewResolver(s.Directory(), s.TargetVersion(), nil)
 	ready := make(chan struct{})
-	go cluster.Listen(ctx, tenancy.ChangeChannel, r.Invalidate, ready)
+	go cluster.Listen(ctx, tenancy.ChangeChannel, func(string) { r.Invalidate() }, ready)
 	<-ready
 
 	eventually := func(what string, cond func() bool) {

@@ -19,12 +19,16 @@ type Router interface {
 // Authorizer holds the declared routes and the Casbin enforcer built from
 // them and the staff grants.
 type Authorizer struct {
+	setMu sync.Mutex // serializes SetGrants, which builds outside mu
+
 	// mu guards everything below. Enforce runs under the read lock: Casbin's
 	// plain Enforcer is safe for concurrent reads but not alongside writes.
-	mu       sync.RWMutex
-	enforcer *casbin.Enforcer
-	routes   map[string]Permission // "METHOD template" -> permission
-	grants   []Grant
+	mu        sync.RWMutex
+	enforcer  *casbin.Enforcer
+	decisions *decisions            // answers of this enforcer; replaced with it
+	routes    map[string]Permission // "METHOD template" -> permission
+	routesVer uint64                // bumped by Route, so SetGrants can notice
+	grants    []Grant
 }
 
 // New returns an Authorizer with no routes and no grants: everything is denied.
@@ -33,7 +37,7 @@ func New() (*Authorizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Authorizer{enforcer: e, routes: map[string]Permission{}}, nil
+	return &Authorizer{enforcer: e, decisions: &decisions{}, routes: map[string]Permission{}}, nil
 }
 
 func routeKey(method, path string) string { return method + " " + path }
@@ -58,10 +62,12 @@ func (a *Authorizer) Route(r Router, method, path string, perm Permission, h ech
 		return rt
 	}
 	a.routes[key] = perm
+	a.routesVer++
 	if rules := policyRules(rt.Method, rt.Path, perm); len(rules) > 0 {
 		if _, err := a.enforcer.AddPolicies(rules); err != nil {
 			panic(fmt.Sprintf("authz: adding p rules for %s: %v", key, err))
 		}
+		a.decisions = &decisions{} // cached denials may now be allowed
 	}
 	return rt
 }
@@ -83,21 +89,39 @@ func (a *Authorizer) SetGrants(grants []Grant) error {
 	}
 	grants = slices.Clone(grants)
 
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.setMu.Lock()
+	defer a.setMu.Unlock()
+	for {
+		// Build a fresh enforcer without holding mu: with domain matching,
+		// Casbin copies every "*" grant into every concrete domain it holds,
+		// which takes long enough (see BenchmarkSetGrants) that requests
+		// should not wait for it. A fresh enforcer also drops Casbin's memo
+		// of g() answers, which otherwise only grows.
+		a.mu.RLock()
+		policies, ver := a.policiesLocked(), a.routesVer
+		a.mu.RUnlock()
+		e, err := newEnforcer(policies, g, g2)
+		if err != nil {
+			return err
+		}
+		a.mu.Lock()
+		if a.routesVer == ver {
+			a.enforcer, a.decisions, a.grants = e, &decisions{}, grants
+			a.mu.Unlock()
+			return nil
+		}
+		a.mu.Unlock() // a route was declared meanwhile: build again
+	}
+}
+
+// policiesLocked returns the p rules of every declared route.
+func (a *Authorizer) policiesLocked() [][]string {
 	var policies [][]string
 	for key, perm := range a.routes {
 		method, path := splitKey(key)
 		policies = append(policies, policyRules(method, path, perm)...)
 	}
-	// A fresh enforcer rather than edits to the old one: the swap is atomic,
-	// and it drops Casbin's memo of g() answers, which otherwise only grows.
-	e, err := newEnforcer(policies, g, g2)
-	if err != nil {
-		return err
-	}
-	a.enforcer, a.grants = e, grants
-	return nil
+	return policies
 }
 
 // Grants returns the staff grants currently in force.
@@ -149,11 +173,16 @@ func (a *Authorizer) Allowed(s Subject, domain, path, method string) bool {
 			return false
 		}
 	}
+	k := decisionKey{sub, domain, path, method}
+	if allowed, found := a.decisions.get(k); found {
+		return allowed
+	}
 	allowed, err := a.enforcer.Enforce(sub, domain, path, method)
 	if err != nil {
 		slog.Error("authz: enforce failed", "err", err, "subject", s.Key, "domain", domain, "path", path, "method", method)
 		return false
 	}
+	a.decisions.put(k, allowed)
 	return allowed
 }
 
@@ -182,25 +211,33 @@ func (a *Authorizer) VisibleTenants(s Subject, ids []int64) []int64 {
 	return out
 }
 
-// holds asks Casbin the matcher's role question without a route: is sub
-// linked to a role holding perm in domain, and not excluded from it.
+// holds asks Casbin's role managers the matcher's role question without a
+// route: is sub linked in domain to a role holding perm (g, with the same
+// "*" domain matching), and not excluded from domain (g2). Answers are
+// cached like Enforce's, under a key no route can have (no method is "").
 func (a *Authorizer) holds(sub, domain string, perm Permission) bool {
+	k := decisionKey{sub, domain, string(perm), ""}
+	if held, found := a.decisions.get(k); found {
+		return held
+	}
+	held := a.holdsUncached(sub, domain, perm)
+	a.decisions.put(k, held)
+	return held
+}
+
+func (a *Authorizer) holdsUncached(sub, domain string, perm Permission) bool {
+	excluded, err := a.enforcer.GetNamedRoleManager("g2").HasLink(sub, domain)
+	if err != nil || excluded {
+		return false
+	}
+	rm := a.enforcer.GetNamedRoleManager("g")
 	for _, role := range permissions[perm].roles {
-		ok, err := a.enforcer.EnforceWithMatcher(holdsMatcher, sub, domain, role, "")
-		if err != nil {
-			slog.Error("authz: enforce failed", "err", err, "subject", sub, "domain", domain)
-			return false
-		}
-		if ok {
+		if linked, err := rm.HasLink(sub, role, domain); err == nil && linked {
 			return true
 		}
 	}
 	return false
 }
-
-// holdsMatcher reuses the model's g and g2 with the role in r.obj. It names no
-// p field, so Casbin evaluates it once instead of once per p rule.
-const holdsMatcher = "g(r.sub, r.obj, r.dom) && !g2(r.sub, r.dom)"
 
 // Undeclared lists "METHOD path" of routes registered on e without a
 // declaration, ignoring Echo's RouteNotFound catch-alls (Group.Use adds them).

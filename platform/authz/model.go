@@ -15,7 +15,8 @@ import (
 //
 // The matcher compares object and action first: govaluate short-circuits &&,
 // so the role lookups only run for the few p rules of the requested route
-// instead of for every rule (Casbin scans p rules linearly).
+// instead of for every rule (Casbin scans p rules linearly). Same meaning as
+// g-first; 1.4-2.8× faster in BenchmarkAllowed.
 const modelText = `
 [request_definition]
 r = sub, dom, obj, act
@@ -47,6 +48,15 @@ func newEnforcer(policies, g, g2 [][]string) (*casbin.Enforcer, error) {
 	// A grant in domain "*" covers every domain: Casbin's domain manager asks
 	// KeyMatch(requestDomain, grantDomain), and KeyMatch("57", "*") is true
 	// while KeyMatch("123", "12") is false (no "*", so plain equality).
+	// KeyMatch("*"-pattern) also matches "" and "platform", which is why
+	// Allowed accepts only canonical tenant ids and PlatformDomain.
+	//
+	// How Casbin does it (rbac/default-role-manager, DomainManager): one role
+	// manager per domain named in a grant, into each of which every "*" link
+	// is copied; a domain named in no grant gets a throwaway role manager
+	// built from the "*" links on each lookup. So building costs
+	// "*" grants × listed tenants, and a lookup in an unlisted tenant costs
+	// the number of "*" grants; the decision cache hides the latter.
 	if !e.AddNamedDomainMatchingFunc("g", "KeyMatch", util.KeyMatch) {
 		return nil, fmt.Errorf("authz: the model has no g role definition")
 	}

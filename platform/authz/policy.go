@@ -121,7 +121,7 @@ type Grant struct {
 // and g2 rules (sub, excluded tenant). Every grant also gives its role in
 // the platform domain so console-wide pages follow the role's permissions.
 func grantRules(grants []Grant) (g, g2 [][]string, err error) {
-	if err := validateGrants(grants); err != nil {
+	if err := ValidateGrants(grants); err != nil {
 		return nil, nil, err
 	}
 	seenG, seenG2 := map[[3]string]bool{}, map[[2]string]bool{}
@@ -153,10 +153,13 @@ func grantRules(grants []Grant) (g, g2 [][]string, err error) {
 	return g, g2, nil
 }
 
-// validateGrants checks each grant and the combinations the model cannot
-// express: g2 exclusions apply to the subject, not to one of its grants, so an
-// excepted tenant must not be covered by another grant of the same subject.
-func validateGrants(grants []Grant) error {
+// ValidateGrants checks grants as SetGrants will, so that they can be
+// refused when written rather than when loaded (one invalid grant makes
+// SetGrants keep the old set). Besides each grant's own fields it refuses
+// what the model cannot express: g2 exclusions apply to the subject, not to
+// one of its grants, so an excepted tenant must not be covered by another
+// grant of the same subject.
+func ValidateGrants(grants []Grant) error {
 	except := map[string][]int64{} // subject -> its all_except exceptions
 	for i, gr := range grants {
 		if err := validateGrant(gr); err != nil {

@@ -205,11 +205,12 @@ func TestSetGrantsReplaces(t *testing.T) {
 		perm   Permission
 		want   bool
 	}{
+		{staff(1), "9", TenantAdmin, false}, // answered (and cached) before the change
+		{staff(2), "1", TenantView, false},  // likewise
 		{staff(1), "9", TenantView, false},
 		{staff(1), "3", TenantAdmin, false},
 		{staff(1), "3", TenantManage, true},
 		{staff(1), PlatformDomain, PlatformManage, false},
-		{staff(2), "1", TenantView, false},
 		{staff(2), PlatformDomain, ConsoleView, false},
 	} {
 		if got := allowed(a, tc.s, tc.domain, tc.perm); got != tc.want {
@@ -258,6 +259,9 @@ func TestInvalidGrants(t *testing.T) {
 				t.Fatal("a rejected SetGrants changed the grants in force")
 			}
 		})
+	}
+	if ValidateGrants([]Grant{{"staff:1", Admin, "some", nil}}) == nil {
+		t.Error("ValidateGrants accepts an unknown scope")
 	}
 	// Exceptions that no other grant of the subject covers are fine.
 	a, _ := newTestAuthorizer(t)
@@ -328,6 +332,35 @@ func TestVisibleTenants(t *testing.T) {
 		if got := a.VisibleTenants(tc.s, ids); !slices.Equal(got, tc.want) {
 			t.Errorf("VisibleTenants(%s) = %v, want %v", tc.s.Key, got, tc.want)
 		}
+		// It must agree with what the middleware would allow.
+		for _, id := range ids {
+			if tc.s.Staff && slices.Contains(tc.want, id) != allowed(a, tc.s, TenantDomain(id), TenantView) {
+				t.Errorf("%s: VisibleTenants and Allowed disagree on tenant %d", tc.s.Key, id)
+			}
+		}
+	}
+	// Answers are cached; new grants must not see old ones.
+	if err := a.SetGrants([]Grant{{"staff:2", Technician, ScopeList, []int64{5}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.VisibleTenants(staff(2), ids); !slices.Equal(got, []int64{5}) {
+		t.Errorf("after SetGrants: VisibleTenants(staff:2) = %v, want [5]", got)
+	}
+	if got := a.VisibleTenants(staff(1), ids); got != nil {
+		t.Errorf("after SetGrants: VisibleTenants(staff:1) = %v, want none", got)
+	}
+}
+
+func TestDecisionCacheBound(t *testing.T) {
+	var d decisions
+	for i := range maxDecisions + 1 {
+		d.put(decisionKey{sub: "staff:1", dom: TenantDomain(int64(i + 1))}, true)
+	}
+	if _, found := d.get(decisionKey{sub: "staff:1", dom: "1"}); found {
+		t.Error("the cache kept growing past maxDecisions")
+	}
+	if allowed, found := d.get(decisionKey{sub: "staff:1", dom: TenantDomain(maxDecisions + 1)}); !found || !allowed {
+		t.Error("the entry that overflowed the cache was not kept")
 	}
 }
 

@@ -13,12 +13,14 @@ import (
 // tenants, domains or API keys change.
 const ChangeChannel = "switchboard_tenancy"
 
-// Listen calls onChange for every notification on channel until ctx ends.
+// Listen calls onChange with each notification's payload on channel until
+// ctx ends.
 // It holds one dedicated connection (LISTEN cannot share a pooled one); after
-// a lost connection it reconnects with backoff and calls onChange once,
-// because notifications sent meanwhile are lost. ready, if not nil, is closed
+// a lost connection it reconnects with backoff and calls onChange("") once,
+// meaning "anything may have changed", because notifications sent meanwhile
+// are lost. ready, if not nil, is closed
 // once the first LISTEN is in place.
-func (c *Cluster) Listen(ctx context.Context, channel string, onChange func(), ready chan<- struct{}) {
+func (c *Cluster) Listen(ctx context.Context, channel string, onChange func(payload string), ready chan<- struct{}) {
 	backoff := 100 * time.Millisecond
 	first := true
 	for ctx.Err() == nil {
@@ -27,7 +29,7 @@ func (c *Cluster) Listen(ctx context.Context, channel string, onChange func(), r
 				close(ready)
 			}
 			if !first {
-				onChange()
+				onChange("")
 			}
 			first = false
 			backoff = 100 * time.Millisecond
@@ -45,7 +47,7 @@ func (c *Cluster) Listen(ctx context.Context, channel string, onChange func(), r
 	}
 }
 
-func (c *Cluster) listenOnce(ctx context.Context, channel string, onChange, onListening func()) error {
+func (c *Cluster) listenOnce(ctx context.Context, channel string, onChange func(string), onListening func()) error {
 	conn, err := pgx.Connect(ctx, c.url)
 	if err != nil {
 		return fmt.Errorf("connecting: %w", err)
@@ -56,9 +58,10 @@ func (c *Cluster) listenOnce(ctx context.Context, channel string, onChange, onLi
 	}
 	onListening()
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			return err
 		}
-		onChange()
+		onChange(n.Payload)
 	}
 }

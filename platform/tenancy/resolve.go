@@ -28,6 +28,12 @@ type Resolver struct {
 	schemaVersion int
 	consoleHosts  map[string]bool
 
+	// OnUnknownPath answers a console /t/<slug>/ request whose slug matches
+	// no tenant. The default is 404; the console sets it so that anonymous
+	// visitors get the same login redirect for known and unknown slugs and
+	// cannot probe which clients exist.
+	OnUnknownPath func(c echo.Context) error
+
 	mu     sync.RWMutex
 	gen    uint64 // bumped by Invalidate so a load that raced it is not stored
 	bySlug map[string]Tenant
@@ -174,6 +180,9 @@ func (r *Resolver) Middleware(skip ...string) echo.MiddlewareFunc {
 				t, err = r.ByHost(ctx, hostOnly(req.Host))
 			}
 			if errors.Is(err, ErrUnknownTenant) {
+				if via == ViaPath && r.OnUnknownPath != nil {
+					return r.OnUnknownPath(c)
+				}
 				return echo.NewHTTPError(http.StatusNotFound, "not found")
 			}
 			if err != nil {

@@ -473,7 +473,7 @@ func TestListenReceivesNotificationsAndReconnects(t *testing.T) {
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		c.Listen(ctx, ch, func() { changes <- struct{}{} }, ready)
+		c.Listen(ctx, ch, func(string) { changes <- struct{}{} }, ready)
 	}()
 	t.Cleanup(func() {
 		cancel()
