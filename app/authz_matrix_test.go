@@ -202,7 +202,13 @@ func TestRouteMatrix(t *testing.T) {
 		matrixRow{"GET", "/platform/audit", "/platform/audit", nil, ownerAdmin},
 		matrixRow{"POST", "/logout", "/logout", nil, all}, // last: it ends the session
 	)
-	public := map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /static/*": true, "GET /login": true, "POST /login": true, "GET /api/v1/tenant": true}
+	public := map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /static/*": true, "GET /login": true, "POST /login": true}
+	// API routes answer to tenant API keys only, never to sessions.
+	api := map[string]string{ // route → a representative body
+		"GET /api/v1/tenant":               "",
+		"POST /api/v1/alerts":              `{"source":"matrix","rule":"r1","severity":"info"}`,
+		"POST /api/v1/alerts/alertmanager": `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"m"}}]}`,
+	}
 
 	// Every registered console route has a row (or is public, tested below).
 	covered := map[string]bool{}
@@ -211,7 +217,7 @@ func TestRouteMatrix(t *testing.T) {
 	}
 	for _, rt := range srv.console.Routes() {
 		key := rt.Method + " " + rt.Path
-		if rt.Method != "echo_route_not_found" && !covered[key] && !public[key] {
+		if _, isAPI := api[key]; rt.Method != "echo_route_not_found" && !covered[key] && !public[key] && !isAPI {
 			t.Errorf("route %s has no row in the authorization matrix", key)
 		}
 	}
@@ -262,6 +268,38 @@ func TestRouteMatrix(t *testing.T) {
 		signedIn.login(staff["owner"].Email, pw)
 		if status, _, _ := signedIn.do("GET", "/t/no-such-client/users", nil); status != http.StatusNotFound {
 			t.Fatalf("signed in, unknown client: %d, want 404", status)
+		}
+	})
+
+	t.Run("API routes answer to keys, not sessions", func(t *testing.T) {
+		_, key, err := e.tenants.CreateAPIKey(ctx, alpha.Slug, "matrix")
+		if err != nil {
+			t.Fatal(err)
+		}
+		owner := newClient(t, ts.URL)
+		owner.login(staff["owner"].Email, pw)
+		for route, body := range api {
+			method, path, _ := strings.Cut(route, " ")
+			for _, tc := range []struct {
+				name   string
+				c      *http.Client
+				key    string
+				denied bool
+			}{{"no key", http.DefaultClient, "", true}, {"owner session", owner.c, "", true}, {"bad key", http.DefaultClient, "sbk_nope", true}, {"key", http.DefaultClient, key, false}} {
+				req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				if tc.key != "" {
+					req.Header.Set("Authorization", "Bearer "+tc.key)
+				}
+				resp, err := tc.c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if tc.denied != (resp.StatusCode == http.StatusUnauthorized) || resp.StatusCode >= 500 {
+					t.Errorf("%s with %s: status %d", route, tc.name, resp.StatusCode)
+				}
+			}
 		}
 	})
 

@@ -12,6 +12,7 @@ import (
 
 	"switchboard/config"
 	"switchboard/db"
+	"switchboard/modules/alerts"
 	"switchboard/modules/audit"
 	"switchboard/modules/identity"
 	"switchboard/modules/tenants"
@@ -31,6 +32,7 @@ type env struct {
 	tenants  *tenants.Service
 	identity *identity.Service
 	audit    *audit.Service
+	alerts   *alerts.Service
 }
 
 // loadConfig reads the configuration for cmd, with extra flag bindings.
@@ -119,6 +121,7 @@ func (e *env) connect(ctx context.Context, allowBehind bool) error {
 		Export: tenants.ExportConfig{DatabaseURL: e.url, BinDir: e.binDir}})
 	e.identity = identity.NewService(e.cluster, e.tenants, e.log)
 	e.audit = audit.NewService(e.cluster)
+	e.alerts = alerts.NewService()
 	return nil
 }
 

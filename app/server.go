@@ -123,6 +123,7 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 	s.health(e, s.portal)
 	e.tenants.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.tenants.APIRoutes(s.consoleAuthz, s.console)
+	e.alerts.APIRoutes(s.consoleAuthz, s.console)
 	e.identity.ConsoleRoutes(s.consoleAuthz, s.console, s.sessions)
 	e.audit.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.tenants.PortalRoutes(s.portalAuthz, s.portal)

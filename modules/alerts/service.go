@@ -1,0 +1,305 @@
+package alerts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"switchboard/modules/audit"
+	"switchboard/platform/tenancy"
+)
+
+// Service ingests signals and manages alerts. All of it is tenant-plane work.
+type Service struct{}
+
+// NewService returns the alerts service.
+func NewService() *Service { return &Service{} }
+
+// maxBatch is the most signals one request may carry.
+const maxBatch = 500
+
+// Ingest records signals for a tenant in one transaction: every signal is
+// validated first, so a bad one stores nothing. A firing signal opens an
+// alert or, if one with the same fingerprint is open, counts a repeat; a
+// signal matching an active silence is recorded as suppressed; a resolved
+// signal resolves the open alert.
+func (s *Service) Ingest(ctx context.Context, t tenancy.Tenant, signals []Signal) ([]Outcome, error) {
+	if len(signals) == 0 {
+		return nil, invalid("no alerts in the payload")
+	}
+	if len(signals) > maxBatch {
+		return nil, invalid("at most %d alerts per request", maxBatch)
+	}
+	for i := range signals {
+		idx := i
+		if len(signals) == 1 {
+			idx = -1
+		}
+		if err := signals[i].normalize(idx); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Outcome, 0, len(signals))
+	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		out = out[:0]
+		var silences []Silence
+		if err := tx.Where("starts_at <= now() AND ends_at > now()").Find(&silences).Error; err != nil {
+			return fmt.Errorf("reading silences: %w", err)
+		}
+		for _, sig := range signals {
+			o, err := ingestOne(tx, t, sig, silences)
+			if err != nil {
+				return err
+			}
+			out = append(out, o)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func ingestOne(tx *gorm.DB, t tenancy.Tenant, sig Signal, silences []Silence) (Outcome, error) {
+	fp := fingerprint(t.ID, sig)
+	if sig.Status == StatusResolved {
+		var a Alert
+		res := tx.Raw(`UPDATE alerts SET status = 'resolved', resolved_at = now(), last_seen_at = now()
+			WHERE fingerprint = ? AND status IN ('firing', 'acknowledged', 'suppressed') RETURNING id, status, occurrences`, fp).Scan(&a)
+		if res.Error != nil {
+			return Outcome{}, fmt.Errorf("resolving alert: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return Outcome{Action: "ignored", Status: StatusResolved}, nil // nothing open: a late or repeated resolve
+		}
+		if err := addEvent(tx, a.ID, "resolved", sig.Source, "resolved by the source"); err != nil {
+			return Outcome{}, err
+		}
+		return Outcome{AlertID: a.ID, Action: "resolved", Status: StatusResolved, Occurred: a.Occurrences}, nil
+	}
+
+	status, silenceID := StatusFiring, (*int64)(nil)
+	for i := range silences {
+		if matches(silences[i].Matchers, sig) {
+			status, silenceID = StatusSuppressed, &silences[i].ID
+			break
+		}
+	}
+	var row struct {
+		ID          int64
+		Status      string
+		Occurrences int
+		Inserted    bool
+	}
+	// A repeat of an open alert counts and refreshes it; an acknowledged one
+	// stays acknowledged; a suppressed one fires once its silence is over.
+	err := tx.Raw(`INSERT INTO alerts (fingerprint, source, rule, severity, status, summary, description, labels, endpoint, silence_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (fingerprint) WHERE status IN ('firing', 'acknowledged', 'suppressed') DO UPDATE SET
+			occurrences = alerts.occurrences + 1,
+			last_seen_at = now(),
+			severity = EXCLUDED.severity,
+			summary = EXCLUDED.summary,
+			description = EXCLUDED.description,
+			endpoint = EXCLUDED.endpoint,
+			status = CASE WHEN alerts.status = 'acknowledged' THEN 'acknowledged' ELSE EXCLUDED.status END,
+			silence_id = EXCLUDED.silence_id
+		RETURNING id, status, occurrences, (xmax = 0) AS inserted`,
+		fp, sig.Source, sig.Rule, sig.Severity, status, sig.Summary, sig.Description, labelsJSON(sig.Labels), sig.Endpoint, silenceID).Scan(&row).Error
+	if err != nil {
+		return Outcome{}, fmt.Errorf("recording alert: %w", err)
+	}
+	action := "repeated"
+	if row.Inserted {
+		action = "created"
+		if row.Status == StatusSuppressed {
+			action = "suppressed"
+		}
+		body := sig.Summary
+		if silenceID != nil {
+			body = fmt.Sprintf("suppressed by silence #%d: %s", *silenceID, sig.Summary)
+		}
+		if err := addEvent(tx, row.ID, action, sig.Source, body); err != nil {
+			return Outcome{}, err
+		}
+	}
+	return Outcome{AlertID: row.ID, Action: action, Status: row.Status, Occurred: row.Occurrences}, nil
+}
+
+func addEvent(tx *gorm.DB, alertID int64, kind, actor, body string) error {
+	if err := tx.Exec(`INSERT INTO alert_events (alert_id, kind, actor, body) VALUES (?, ?, ?, ?)`, alertID, kind, actor, body).Error; err != nil {
+		return fmt.Errorf("recording alert event: %w", err)
+	}
+	return nil
+}
+
+// Transition changes the status of alerts by id: "acknowledge" (firing →
+// acknowledged) or "resolve" (open → resolved). Alerts already in the target
+// state are left alone; it returns how many changed.
+func (s *Service) Transition(ctx context.Context, t tenancy.Tenant, ids []int64, action string) (int, error) {
+	var q, kind string
+	switch action {
+	case "acknowledge":
+		q, kind = `UPDATE alerts SET status = 'acknowledged', acknowledged_at = now() WHERE id IN ? AND status = 'firing' RETURNING id`, "acknowledged"
+	case "resolve":
+		q, kind = `UPDATE alerts SET status = 'resolved', resolved_at = now() WHERE id IN ? AND status IN ('firing', 'acknowledged', 'suppressed') RETURNING id`, "resolved"
+	default:
+		return 0, invalid("unknown action %q", action)
+	}
+	if len(ids) == 0 || len(ids) > 1000 {
+		return 0, invalid("select 1-1000 alerts")
+	}
+	actor := audit.OriginFrom(ctx).Actor
+	var changed []int64
+	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		if err := tx.Raw(q, ids).Scan(&changed).Error; err != nil {
+			return fmt.Errorf("updating alerts: %w", err)
+		}
+		for _, id := range changed {
+			if err := addEvent(tx, id, kind, actor, ""); err != nil {
+				return err
+			}
+		}
+		if len(changed) > 0 {
+			return audit.Record(ctx, tx, "alert."+kind, fmt.Sprint(changed), fmt.Sprintf("%d alert(s)", len(changed)))
+		}
+		return nil
+	})
+	return len(changed), err
+}
+
+// AddNote appends a note to an alert's timeline.
+func (s *Service) AddNote(ctx context.Context, t tenancy.Tenant, id int64, text string) error {
+	text = strings.TrimSpace(text)
+	if text == "" || len(text) > 8000 {
+		return invalid("a note must be 1-8000 characters")
+	}
+	return s.onAlert(ctx, t, id, func(tx *gorm.DB, _ Alert) error {
+		return addEvent(tx, id, "note", audit.OriginFrom(ctx).Actor, text)
+	})
+}
+
+// Assign sets (or, with "", clears) an alert's assignee.
+func (s *Service) Assign(ctx context.Context, t tenancy.Tenant, id int64, assignee string) error {
+	assignee = strings.TrimSpace(assignee)
+	if len(assignee) > 254 {
+		return invalid("assignee is too long")
+	}
+	return s.onAlert(ctx, t, id, func(tx *gorm.DB, a Alert) error {
+		if a.Assignee == assignee {
+			return nil
+		}
+		if err := tx.Exec(`UPDATE alerts SET assignee = ? WHERE id = ?`, assignee, id).Error; err != nil {
+			return err
+		}
+		body := audit.Changed("assignee", orNone(a.Assignee), orNone(assignee))
+		if err := addEvent(tx, id, "assigned", audit.OriginFrom(ctx).Actor, body); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, "alert.assigned", fmt.Sprintf("alert #%d", id), body)
+	})
+}
+
+func (s *Service) onAlert(ctx context.Context, t tenancy.Tenant, id int64, fn func(*gorm.DB, Alert) error) error {
+	return tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		var a Alert
+		err := tx.Where("id = ?", id).Take(&a).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return fmt.Errorf("%w: alert #%d", ErrNotFound, id)
+		}
+		if err != nil {
+			return err
+		}
+		return fn(tx, a)
+	})
+}
+
+// Filter narrows the alert list.
+type Filter struct {
+	Status   string // "open" (default), firing, acknowledged, resolved, suppressed, all
+	Severity string
+	Endpoint string
+	Text     string
+	Limit    int
+}
+
+// List returns the tenant's alerts, most severe and most recent first.
+func (s *Service) List(ctx context.Context, t tenancy.Tenant, f Filter) ([]Alert, error) {
+	var out []Alert
+	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		q := tx.Model(&Alert{})
+		switch f.Status {
+		case "", "open":
+			q = q.Where("status IN ('firing', 'acknowledged')")
+		case "all":
+		case StatusFiring, StatusAcknowledged, StatusResolved, StatusSuppressed:
+			q = q.Where("status = ?", f.Status)
+		default:
+			return invalid("unknown status filter %q", f.Status)
+		}
+		if f.Severity != "" {
+			q = q.Where("severity = ?", f.Severity)
+		}
+		if f.Endpoint != "" {
+			q = q.Where("endpoint = ?", f.Endpoint)
+		}
+		if f.Text != "" {
+			like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Text) + "%"
+			q = q.Where("(summary ILIKE ? OR rule ILIKE ? OR source ILIKE ? OR endpoint ILIKE ?)", like, like, like, like)
+		}
+		limit := f.Limit
+		if limit <= 0 || limit > 500 {
+			limit = 200
+		}
+		return q.Order("CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, last_seen_at DESC").Limit(limit).Find(&out).Error
+	})
+	return out, err
+}
+
+// Get returns one alert with its timeline.
+func (s *Service) Get(ctx context.Context, t tenancy.Tenant, id int64) (Alert, []Event, error) {
+	var a Alert
+	var events []Event
+	err := s.onAlert(ctx, t, id, func(tx *gorm.DB, found Alert) error {
+		a = found
+		return tx.Where("alert_id = ?", id).Order("id").Find(&events).Error
+	})
+	return a, events, err
+}
+
+// CreateSilence suppresses matching alerts from startsAt until endsAt.
+func (s *Service) CreateSilence(ctx context.Context, t tenancy.Tenant, ms []Matcher, startsAt, endsAt time.Time, comment string) (Silence, error) {
+	if err := checkMatchers(ms); err != nil {
+		return Silence{}, err
+	}
+	if !endsAt.After(startsAt) || endsAt.Before(time.Now()) {
+		return Silence{}, invalid("a silence must end after it starts, and in the future")
+	}
+	sil := Silence{Matchers: ms, StartsAt: startsAt, EndsAt: endsAt, Comment: strings.TrimSpace(comment), CreatedBy: audit.OriginFrom(ctx).Actor}
+	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		if err := tx.Select("Matchers", "StartsAt", "EndsAt", "Comment", "CreatedBy").Create(&sil).Error; err != nil {
+			return fmt.Errorf("creating silence: %w", err)
+		}
+		return audit.Record(ctx, tx, "silence.created", fmt.Sprintf("silence #%d", sil.ID),
+			fmt.Sprintf("%d matcher(s) until %s", len(ms), endsAt.UTC().Format(time.RFC3339)))
+	})
+	return sil, err
+}
+
+func labelsJSON(m map[string]string) string {
+	b, _ := json.Marshal(m) // a map of strings always encodes
+	return string(b)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "nobody"
+	}
+	return s
+}
