@@ -253,7 +253,7 @@ func benchProvision(ctx context.Context, b *benchEnv, opts benchOptions, t *benc
 	t.atMost(fmt.Sprintf("provision p50 (≥ %d present)", tailFrom), percentile(tail, 0.50), targetProvisionP50, "")
 	t.atMost(fmt.Sprintf("provision p99 (≥ %d present)", tailFrom), percentile(tail, 0.99), targetProvisionP99, "")
 	t.info(fmt.Sprintf("provision total (%d tenants)", n),
-		fmt.Sprintf("%s (%.0f tenants/s)", fmtDuration(total), float64(n)/total.Seconds()))
+		fmt.Sprintf("%s (%.1f tenants/s)", fmtDuration(total), float64(n)/total.Seconds()))
 	return nil
 }
 
