@@ -29,9 +29,9 @@ import (
 
 // controlPlaneOwners are the modules that may reach the control plane and
 // the root handle (DESIGN.md, "The tenancy contract").
-// audit is here because the platform audit log (control.audit_log) is a
-// control-plane table it owns; DESIGN's list predates that table.
-var controlPlaneOwners = map[string]bool{"tenants": true, "identity": true, "dashboard": true, "audit": true}
+// audit and policies are here because they own control-plane tables (the
+// platform audit log, the global policy baselines); DESIGN's list predates them.
+var controlPlaneOwners = map[string]bool{"tenants": true, "identity": true, "dashboard": true, "audit": true, "policies": true}
 
 // forbiddenImports are import paths (or path prefixes ending in "/") that
 // give a module its own way into the database, around tenancy.Do. The
@@ -302,7 +302,7 @@ func TestArchitectureRules(t *testing.T) {
 		{"pgconn", "modules/alerts/service.go", `package alerts; import _ "github.com/jackc/pgx/v5/pgconn"`, []string{`"github.com/jackc/pgx/v5/pgconn"`}},
 		{"pgxpool", "modules/slas/timers.go", `package slas; import _ "github.com/jackc/pgx/v5/pgxpool"`, []string{`pgxpool`}},
 		{"pgembed", "modules/alerts/service.go", `package alerts; import _ "switchboard/platform/pgembed"`, []string{`pgembed`}},
-		{"db migrations", "modules/policies/service.go", `package policies; import _ "switchboard/db"`, []string{`imports "switchboard/db": migrations are control-plane work`}},
+		{"db migrations", "modules/agents/service.go", `package agents; import _ "switchboard/db"`, []string{`imports "switchboard/db": migrations are control-plane work`}},
 		{"cluster parameter", "modules/alerts/service.go", `package alerts
 			import "switchboard/platform/tenancy"
 			type Service struct{ c *tenancy.Cluster }`, []string{"tenancy.Cluster"}},

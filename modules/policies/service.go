@@ -1,0 +1,388 @@
+package policies
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+
+	"switchboard/modules/audit"
+	"switchboard/platform/tenancy"
+)
+
+// Service reads and changes policies. It owns control.global_policies (the
+// baselines) and each tenant's policy tables.
+type Service struct {
+	cluster *tenancy.Cluster
+
+	mu       sync.Mutex
+	globals  []Global
+	loadedAt time.Time
+}
+
+// NewService returns the policies service.
+func NewService(cluster *tenancy.Cluster) *Service { return &Service{cluster: cluster} }
+
+// globalTTL bounds how stale another replica's view of the baselines can be;
+// changes made through this process invalidate at once.
+const globalTTL = 5 * time.Second
+
+// Global is a baseline item with its flags and how many tenants override it.
+type Global struct {
+	Item
+	Locked     bool      `json:"locked"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	Overridden int       `json:"overridden_by"`
+}
+
+type globalRow struct {
+	Key        string
+	Kind       string
+	Body       []byte
+	Enabled    bool
+	Locked     bool
+	UpdatedAt  time.Time
+	Overridden int
+}
+
+// Globals returns every baseline with its override count, ordered by key.
+func (s *Service) Globals(ctx context.Context) ([]Global, error) {
+	var rows []globalRow
+	err := s.cluster.ControlDB().WithContext(ctx).Raw(`SELECT g.key, g.kind, g.body, g.enabled, g.locked, g.updated_at,
+		(SELECT count(*) FROM control.policy_overrides o WHERE o.policy_key = g.key) AS overridden
+		FROM control.global_policies g ORDER BY g.key`).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("reading global policies: %w", err)
+	}
+	out := make([]Global, 0, len(rows))
+	for _, r := range rows {
+		it, err := decodeItem(r.Key, r.Kind, r.Body, r.Enabled)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Global{Item: it, Locked: r.Locked, UpdatedAt: r.UpdatedAt, Overridden: r.Overridden})
+	}
+	return out, nil
+}
+
+// cachedGlobals serves the hot path (every check-in) from memory.
+func (s *Service) cachedGlobals(ctx context.Context) ([]Global, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.globals != nil && time.Since(s.loadedAt) < globalTTL {
+		return s.globals, nil
+	}
+	g, err := s.Globals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.globals, s.loadedAt = g, time.Now()
+	return g, nil
+}
+
+// Invalidate drops the cached baselines (on a change notification).
+func (s *Service) Invalidate() {
+	s.mu.Lock()
+	s.globals = nil
+	s.mu.Unlock()
+}
+
+// SetGlobal creates or replaces a baseline. It takes effect for every tenant
+// at once: tenants store only their differences.
+func (s *Service) SetGlobal(ctx context.Context, it Item, locked bool) error {
+	if err := it.Check(); err != nil {
+		return err
+	}
+	body, err := encodeBody(it)
+	if err != nil {
+		return err
+	}
+	err = s.cluster.ControlDB().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(`INSERT INTO control.global_policies (key, kind, body, enabled, locked) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET kind = EXCLUDED.kind, body = EXCLUDED.body, enabled = EXCLUDED.enabled,
+			locked = EXCLUDED.locked, updated_at = now()`, it.Key, it.Kind, body, it.Enabled, locked).Error; err != nil {
+			return fmt.Errorf("saving global policy %s: %w", it.Key, err)
+		}
+		return audit.RecordPlatform(ctx, tx, "policy.global_set", it.Key, fmt.Sprintf("%s, enabled %v, locked %v: %s", it.Kind, it.Enabled, locked, body))
+	})
+	s.Invalidate()
+	return err
+}
+
+// DeleteGlobal removes a baseline; tenants' overrides of it stop mattering.
+func (s *Service) DeleteGlobal(ctx context.Context, key string) error {
+	err := s.cluster.ControlDB().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec(`DELETE FROM control.global_policies WHERE key = ?`, key)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("%w: %s", ErrNotFound, key)
+		}
+		return audit.RecordPlatform(ctx, tx, "policy.global_deleted", key, "")
+	})
+	s.Invalidate()
+	return err
+}
+
+type overrideRow struct {
+	Key     string
+	Enabled *bool
+	Body    []byte
+}
+
+type tenantItemRow struct {
+	Key     string
+	Kind    string
+	Body    []byte
+	Enabled bool
+}
+
+type exclusionRow struct {
+	Key      string
+	Hostname string
+}
+
+// Effective merges the baselines with the tenant's overrides, own items and
+// exclusions. Locked baselines ignore overrides and exclusions.
+func (s *Service) Effective(ctx context.Context, t tenancy.Tenant) (Effective, error) {
+	globals, err := s.cachedGlobals(ctx)
+	if err != nil {
+		return Effective{}, err
+	}
+	var overrides []overrideRow
+	var own []tenantItemRow
+	var exclusions []exclusionRow
+	err = tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		if err := tx.Raw(`SELECT key, enabled, body FROM policy_overrides`).Scan(&overrides).Error; err != nil {
+			return err
+		}
+		if err := tx.Raw(`SELECT key, kind, body, enabled FROM policy_items`).Scan(&own).Error; err != nil {
+			return err
+		}
+		return tx.Raw(`SELECT key, hostname FROM policy_exclusions ORDER BY hostname`).Scan(&exclusions).Error
+	})
+	if err != nil {
+		return Effective{}, fmt.Errorf("reading policies of %s: %w", t.Slug, err)
+	}
+	return merge(globals, overrides, own, exclusions)
+}
+
+func merge(globals []Global, overrides []overrideRow, own []tenantItemRow, exclusions []exclusionRow) (Effective, error) {
+	byKey := map[string]overrideRow{}
+	for _, o := range overrides {
+		byKey[o.Key] = o
+	}
+	excluded := map[string][]string{}
+	for _, x := range exclusions {
+		excluded[x.Key] = append(excluded[x.Key], x.Hostname)
+	}
+	var eff Effective
+	seen := map[string]bool{}
+	for _, g := range globals {
+		seen[g.Key] = true
+		item := EffectiveItem{Item: g.Item, Origin: OriginGlobal, Excluded: []string{}}
+		if g.Locked {
+			item.Origin = OriginLocked
+			eff.Items = append(eff.Items, item)
+			continue
+		}
+		if o, ok := byKey[g.Key]; ok {
+			item.Origin = OriginOverridden
+			if o.Enabled != nil {
+				item.Enabled = *o.Enabled
+			}
+			if o.Body != nil {
+				it, err := decodeItem(g.Key, g.Kind, o.Body, item.Enabled)
+				if err != nil {
+					return Effective{}, err
+				}
+				item.Item = it
+			}
+		}
+		if x := excluded[g.Key]; x != nil {
+			item.Excluded = x
+		}
+		eff.Items = append(eff.Items, item)
+	}
+	for _, r := range own {
+		if seen[r.Key] {
+			continue // a baseline with the same key appeared later; the baseline wins
+		}
+		it, err := decodeItem(r.Key, r.Kind, r.Body, r.Enabled)
+		if err != nil {
+			return Effective{}, err
+		}
+		item := EffectiveItem{Item: it, Origin: OriginTenant, Excluded: []string{}}
+		if x := excluded[r.Key]; x != nil {
+			item.Excluded = x
+		}
+		eff.Items = append(eff.Items, item)
+	}
+	sort.SliceStable(eff.Items, func(i, j int) bool { return eff.Items[i].Key < eff.Items[j].Key })
+	return eff, nil
+}
+
+// global returns the baseline with key, if any.
+func (s *Service) global(ctx context.Context, key string) (Global, bool, error) {
+	globals, err := s.Globals(ctx)
+	if err != nil {
+		return Global{}, false, err
+	}
+	for _, g := range globals {
+		if g.Key == key {
+			return g, true, nil
+		}
+	}
+	return Global{}, false, nil
+}
+
+// Override changes a baseline for one tenant: enabled and/or a replacement
+// body (nil leaves that part as the baseline). Locked baselines refuse.
+func (s *Service) Override(ctx context.Context, t tenancy.Tenant, key string, enabled *bool, body *Item) error {
+	g, ok, err := s.global(ctx, key)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNotFound, key)
+	}
+	if g.Locked {
+		return fmt.Errorf("%w (%s)", ErrLocked, key)
+	}
+	var raw []byte
+	if body != nil {
+		body.Key, body.Kind = key, g.Kind
+		if err := body.Check(); err != nil {
+			return err
+		}
+		if raw, err = encodeBody(*body); err != nil {
+			return err
+		}
+	}
+	return tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		if err := tx.Exec(`INSERT INTO policy_overrides (key, enabled, body) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET enabled = EXCLUDED.enabled, body = EXCLUDED.body, updated_at = now()`, key, enabled, raw).Error; err != nil {
+			return fmt.Errorf("saving override: %w", err)
+		}
+		summary := "body as baseline"
+		if raw != nil {
+			summary = string(raw)
+		}
+		if enabled != nil {
+			summary = fmt.Sprintf("enabled %v, %s", *enabled, summary)
+		}
+		return audit.Record(ctx, tx, "policy.overridden", key, summary)
+	})
+}
+
+// ClearOverride returns a tenant to the baseline for key.
+func (s *Service) ClearOverride(ctx context.Context, t tenancy.Tenant, key string) error {
+	return tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		res := tx.Exec(`DELETE FROM policy_overrides WHERE key = ?`, key)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("%w: no override of %s", ErrNotFound, key)
+		}
+		return audit.Record(ctx, tx, "policy.override_cleared", key, "back to the baseline")
+	})
+}
+
+// SetExclusion excludes (or re-includes) one endpoint from an item.
+func (s *Service) SetExclusion(ctx context.Context, t tenancy.Tenant, key, hostname string, exclude bool) error {
+	if g, ok, err := s.global(ctx, key); err != nil {
+		return err
+	} else if ok && g.Locked {
+		return fmt.Errorf("%w (%s)", ErrLocked, key)
+	}
+	if hostname == "" || len(hostname) > 253 {
+		return invalid("an endpoint hostname is required")
+	}
+	return tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		q := `INSERT INTO policy_exclusions (key, hostname) VALUES (?, ?) ON CONFLICT DO NOTHING`
+		action := "policy.endpoint_excluded"
+		if !exclude {
+			q, action = `DELETE FROM policy_exclusions WHERE key = ? AND hostname = ?`, "policy.endpoint_included"
+		}
+		if err := tx.Exec(q, key, hostname).Error; err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, action, key, hostname)
+	})
+}
+
+// SetTenantItem adds or replaces an item of the tenant's own.
+func (s *Service) SetTenantItem(ctx context.Context, t tenancy.Tenant, it Item) error {
+	if err := it.Check(); err != nil {
+		return err
+	}
+	if _, ok, err := s.global(ctx, it.Key); err != nil {
+		return err
+	} else if ok {
+		return invalid("%s is a global item: override it instead", it.Key)
+	}
+	raw, err := encodeBody(it)
+	if err != nil {
+		return err
+	}
+	return tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		if err := tx.Exec(`INSERT INTO policy_items (key, kind, body, enabled) VALUES (?, ?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET kind = EXCLUDED.kind, body = EXCLUDED.body, enabled = EXCLUDED.enabled, updated_at = now()`,
+			it.Key, it.Kind, raw, it.Enabled).Error; err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, "policy.item_set", it.Key, string(raw))
+	})
+}
+
+// encodeBody stores the kind-specific part of an item.
+func encodeBody(it Item) ([]byte, error) {
+	var v any
+	switch it.Kind {
+	case KindThreshold:
+		v = it.Threshold
+	case KindRouting:
+		v = it.Routing
+	case KindMaintenance:
+		v = it.Maintenance
+	case KindAgent:
+		v = it.Agent
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding policy %s: %w", it.Key, err)
+	}
+	return b, nil
+}
+
+func decodeItem(key, kind string, body []byte, enabled bool) (Item, error) {
+	it := Item{Key: key, Kind: kind, Enabled: enabled}
+	var target any
+	switch kind {
+	case KindThreshold:
+		it.Threshold = &Threshold{}
+		target = it.Threshold
+	case KindRouting:
+		it.Routing = &Routing{}
+		target = it.Routing
+	case KindMaintenance:
+		it.Maintenance = &Maintenance{}
+		target = it.Maintenance
+	case KindAgent:
+		it.Agent = &AgentSettings{}
+		target = it.Agent
+	default:
+		return Item{}, fmt.Errorf("policy %s has unknown kind %q", key, kind)
+	}
+	if err := json.Unmarshal(body, target); err != nil {
+		return Item{}, fmt.Errorf("decoding policy %s: %w", key, err)
+	}
+	return it, nil
+}
+
