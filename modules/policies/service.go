@@ -385,4 +385,3 @@ func decodeItem(key, kind string, body []byte, enabled bool) (Item, error) {
 	}
 	return it, nil
 }
-
