@@ -14,6 +14,7 @@ import (
 
 	"switchboard/config"
 	"switchboard/db"
+	"switchboard/modules/alerts"
 	"switchboard/modules/identity"
 	"switchboard/modules/tenants"
 	"switchboard/platform/pgtest"
@@ -160,6 +161,10 @@ func TestRouteMatrix(t *testing.T) {
 		if _, _, err := e.identity.CreateClientUser(ctx, e.tenants.Scope(tn), identity.ClientInput{Email: "user@" + tn.Slug + ".example", Role: "client_user", Password: pw}); err != nil {
 			t.Fatal(err)
 		}
+		// Alert #1 of each client, for the alert pages.
+		if _, err := e.alerts.Ingest(ctx, e.tenants.Scope(tn), []alerts.Signal{{Source: "matrix", Rule: "r", Summary: "user@" + tn.Slug + ".example's disk"}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	all := []string{"owner", "admin", "tech-alpha", "tech-except-alpha"}
@@ -183,6 +188,17 @@ func TestRouteMatrix(t *testing.T) {
 			matrixRow{"POST", "/t/:slug/users/:email/enable", user + "/enable", nil, side.view},
 			matrixRow{"POST", "/t/:slug/users/:email/reset-password", user + "/reset-password", nil, side.view},
 			matrixRow{"GET", "/t/:slug/audit", p + "/audit", nil, side.view},
+			matrixRow{"GET", "/t/:slug/alerts", p + "/alerts", nil, side.view},
+			matrixRow{"POST", "/t/:slug/alerts/bulk", p + "/alerts/bulk", url.Values{"action": {"acknowledge"}, "ids": {"1"}}, side.view},
+			matrixRow{"GET", "/t/:slug/alerts/:id", p + "/alerts/1", nil, side.view},
+			matrixRow{"POST", "/t/:slug/alerts/:id/acknowledge", p + "/alerts/1/acknowledge", nil, side.view},
+			matrixRow{"POST", "/t/:slug/alerts/:id/resolve", p + "/alerts/1/resolve", nil, side.view},
+			matrixRow{"POST", "/t/:slug/alerts/:id/notes", p + "/alerts/1/notes", url.Values{"note": {"matrix"}}, side.view},
+			matrixRow{"POST", "/t/:slug/alerts/:id/assign", p + "/alerts/1/assign", url.Values{"assignee": {"x@msp.example"}}, side.view},
+			matrixRow{"GET", "/t/:slug/policy", p + "/policy", nil, side.view},
+			matrixRow{"POST", "/t/:slug/policy/:key/override", p + "/policy/cpu-high/override", url.Values{"enabled": {"true"}}, ownerAdmin},
+			matrixRow{"POST", "/t/:slug/policy/:key/clear", p + "/policy/cpu-high/clear", nil, ownerAdmin},
+			matrixRow{"POST", "/t/:slug/policy/:key/exclusions", p + "/policy/cpu-high/exclusions", url.Values{"hostname": {"h1"}}, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/suspend", p + "/suspend", nil, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/resume", p + "/resume", nil, ownerAdmin},
 		)
@@ -200,6 +216,8 @@ func TestRouteMatrix(t *testing.T) {
 		matrixRow{"POST", "/platform/staff/:email/reset-password", victim + "/reset-password", nil, ownerAdmin},
 		matrixRow{"POST", "/platform/staff/:email/revoke-sessions", victim + "/revoke-sessions", nil, ownerAdmin},
 		matrixRow{"GET", "/platform/audit", "/platform/audit", nil, ownerAdmin},
+		matrixRow{"GET", "/platform/policies", "/platform/policies", nil, ownerAdmin},
+		matrixRow{"POST", "/platform/policies/:key", "/platform/policies/cpu-high", url.Values{"enabled": {"true"}, "locked": {"false"}}, ownerAdmin},
 		matrixRow{"POST", "/logout", "/logout", nil, all}, // last: it ends the session
 	)
 	public := map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /static/*": true, "GET /login": true, "POST /login": true}

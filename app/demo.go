@@ -3,11 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"gorm.io/gorm"
 
+	"switchboard/modules/alerts"
 	"switchboard/modules/identity"
 	"switchboard/modules/tenants"
 	"switchboard/platform/tenancy"
@@ -65,12 +67,32 @@ func newDemoCommand() *cobra.Command {
 					if err != nil {
 						return fmt.Errorf("seeding %s: %w", d.slug, err)
 					}
+					if _, err := e.alerts.Ingest(ctx, e.tenants.Scope(t), demoAlerts(d.slug)); err != nil {
+						return fmt.Errorf("seeding alerts of %s: %w", d.slug, err)
+					}
 					fmt.Fprintf(w, "demo: created %s (%s), portal http://%s:8080/, client admin %s / %s\n", d.name, d.slug, d.domain, d.admin, password)
 				}
 				return demoStaff(cmd, e)
 			})
 		},
 	}
+}
+
+// demoAlerts are a few signals per client, as monitoring tools would send them.
+func demoAlerts(slug string) []alerts.Signal {
+	host := strings.SplitN(slug, "-", 2)[0]
+	list := []alerts.Signal{
+		{Source: "agent", Rule: "disk-full", Severity: alerts.SeverityCritical, Summary: "Disk / at 97% on " + host + "-fs01",
+			Endpoint: host + "-fs01", Labels: map[string]string{"host": host + "-fs01", "mount": "/"}},
+		{Source: "alertmanager", Rule: "HighLatency", Severity: alerts.SeverityWarning, Summary: "VPN latency above 250 ms",
+			Endpoint: host + "-vpn", Labels: map[string]string{"instance": host + "-vpn"}},
+		{Source: "agent", Rule: "cpu-high", Severity: alerts.SeverityWarning, Summary: "CPU above 90% for 5 minutes on " + host + "-app02",
+			Endpoint: host + "-app02", Labels: map[string]string{"host": host + "-app02"}},
+	}
+	if slug == "borealis-logistics" {
+		return list[1:] // a calmer client
+	}
+	return list
 }
 
 // demoStaff makes sure the demo owner and a technician limited to one client

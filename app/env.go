@@ -14,7 +14,9 @@ import (
 	"switchboard/db"
 	"switchboard/modules/alerts"
 	"switchboard/modules/audit"
+	"switchboard/modules/dashboard"
 	"switchboard/modules/identity"
+	"switchboard/modules/policies"
 	"switchboard/modules/tenants"
 	"switchboard/platform/pgembed"
 	"switchboard/platform/tenancy"
@@ -23,16 +25,18 @@ import (
 // env is what a command needs at run time: configuration, the database
 // (embedded or configured) and the services built on it.
 type env struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	pg       *pgembed.Cluster // nil when database.url is configured
-	url      string
-	binDir   string
-	cluster  *tenancy.Cluster
-	tenants  *tenants.Service
-	identity *identity.Service
-	audit    *audit.Service
-	alerts   *alerts.Service
+	cfg       *config.Config
+	log       *slog.Logger
+	pg        *pgembed.Cluster // nil when database.url is configured
+	url       string
+	binDir    string
+	cluster   *tenancy.Cluster
+	tenants   *tenants.Service
+	identity  *identity.Service
+	audit     *audit.Service
+	alerts    *alerts.Service
+	policies  *policies.Service
+	dashboard *dashboard.Service
 }
 
 // loadConfig reads the configuration for cmd, with extra flag bindings.
@@ -122,6 +126,8 @@ func (e *env) connect(ctx context.Context, allowBehind bool) error {
 	e.identity = identity.NewService(e.cluster, e.tenants, e.log)
 	e.audit = audit.NewService(e.cluster)
 	e.alerts = alerts.NewService()
+	e.policies = policies.NewService(e.cluster)
+	e.dashboard = dashboard.NewService(e.tenants, e.alerts)
 	return nil
 }
 

@@ -68,6 +68,9 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 	grantsChanged := make(chan struct{}, 1)
 	go e.cluster.Listen(ctx, tenancy.ChangeChannel, func(table string) {
 		s.resolver.Invalidate()
+		if table == "" || table == "global_policies" {
+			e.policies.Invalidate()
+		}
 		if table == "" || strings.HasPrefix(table, "staff_") {
 			select { // coalesce bursts: one reload covers every change before it
 			case grantsChanged <- struct{}{}:
@@ -121,9 +124,12 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 
 	s.health(e, s.console)
 	s.health(e, s.portal)
+	e.dashboard.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.tenants.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.tenants.APIRoutes(s.consoleAuthz, s.console)
 	e.alerts.APIRoutes(s.consoleAuthz, s.console)
+	e.alerts.ConsoleRoutes(s.consoleAuthz, s.console)
+	e.policies.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.identity.ConsoleRoutes(s.consoleAuthz, s.console, s.sessions)
 	e.audit.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.tenants.PortalRoutes(s.portalAuthz, s.portal)
@@ -208,6 +214,7 @@ func consoleChrome(c echo.Context) web.Chrome {
 var sections = map[string]string{
 	"/": "home", "/clients/new": "home", "/clients": "home",
 	"/t/:slug/": "overview", "/t/:slug/users": "users", "/t/:slug/audit": "audit",
+	"/t/:slug/alerts": "alerts", "/t/:slug/alerts/:id": "alerts", "/t/:slug/policy": "policy", "/platform/policies": "policies",
 	"/platform/staff": "staff", "/platform/audit": "platform-audit",
 }
 

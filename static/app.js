@@ -11,7 +11,7 @@
   function target(slug) {
     var path = box.dataset.path || "/", current = box.dataset.current;
     var m = current && path.match(/^\/t\/[^/]+(\/.*)?$/);
-    var rest = m && m[1] && /^\/(users|audit)?$/.test(m[1]) ? m[1] : "/";
+    var rest = m && m[1] && /^\/(users|audit|alerts|policy)?$/.test(m[1]) ? m[1] : "/";
     return "/t/" + encodeURIComponent(slug) + rest;
   }
   function render() {
@@ -66,3 +66,10 @@
     }
   });
 })();
+
+// "Select all" checkboxes for bulk actions.
+document.querySelectorAll("[data-select-all]").forEach(function (all) {
+  all.addEventListener("change", function () {
+    all.closest("form").querySelectorAll('input[name="ids"]').forEach(function (c) { c.checked = all.checked; });
+  });
+});

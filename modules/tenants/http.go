@@ -14,10 +14,8 @@ import (
 	"switchboard/platform/web"
 )
 
-// ConsoleRoutes registers the console's client pages: the cross-client home,
-// the switcher's search, onboarding, a client's overview and its status.
+// ConsoleRoutes registers the console's client pages: the switcher's search, onboarding, a client's overview and its status.
 func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo) {
-	a.Route(e, http.MethodGet, "/", authz.ConsoleView, s.home(a))
 	a.Route(e, http.MethodGet, "/switcher", authz.ConsoleView, s.switcher(a))
 	a.Route(e, http.MethodGet, "/clients/new", authz.PlatformManage, s.newClientForm)
 	a.Route(e, http.MethodPost, "/clients", authz.PlatformManage, s.createClient)
@@ -48,8 +46,8 @@ func (s *Service) APIRoutes(a *authz.Authorizer, e *echo.Echo) {
 	})
 }
 
-// visibleIDs are the tenants the signed-in staff user may see.
-func (s *Service) visibleIDs(c echo.Context, a *authz.Authorizer) ([]int64, error) {
+// VisibleIDs are the tenants the signed-in staff user may see.
+func (s *Service) VisibleIDs(c echo.Context, a *authz.Authorizer) ([]int64, error) {
 	ctx := c.Request().Context()
 	sub, _ := authz.SubjectFrom(ctx)
 	all, err := s.IDs(ctx)
@@ -59,27 +57,9 @@ func (s *Service) visibleIDs(c echo.Context, a *authz.Authorizer) ([]int64, erro
 	return a.VisibleTenants(sub, all), nil
 }
 
-func (s *Service) home(a *authz.Authorizer) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		ids, err := s.visibleIDs(c, a)
-		if err != nil {
-			return err
-		}
-		list, err := s.Summaries(c.Request().Context(), ids)
-		if err != nil {
-			return err
-		}
-		counts := map[string]int{}
-		for _, t := range list {
-			counts[t.Status]++
-		}
-		return web.Render(c, http.StatusOK, "console/home.html", "Clients", map[string]any{"Tenants": list, "Counts": counts})
-	}
-}
-
 func (s *Service) switcher(a *authz.Authorizer) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ids, err := s.visibleIDs(c, a)
+		ids, err := s.VisibleIDs(c, a)
 		if err != nil {
 			return err
 		}

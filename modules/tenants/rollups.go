@@ -8,7 +8,10 @@ import (
 // Summary is a tenant with the control-plane counters the cross-client home shows.
 type Summary struct {
 	Tenant
-	ActiveUsers int `gorm:"column:active_users" json:"active_users"`
+	ActiveUsers  int `gorm:"column:active_users" json:"active_users"`
+	OpenCritical int `gorm:"column:open_critical" json:"open_critical"`
+	OpenWarning  int `gorm:"column:open_warning" json:"open_warning"`
+	OpenInfo     int `gorm:"column:open_info" json:"open_info"`
 }
 
 // Summaries returns the tenants with the given ids (all when ids is nil),
@@ -16,7 +19,8 @@ type Summary struct {
 // plane: the counters are kept current by tenant-plane writes.
 func (s *Service) Summaries(ctx context.Context, ids []int64) ([]Summary, error) {
 	q := s.root(ctx).Table("control.tenants t").
-		Select("t.*, coalesce(r.active_users, 0) AS active_users").
+		Select("t.*, coalesce(r.active_users, 0) AS active_users, coalesce(r.open_critical, 0) AS open_critical, " +
+			"coalesce(r.open_warning, 0) AS open_warning, coalesce(r.open_info, 0) AS open_info").
 		Joins("LEFT JOIN control.tenant_rollups r ON r.tenant_id = t.id").
 		Where("t.status <> 'deleting'").Order("lower(t.name), t.slug")
 	if ids != nil {

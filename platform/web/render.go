@@ -62,6 +62,7 @@ var Funcs = template.FuncMap{
 	},
 	"query": QueryString,
 	"join":  strings.Join,
+	"list":  func(v ...string) []string { return v },
 	"has":   func(list []string, v string) bool { return slices.Contains(list, v) },
 	// roles lists the staff roles a viewer may hand out.
 	"roles": func(canOwn bool) []string {

@@ -1,0 +1,152 @@
+package alerts
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"switchboard/platform/authz"
+	"switchboard/platform/tenancy"
+	"switchboard/platform/web"
+)
+
+// ConsoleRoutes registers a client's alert pages in the console.
+func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo) {
+	a.Route(e, http.MethodGet, "/t/:slug/alerts", authz.TenantView, s.listPage)
+	a.Route(e, http.MethodPost, "/t/:slug/alerts/bulk", authz.TenantManage, s.bulk)
+	a.Route(e, http.MethodGet, "/t/:slug/alerts/:id", authz.TenantView, s.detailPage)
+	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/acknowledge", authz.TenantManage, s.transitionOne("acknowledge"))
+	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/resolve", authz.TenantManage, s.transitionOne("resolve"))
+	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/notes", authz.TenantManage, s.note)
+	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/assign", authz.TenantManage, s.assign)
+}
+
+type listPage struct {
+	Filter Filter
+	Alerts []Alert
+}
+
+func (s *Service) listPage(c echo.Context) error {
+	t, _ := tenancy.FromContext(c.Request().Context())
+	f := Filter{Status: c.QueryParam("status"), Severity: c.QueryParam("severity"), Endpoint: strings.TrimSpace(c.QueryParam("endpoint")),
+		Text: strings.TrimSpace(c.QueryParam("q"))}
+	if f.Severity != "" && f.Severity != SeverityCritical && f.Severity != SeverityWarning && f.Severity != SeverityInfo {
+		return echo.NewHTTPError(http.StatusBadRequest, "severity must be critical, warning or info")
+	}
+	if len(f.Text) > 200 || len(f.Endpoint) > 200 {
+		return echo.NewHTTPError(http.StatusBadRequest, "filter text is too long")
+	}
+	list, err := s.List(c.Request().Context(), t, f)
+	if errors.Is(err, ErrInvalid) {
+		return echo.NewHTTPError(http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+	}
+	if err != nil {
+		return err
+	}
+	if f.Status == "" {
+		f.Status = "open"
+	}
+	return web.Render(c, http.StatusOK, "console/alerts.html", "Alerts · "+t.Name, listPage{Filter: f, Alerts: list})
+}
+
+func (s *Service) bulk(c echo.Context) error {
+	t, _ := tenancy.FromContext(c.Request().Context())
+	form, err := c.FormParams()
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "could not read the form")
+	}
+	var ids []int64
+	for _, v := range form["ids"] {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "alert ids must be numbers")
+		}
+		ids = append(ids, id)
+	}
+	action := c.FormValue("action")
+	n, err := s.Transition(c.Request().Context(), t, ids, action)
+	if errors.Is(err, ErrInvalid) {
+		return echo.NewHTTPError(http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+	}
+	if err != nil {
+		return err
+	}
+	return web.RedirectFlash(c, "/t/"+t.Slug+"/alerts", fmt.Sprintf("%d alert(s) %sd.", n, action))
+}
+
+func alertID(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, echo.NewHTTPError(http.StatusNotFound, "No such alert.")
+	}
+	return id, nil
+}
+
+type detailPage struct {
+	Alert  Alert
+	Events []Event
+}
+
+func (s *Service) detailPage(c echo.Context) error {
+	t, _ := tenancy.FromContext(c.Request().Context())
+	id, err := alertID(c)
+	if err != nil {
+		return err
+	}
+	a, events, err := s.Get(c.Request().Context(), t, id)
+	if errors.Is(err, ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "No such alert.")
+	}
+	if err != nil {
+		return err
+	}
+	return web.Render(c, http.StatusOK, "console/alert.html", fmt.Sprintf("Alert #%d · %s", a.ID, t.Name), detailPage{Alert: a, Events: events})
+}
+
+func (s *Service) transitionOne(action string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t, _ := tenancy.FromContext(c.Request().Context())
+		id, err := alertID(c)
+		if err != nil {
+			return err
+		}
+		if _, err := s.Transition(c.Request().Context(), t, []int64{id}, action); err != nil {
+			return err
+		}
+		return web.RedirectFlash(c, fmt.Sprintf("/t/%s/alerts/%d", t.Slug, id), "")
+	}
+}
+
+func (s *Service) note(c echo.Context) error {
+	return s.onDetail(c, func(t tenancy.Tenant, id int64) error {
+		return s.AddNote(c.Request().Context(), t, id, c.FormValue("note"))
+	})
+}
+
+func (s *Service) assign(c echo.Context) error {
+	return s.onDetail(c, func(t tenancy.Tenant, id int64) error {
+		return s.Assign(c.Request().Context(), t, id, c.FormValue("assignee"))
+	})
+}
+
+func (s *Service) onDetail(c echo.Context, fn func(tenancy.Tenant, int64) error) error {
+	t, _ := tenancy.FromContext(c.Request().Context())
+	id, err := alertID(c)
+	if err != nil {
+		return err
+	}
+	err = fn(t, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound, "No such alert.")
+	case errors.Is(err, ErrInvalid):
+		return echo.NewHTTPError(http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+	case err != nil:
+		return err
+	}
+	return web.RedirectFlash(c, fmt.Sprintf("/t/%s/alerts/%d", t.Slug, id), "")
+}

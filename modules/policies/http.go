@@ -1,0 +1,151 @@
+package policies
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"switchboard/platform/authz"
+	"switchboard/platform/tenancy"
+	"switchboard/platform/web"
+)
+
+// ConsoleRoutes registers the policy pages: a client's effective policy and
+// the MSP's global baselines.
+func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo) {
+	a.Route(e, http.MethodGet, "/t/:slug/policy", authz.TenantView, s.tenantPage)
+	a.Route(e, http.MethodPost, "/t/:slug/policy/:key/override", authz.TenantAdmin, s.overrideForm)
+	a.Route(e, http.MethodPost, "/t/:slug/policy/:key/clear", authz.TenantAdmin, s.clearForm)
+	a.Route(e, http.MethodPost, "/t/:slug/policy/:key/exclusions", authz.TenantAdmin, s.exclusionForm)
+	a.Route(e, http.MethodGet, "/platform/policies", authz.PlatformManage, s.globalPage)
+	a.Route(e, http.MethodPost, "/platform/policies/:key", authz.PlatformManage, s.globalForm)
+}
+
+func (s *Service) tenantPage(c echo.Context) error {
+	t, _ := tenancy.FromContext(c.Request().Context())
+	eff, err := s.Effective(c.Request().Context(), t)
+	if err != nil {
+		return err
+	}
+	return web.Render(c, http.StatusOK, "console/policy.html", "Policy · "+t.Name, eff)
+}
+
+// policyError maps service errors to what the browser sees.
+func policyError(err error) error {
+	switch {
+	case errors.Is(err, ErrLocked):
+		return echo.NewHTTPError(http.StatusConflict, "This item is a locked baseline and cannot be changed for one client.")
+	case errors.Is(err, ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound, "No such policy item.")
+	case errors.Is(err, ErrInvalid):
+		return echo.NewHTTPError(http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+	}
+	return err
+}
+
+// thresholdFrom reads the threshold fields of a form (value, for, severity).
+func thresholdFrom(c echo.Context, base Threshold) (Threshold, error) {
+	th := base
+	if v := c.FormValue("value"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return th, echo.NewHTTPError(http.StatusBadRequest, "value must be a number")
+		}
+		th.Value = f
+	}
+	if v := c.FormValue("for"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return th, echo.NewHTTPError(http.StatusBadRequest, "for must be a duration like 5m or 30s")
+		}
+		th.For = d
+	}
+	if v := c.FormValue("severity"); v != "" {
+		th.Severity = v
+	}
+	return th, nil
+}
+
+func (s *Service) overrideForm(c echo.Context) error {
+	ctx := c.Request().Context()
+	t, _ := tenancy.FromContext(ctx)
+	key := c.Param("key")
+	var enabled *bool
+	if v := c.FormValue("enabled"); v != "" {
+		b := v == "true"
+		enabled = &b
+	}
+	var body *Item
+	if c.FormValue("value") != "" || c.FormValue("for") != "" || c.FormValue("severity") != "" {
+		g, ok, err := s.global(ctx, key)
+		if err != nil {
+			return err
+		}
+		if !ok || g.Threshold == nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "only thresholds can be edited here")
+		}
+		th, err := thresholdFrom(c, *g.Threshold)
+		if err != nil {
+			return err
+		}
+		body = &Item{Threshold: &th}
+	}
+	if err := s.Override(ctx, t, key, enabled, body); err != nil {
+		return policyError(err)
+	}
+	return web.RedirectFlash(c, "/t/"+t.Slug+"/policy", key+" overridden for "+t.Name+".")
+}
+
+func (s *Service) clearForm(c echo.Context) error {
+	t, _ := tenancy.FromContext(c.Request().Context())
+	if err := s.ClearOverride(c.Request().Context(), t, c.Param("key")); err != nil {
+		return policyError(err)
+	}
+	return web.RedirectFlash(c, "/t/"+t.Slug+"/policy", c.Param("key")+" follows the baseline again.")
+}
+
+func (s *Service) exclusionForm(c echo.Context) error {
+	t, _ := tenancy.FromContext(c.Request().Context())
+	exclude := c.FormValue("exclude") != "false"
+	if err := s.SetExclusion(c.Request().Context(), t, c.Param("key"), strings.TrimSpace(c.FormValue("hostname")), exclude); err != nil {
+		return policyError(err)
+	}
+	return web.RedirectFlash(c, "/t/"+t.Slug+"/policy", "Exclusions of "+c.Param("key")+" updated.")
+}
+
+func (s *Service) globalPage(c echo.Context) error {
+	globals, err := s.Globals(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return web.Render(c, http.StatusOK, "console/policies.html", "Global policies", globals)
+}
+
+func (s *Service) globalForm(c echo.Context) error {
+	ctx := c.Request().Context()
+	g, ok, err := s.global(ctx, c.Param("key"))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotFound, "No such policy item.")
+	}
+	it := g.Item
+	it.Enabled = c.FormValue("enabled") == "true"
+	locked := c.FormValue("locked") == "true"
+	if it.Threshold != nil {
+		th, err := thresholdFrom(c, *it.Threshold)
+		if err != nil {
+			return err
+		}
+		it.Threshold = &th
+	}
+	if err := s.SetGlobal(ctx, it, locked); err != nil {
+		return policyError(err)
+	}
+	return web.RedirectFlash(c, "/platform/policies", it.Key+" saved; every client follows it now.")
+}
