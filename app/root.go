@@ -54,6 +54,7 @@ With no database configured it starts a private PostgreSQL cluster under
 		newMigrateCommand(),
 		newTenantCommand(),
 		newUserCommand(),
+		newRollupsCommand(),
 		newDBCommand(),
 		newDemoCommand(),
 		newBenchCommand(),

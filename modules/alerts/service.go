@@ -303,3 +303,19 @@ func orNone(s string) string {
 	}
 	return s
 }
+
+// OpenCounts counts the tenant's open (firing or acknowledged) alerts per severity.
+func (s *Service) OpenCounts(ctx context.Context, t tenancy.Tenant) (map[string]int, error) {
+	out := map[string]int{SeverityCritical: 0, SeverityWarning: 0, SeverityInfo: 0}
+	var rows []struct {
+		Severity string
+		N        int
+	}
+	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		return tx.Raw(`SELECT severity, count(*) AS n FROM alerts WHERE status IN ('firing', 'acknowledged') GROUP BY severity`).Scan(&rows).Error
+	})
+	for _, r := range rows {
+		out[r.Severity] = r.N
+	}
+	return out, err
+}

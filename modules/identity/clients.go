@@ -144,3 +144,12 @@ func (s *Service) ResetClientPassword(ctx context.Context, t tenancy.Tenant, ema
 func ClientSubject(tenantID, userID int64) string {
 	return fmt.Sprintf("client:%d:%d", tenantID, userID)
 }
+
+// ActiveUsers counts the tenant's enabled client users.
+func (s *Service) ActiveUsers(ctx context.Context, t tenancy.Tenant) (int, error) {
+	var n int
+	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		return tx.Raw(`SELECT count(*) FROM users WHERE disabled_at IS NULL`).Scan(&n).Error
+	})
+	return n, err
+}
