@@ -53,6 +53,9 @@ type benchOptions struct {
 	workers int
 	reads   int
 	keep    bool
+
+	loadRequests    int
+	loadConcurrency int
 }
 
 func newBenchCommand() *cobra.Command {
@@ -67,7 +70,9 @@ and with production durability: fsync on), then in one run measure:
   - 'migrate' with nothing pending over all of them,
   - 'migrate' of one new migration (a column and an index) over all of them,
   - tenancy.Do overhead: primary-key reads inside Do versus bare reads on the
-    pool, with one goroutine and with 8.
+    pool, with one goroutine and with 8,
+  - alert ingestion throughput and latency through a real server on loopback,
+    from a bounded load generator, spread over every tenant.
 
 It prints one table of measure, value, target and whether the target is met,
 then stops the cluster and deletes it (unless --keep). --database-url and
@@ -85,6 +90,8 @@ then stops the cluster and deletes it (unless --keep). --database-url and
 	f.IntVar(&opts.workers, "workers", runtime.NumCPU(), "tenants migrated in parallel")
 	f.IntVar(&opts.reads, "reads", 20000, "reads per variant in the tenancy.Do benchmark")
 	f.BoolVar(&opts.keep, "keep", false, "keep the cluster folder (stopped) and print its path")
+	f.IntVar(&opts.loadRequests, "load-requests", 30000, "requests in the ingestion load test (0 skips it)")
+	f.IntVar(&opts.loadConcurrency, "load-concurrency", 32, "concurrent connections of the load generator")
 	return c
 }
 
@@ -97,6 +104,8 @@ func (o benchOptions) check() error {
 		return usagef("--workers must be between 1 and 64, not %d", o.workers)
 	case o.reads < 1:
 		return usagef("--reads must be at least 1, not %d", o.reads)
+	case o.loadRequests < 0 || o.loadConcurrency < 1 || o.loadConcurrency > 512:
+		return usagef("--load-requests must be ≥ 0 and --load-concurrency 1-512")
 	}
 	return nil
 }
@@ -123,8 +132,14 @@ func runBench(cmd *cobra.Command, opts benchOptions) (err error) {
 	}
 	var table benchTable
 	phases := []func(context.Context, *benchEnv, benchOptions, *benchTable, io.Writer) error{
-		benchProvision, benchMigrateNoop, benchMigrateOne, benchDoOverhead,
+		benchProvision, benchMigrateNoop,
 	}
+	if opts.loadRequests > 0 {
+		// Before the one-column migration: the server serves only tenants at
+		// this binary's schema version.
+		phases = append(phases, benchThroughput)
+	}
+	phases = append(phases, benchMigrateOne, benchDoOverhead)
 	for _, phase := range phases {
 		if err := phase(ctx, b, opts, &table, stderr); err != nil {
 			if ctx.Err() != nil {

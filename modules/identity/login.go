@@ -20,35 +20,41 @@ func (s *Service) AuthenticateStaff(ctx context.Context, email, password, ip str
 	if err != nil {
 		e = "invalid" // still count the attempt against the IP
 	}
-	db := s.cluster.ControlDB()
-	keys := []string{accountKey(e), ipKey(ip)}
-	if wait, err := blocked(ctx, db, keys...); err != nil {
-		return StaffUser{}, err
-	} else if wait > 0 {
-		return StaffUser{}, &ThrottledError{RetryAfter: wait}
-	}
-
-	var u StaffUser
-	lookup := db.WithContext(ctx).Where("email = ?", e).Take(&u).Error
-	if lookup != nil && !errors.Is(lookup, gorm.ErrRecordNotFound) {
-		return StaffUser{}, fmt.Errorf("reading staff user: %w", lookup)
-	}
-	hash := u.PasswordHash
-	if lookup != nil {
-		hash = dummyHash
-	}
-	ok := VerifyPassword(hash, password) && lookup == nil && u.DisabledAt == nil
-	if !ok {
-		if err := recordFailure(ctx, db, accountKey(e), accountLimit); err != nil {
-			return StaffUser{}, err
+	var (
+		u       StaffUser
+		outcome error
+	)
+	// One transaction per attempt, serialised per account by an advisory
+	// lock: check, verify and count happen as one step, so parallel guesses
+	// cannot all slip past the limit while each one is being hashed.
+	err = s.cluster.ControlDB().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtext(?))`, accountKey(e)).Error; err != nil {
+			return fmt.Errorf("locking login throttle: %w", err)
 		}
-		if err := recordFailure(ctx, db, ipKey(ip), ipLimit); err != nil {
-			return StaffUser{}, err
+		if wait, err := blocked(ctx, tx, accountKey(e), ipKey(ip)); err != nil {
+			return err
+		} else if wait > 0 {
+			outcome = &ThrottledError{RetryAfter: wait}
+			return nil
 		}
-		s.log.WarnContext(ctx, "failed staff login", "email", e, "ip", ip)
-		return StaffUser{}, ErrBadLogin
-	}
-	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		lookup := tx.Where("email = ?", e).Take(&u).Error
+		if lookup != nil && !errors.Is(lookup, gorm.ErrRecordNotFound) {
+			return fmt.Errorf("reading staff user: %w", lookup)
+		}
+		hash := u.PasswordHash
+		if lookup != nil {
+			hash = dummyHash
+		}
+		if !VerifyPassword(hash, password) || lookup != nil || u.DisabledAt != nil {
+			if err := recordFailure(ctx, tx, accountKey(e), accountLimit); err != nil {
+				return err
+			}
+			if err := recordFailure(ctx, tx, ipKey(ip), ipLimit); err != nil {
+				return err
+			}
+			outcome = ErrBadLogin
+			return nil
+		}
 		if err := clearFailures(ctx, tx, accountKey(e)); err != nil {
 			return err
 		}
@@ -58,7 +64,13 @@ func (s *Service) AuthenticateStaff(ctx context.Context, email, password, ip str
 		return audit.RecordPlatform(audit.WithOrigin(ctx, audit.Origin{Actor: u.Email, ClientIP: ip}), tx, "staff.login", u.Email, "")
 	})
 	if err != nil {
-		return StaffUser{}, fmt.Errorf("recording login: %w", err)
+		return StaffUser{}, fmt.Errorf("signing in: %w", err)
+	}
+	if outcome != nil {
+		if errors.Is(outcome, ErrBadLogin) {
+			s.log.WarnContext(ctx, "failed staff login", "email", e, "ip", ip)
+		}
+		return StaffUser{}, outcome
 	}
 	return u, nil
 }

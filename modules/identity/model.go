@@ -23,8 +23,10 @@ type StaffUser struct {
 	LastLoginAt  *time.Time `gorm:"column:last_login_at" json:"last_login_at,omitempty"`
 	CreatedAt    time.Time  `gorm:"column:created_at" json:"created_at"`
 	UpdatedAt    time.Time  `gorm:"column:updated_at" json:"updated_at"`
-	TenantIDs    []int64    `gorm:"-" json:"tenant_ids"`
-	TenantSlugs  []string   `gorm:"-" json:"tenants"`
+	// SessionsNotBefore voids every session started earlier.
+	SessionsNotBefore time.Time `gorm:"column:sessions_not_before" json:"-"`
+	TenantIDs         []int64   `gorm:"-" json:"tenant_ids"`
+	TenantSlugs       []string  `gorm:"-" json:"tenants"`
 }
 
 // TableName maps StaffUser to the control plane.

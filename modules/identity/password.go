@@ -52,7 +52,9 @@ func VerifyPassword(hash, password string) bool {
 	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
 		return false
 	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m > 1<<20 || t > 10 || p == 0 {
+	// Bounds keep a corrupted or hostile hash from panicking argon2 (t = 0)
+	// or making one verification allocate gigabytes.
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m < 8 || m > 1<<18 || t == 0 || t > 10 || p == 0 {
 		return false
 	}
 	b64 := base64.RawStdEncoding

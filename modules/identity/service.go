@@ -183,16 +183,20 @@ func setGrantTenants(tx *gorm.DB, userID int64, ids []int64) error {
 	return nil
 }
 
-// requireAnotherOwner fails unless an active owner other than id exists.
+// requireAnotherOwner fails unless an active owner other than id exists. It
+// locks every active owner row (in id order, so concurrent callers cannot
+// deadlock), so two owners disabled at once cannot both see the other.
 func (s *Service) requireAnotherOwner(tx *gorm.DB, id int64) error {
-	var n int64
-	if err := tx.Raw(`SELECT count(*) FROM control.staff_users WHERE role = 'owner' AND disabled_at IS NULL AND id <> ?`, id).Scan(&n).Error; err != nil {
+	var owners []int64
+	if err := tx.Raw(`SELECT id FROM control.staff_users WHERE role = 'owner' AND disabled_at IS NULL ORDER BY id FOR UPDATE`).Scan(&owners).Error; err != nil {
 		return err
 	}
-	if n == 0 {
-		return fmt.Errorf("%w", ErrLastOwner)
+	for _, o := range owners {
+		if o != id {
+			return nil
+		}
 	}
-	return nil
+	return fmt.Errorf("%w", ErrLastOwner)
 }
 
 // ListStaff returns every staff user with the slugs of their grant's tenants.
@@ -286,8 +290,8 @@ func (s *Service) SetStaffDisabled(ctx context.Context, email string, disabled b
 			return nil // already so
 		}
 		if disabled {
-			if err := tx.Exec(`DELETE FROM control.sessions WHERE subject = ?`, u.Subject()).Error; err != nil {
-				return fmt.Errorf("ending sessions: %w", err)
+			if err := endSessions(tx, u); err != nil {
+				return err
 			}
 		}
 		return audit.RecordPlatform(ctx, tx, action, u.Email, "")
@@ -317,8 +321,8 @@ func (s *Service) ResetStaffPassword(ctx context.Context, email, password string
 		if err := tx.Exec(`UPDATE control.staff_users SET password_hash = ?, updated_at = now() WHERE id = ?`, hash, u.ID).Error; err != nil {
 			return fmt.Errorf("setting password: %w", err)
 		}
-		if err := tx.Exec(`DELETE FROM control.sessions WHERE subject = ?`, u.Subject()).Error; err != nil {
-			return fmt.Errorf("ending sessions: %w", err)
+		if err := endSessions(tx, u); err != nil {
+			return err
 		}
 		return audit.RecordPlatform(ctx, tx, "staff.password_reset", u.Email, "password replaced; sessions ended")
 	})
@@ -333,11 +337,12 @@ func (s *Service) RevokeStaffSessions(ctx context.Context, email string) (int64,
 	}
 	var n int64
 	err = s.root(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Exec(`DELETE FROM control.sessions WHERE subject = ?`, u.Subject())
-		if res.Error != nil {
-			return fmt.Errorf("revoking sessions: %w", res.Error)
+		if err := tx.Raw(`SELECT count(*) FROM control.sessions WHERE subject = ? AND expiry > now()`, u.Subject()).Scan(&n).Error; err != nil {
+			return fmt.Errorf("counting sessions: %w", err)
 		}
-		n = res.RowsAffected
+		if err := endSessions(tx, u); err != nil {
+			return err
+		}
 		return audit.RecordPlatform(ctx, tx, "staff.sessions_revoked", u.Email, fmt.Sprintf("%d session(s) ended", n))
 	})
 	return n, err
@@ -357,6 +362,18 @@ func (s *Service) Grants(ctx context.Context) ([]authz.Grant, error) {
 		grants = append(grants, authz.Grant{Subject: u.Subject(), Role: u.Role, Scope: u.TenantScope, TenantIDs: u.TenantIDs})
 	}
 	return grants, nil
+}
+
+// endSessions deletes the user's sessions and voids any session started
+// before now, so one written back by a request in flight is refused too.
+func endSessions(tx *gorm.DB, u StaffUser) error {
+	if err := tx.Exec(`UPDATE control.staff_users SET sessions_not_before = now() WHERE id = ?`, u.ID).Error; err != nil {
+		return fmt.Errorf("ending sessions: %w", err)
+	}
+	if err := tx.Exec(`DELETE FROM control.sessions WHERE subject = ?`, u.Subject()).Error; err != nil {
+		return fmt.Errorf("ending sessions: %w", err)
+	}
+	return nil
 }
 
 func choosePassword(p string) (string, error) {

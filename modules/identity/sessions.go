@@ -25,6 +25,7 @@ const (
 	IdleTimeout     = 30 * time.Minute
 	AbsoluteTimeout = 12 * time.Hour
 	subjectKey      = "subject"
+	startedKey      = "started"
 )
 
 // NewStaffSessions returns the session manager of the staff console: tokens
@@ -54,6 +55,7 @@ func StartStaffSession(ctx context.Context, sm *scs.SessionManager, u StaffUser)
 		return fmt.Errorf("renewing session: %w", err)
 	}
 	sm.Put(ctx, subjectKey, u.Subject())
+	sm.Put(ctx, startedKey, time.Now().UnixMicro())
 	return nil
 }
 
@@ -70,7 +72,7 @@ func (s *Service) StaffSubject(sm *scs.SessionManager) echo.MiddlewareFunc {
 				if key := sm.GetString(ctx, subjectKey); key != "" {
 					u, err := s.staffFromSubject(ctx, key)
 					switch {
-					case err == nil && u.DisabledAt == nil:
+					case err == nil && u.DisabledAt == nil && sm.GetInt64(ctx, startedKey) > u.SessionsNotBefore.UnixMicro():
 						ctx = authz.WithSubject(ctx, authz.Subject{Key: key, Role: u.Role, Staff: true, Email: u.Email})
 						ctx = audit.WithOrigin(ctx, audit.Origin{Actor: u.Email, ClientIP: c.RealIP()})
 					case err == nil || errors.Is(err, ErrNotFound):
@@ -93,7 +95,7 @@ func (s *Service) staffFromSubject(ctx context.Context, key string) (StaffUser, 
 		return StaffUser{}, ErrNotFound
 	}
 	var u StaffUser
-	err = s.root(ctx).Select("id", "email", "role", "disabled_at").Where("id = ?", id).Take(&u).Error
+	err = s.root(ctx).Select("id", "email", "role", "disabled_at", "sessions_not_before").Where("id = ?", id).Take(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return StaffUser{}, ErrNotFound
 	}

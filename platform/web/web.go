@@ -25,6 +25,9 @@ func New(log *slog.Logger) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = errorHandler(log)
+	// The client IP (audit, login throttling) is the peer address: forwarded
+	// headers are ignored unless a trusted proxy is configured in front.
+	e.IPExtractor = echo.ExtractIPDirect()
 	e.Use(middleware.RequestID())
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true,
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
