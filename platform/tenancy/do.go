@@ -125,10 +125,13 @@ type scopedConn struct {
 // session user, a member of every tenant role, so it would allow these.
 var scopeChange = regexp.MustCompile(`(?is)(^|;)\s*(set\s+(local\s+|session\s+)?(role|search_path|session\s+authorization)\b` +
 	`|reset\s+(role|search_path|all|session)\b|discard\s+(all|plans|sequences|temp|temporary)\b)` +
-	`|\bset_config\s*\(\s*'(role|search_path|session_authorization)'`)
+	`|\bset_config\s*\(\s*'(role|search_path|session_authorization)'` +
+	// The audit log is append-only by trigger; its owner (the tenant role)
+	// could switch the trigger off, so no statement inside Do may.
+	`|\bdisable\s+trigger\b|\balter\s+table\s+(if\s+exists\s+)?(only\s+)?("?\w+"?\.)?"?audit_log\b`)
 
 // ErrScopeChange is returned for a statement inside Do that tries to change its tenant scope.
-var ErrScopeChange = errors.New("tenancy: statements inside Do may not change role or search_path")
+var ErrScopeChange = errors.New("tenancy: statements inside Do may not change role or search_path, nor alter the audit log")
 
 func checkScope(query string) error {
 	if scopeChange.MatchString(query) {

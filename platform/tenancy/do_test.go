@@ -131,6 +131,9 @@ func TestScopeEscapeIsRefused(t *testing.T) {
 		`DISCARD ALL`,
 		`SELECT set_config('role', '` + b.Role() + `', true)`,
 		`SELECT  SET_CONFIG( 'search_path', '` + b.Schema() + `', false)`,
+		`ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only`,
+		`alter table ` + a.Schema() + `.audit_log rename to x`,
+		`ALTER TABLE settings DISABLE TRIGGER ALL`,
 	}
 	for _, q := range refused {
 		t.Run(q, func(t *testing.T) {
