@@ -57,5 +57,12 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER alerts_rollup AFTER INSERT OR UPDATE OF status, severity OR DELETE ON alerts
+-- Repeats of an open alert rewrite status and severity with the same values;
+-- only real changes touch the rollup (and its row lock).
+CREATE TRIGGER alerts_rollup_insert AFTER INSERT ON alerts
+    FOR EACH ROW EXECUTE FUNCTION alerts_rollup();
+CREATE TRIGGER alerts_rollup_update AFTER UPDATE OF status, severity ON alerts
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.severity IS DISTINCT FROM NEW.severity)
+    EXECUTE FUNCTION alerts_rollup();
+CREATE TRIGGER alerts_rollup_delete AFTER DELETE ON alerts
     FOR EACH ROW EXECUTE FUNCTION alerts_rollup();
