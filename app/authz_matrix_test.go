@@ -274,6 +274,14 @@ func TestRouteMatrix(t *testing.T) {
 		})
 	}
 
+	t.Run("console pages are not cached", func(t *testing.T) {
+		b := newClient(t, ts.URL)
+		b.login(staff["owner"].Email, pw)
+		if _, _, hdr := b.do("GET", "/t/"+alpha.Slug+"/users", nil); hdr.Get("Cache-Control") != "no-store" {
+			t.Fatalf("Cache-Control %q, want no-store (Back after sign-out must not show client data)", hdr.Get("Cache-Control"))
+		}
+	})
+
 	t.Run("anonymous visitors cannot probe which clients exist", func(t *testing.T) {
 		b := newClient(t, ts.URL)
 		known, _, knownHdr := b.do("GET", "/t/"+alpha.Slug+"/users", nil)

@@ -118,7 +118,7 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 		}
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
 	}
-	s.console.Use(echo.WrapMiddleware(s.sessions.LoadAndSave), e.identity.StaffSubject(s.sessions), s.resolver.Middleware("/healthz", "/readyz"),
+	s.console.Use(noStore, echo.WrapMiddleware(s.sessions.LoadAndSave), e.identity.StaffSubject(s.sessions), s.resolver.Middleware("/healthz", "/readyz"),
 		csrf(e.cfg.Server.SecureCookies), s.consoleAuthz.Middleware(authz.MiddlewareOptions{LoginURL: func(echo.Context) string { return "/login" }}))
 	s.portal.Use(s.resolver.Middleware("/healthz", "/readyz"), s.portalAuthz.Middleware(authz.MiddlewareOptions{}))
 
@@ -178,6 +178,17 @@ func (s *server) health(e *env, ech *echo.Echo) {
 		}
 		return c.String(http.StatusOK, "ready\n")
 	})
+}
+
+// noStore keeps console pages out of browser caches, so Back after signing
+// out does not show a client's data again.
+func noStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
+			c.Response().Header().Set("Cache-Control", "no-store")
+		}
+		return next(c)
+	}
 }
 
 // csrf protects every state-changing browser request with a per-browser token

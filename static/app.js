@@ -6,7 +6,7 @@
   var box = document.querySelector(".switcher");
   if (!box) return;
   var input = box.querySelector("input"), list = box.querySelector("ul");
-  var items = [], active = -1, timer = null, seq = 0;
+  var items = [], active = -1, timer = null, seq = 0, shownFor = null, openFirst = false;
 
   function target(slug) {
     var path = box.dataset.path || "/", current = box.dataset.current;
@@ -37,10 +37,15 @@
   }
   function close() { list.hidden = true; input.setAttribute("aria-expanded", "false"); active = -1; }
   function search() {
-    var mine = ++seq;
-    fetch("/switcher?q=" + encodeURIComponent(input.value.trim()), { headers: { Accept: "application/json" }, credentials: "same-origin" })
+    var mine = ++seq, q = input.value.trim();
+    fetch("/switcher?q=" + encodeURIComponent(q), { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : []; })
-      .then(function (data) { if (mine !== seq) return; items = data || []; active = items.length ? 0 : -1; render(); })
+      .then(function (data) {
+        if (mine !== seq) return;
+        items = data || []; active = items.length ? 0 : -1; shownFor = q; render();
+        // Enter pressed before these results arrived: act on them now.
+        if (openFirst) { openFirst = false; if (items[0]) location.href = target(items[0].slug); }
+      })
       .catch(function () {});
   }
   input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(search, 120); });
@@ -54,7 +59,12 @@
       render();
     } else if (e.key === "Enter") {
       e.preventDefault();
-      if (active >= 0 && items[active]) location.href = target(items[active].slug);
+      if (shownFor !== input.value.trim()) {
+        // The list on screen belongs to an older query: search now, then open.
+        clearTimeout(timer); openFirst = true; search();
+      } else if (active >= 0 && items[active]) {
+        location.href = target(items[active].slug);
+      }
     } else if (e.key === "Escape") {
       close(); input.blur();
     }
@@ -72,4 +82,9 @@ document.querySelectorAll("[data-select-all]").forEach(function (all) {
   all.addEventListener("change", function () {
     all.closest("form").querySelectorAll('input[name="ids"]').forEach(function (c) { c.checked = all.checked; });
   });
+});
+
+// Buttons that change a lot ask first: <form data-confirm="Really?">.
+document.querySelectorAll("form[data-confirm]").forEach(function (f) {
+  f.addEventListener("submit", function (e) { if (!window.confirm(f.dataset.confirm)) e.preventDefault(); });
 });

@@ -97,10 +97,13 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 
 // errorPage is deliberately brand-free: it may be shown on any client's domain.
 func errorPage(code int, msg string) string {
+	if code == http.StatusNotFound && (msg == "not found" || msg == "Not Found") {
+		msg = "There is nothing here, or you do not have access to it."
+	}
 	return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
 		`<title>` + http.StatusText(code) + `</title><style>body{font:16px/1.5 system-ui,sans-serif;margin:15vh auto;max-width:32rem;padding:0 1rem;color:#222}` +
-		`@media (prefers-color-scheme:dark){body{background:#111;color:#ddd}}h1{font-size:1.25rem}</style></head><body><h1>` +
-		http.StatusText(code) + `</h1><p>` + htmlEscape(msg) + `</p></body></html>`
+		`body{background:#f5f7fa}@media (prefers-color-scheme:dark){body{background:#0f1218;color:#e7eaf0}a{color:#7ea2ff}}h1{font-size:1.25rem}</style></head><body><h1>` +
+		http.StatusText(code) + `</h1><p>` + htmlEscape(msg) + `</p><p><a href="/">Go to the start page</a></p></body></html>`
 }
 
 func htmlEscape(s string) string {
