@@ -220,7 +220,9 @@ func TestRouteMatrix(t *testing.T) {
 		matrixRow{"POST", "/platform/policies/:key", "/platform/policies/cpu-high", url.Values{"enabled": {"true"}, "locked": {"false"}}, ownerAdmin},
 		matrixRow{"POST", "/logout", "/logout", nil, all}, // last: it ends the session
 	)
-	public := map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /static/*": true, "GET /login": true, "POST /login": true}
+	// Agents authenticate with their enrollment token or endpoint credential (tested in modules/agents and app/agent_test.go).
+	public := map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /static/*": true, "GET /login": true, "POST /login": true,
+		"POST /api/v1/agent/enroll": true, "POST /api/v1/agent/checkin": true}
 	// API routes answer to tenant API keys only, never to sessions.
 	api := map[string]string{ // route → a representative body
 		"GET /api/v1/tenant":               "",

@@ -12,6 +12,7 @@ import (
 
 	"switchboard/config"
 	"switchboard/db"
+	"switchboard/modules/agents"
 	"switchboard/modules/alerts"
 	"switchboard/modules/audit"
 	"switchboard/modules/dashboard"
@@ -37,6 +38,7 @@ type env struct {
 	alerts    *alerts.Service
 	policies  *policies.Service
 	dashboard *dashboard.Service
+	agents    *agents.Service
 }
 
 // loadConfig reads the configuration for cmd, with extra flag bindings.
@@ -128,6 +130,7 @@ func (e *env) connect(ctx context.Context, allowBehind bool) error {
 	e.alerts = alerts.NewService()
 	e.policies = policies.NewService(e.cluster)
 	e.dashboard = dashboard.NewService(e.tenants, e.alerts)
+	e.agents = agents.NewService(agents.Options{Tenants: e.tenants, Policies: e.policies, Alerts: e.alerts, Logger: e.log})
 	return nil
 }
 

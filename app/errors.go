@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"switchboard/config"
+	"switchboard/modules/agents"
 	"switchboard/modules/identity"
 	"switchboard/modules/tenants"
 )
@@ -19,7 +20,7 @@ func usagef(format string, args ...any) error {
 // isUserError reports whether err is the user's to fix (exit status 2).
 func isUserError(err error) bool {
 	for _, target := range []error{errUsage, config.ErrInvalid, tenants.ErrInvalid, tenants.ErrNotFound, tenants.ErrConflict,
-		identity.ErrInvalid, identity.ErrNotFound, identity.ErrConflict, identity.ErrLastOwner} {
+		identity.ErrInvalid, identity.ErrNotFound, identity.ErrConflict, identity.ErrLastOwner, agents.ErrInvalid, agents.ErrNotFound} {
 		if errors.Is(err, target) {
 			return true
 		}

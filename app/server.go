@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"switchboard/db"
+	"switchboard/modules/agents"
 	"switchboard/platform/authz"
 	"switchboard/platform/tenancy"
 	"switchboard/platform/web"
@@ -68,6 +69,7 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 	grantsChanged := make(chan struct{}, 1)
 	go e.cluster.Listen(ctx, tenancy.ChangeChannel, func(table string) {
 		s.resolver.Invalidate()
+		e.agents.Invalidate()
 		if table == "" || table == "global_policies" {
 			e.policies.Invalidate()
 		}
@@ -97,6 +99,15 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	// Offline endpoints: the rollups say which tenants have a deadline due, and
+	// only those schemas are read.
+	go e.every(ctx, 15*time.Second, "detecting offline endpoints", func(ctx context.Context) error {
+		ids, err := e.tenants.OfflineDue(ctx)
+		if err != nil {
+			return err
+		}
+		return e.agents.DetectOfflineDue(ctx, ids)
+	})
 	go e.every(ctx, 10*time.Minute, "deleting expired sessions", func(ctx context.Context) error {
 		_, err := e.identity.DeleteExpiredSessions(ctx)
 		return err
@@ -118,7 +129,7 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 		}
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
 	}
-	s.console.Use(noStore, echo.WrapMiddleware(s.sessions.LoadAndSave), e.identity.StaffSubject(s.sessions), s.resolver.Middleware("/healthz", "/readyz"),
+	s.console.Use(noStore, echo.WrapMiddleware(s.sessions.LoadAndSave), e.identity.StaffSubject(s.sessions), s.resolver.Middleware("/healthz", "/readyz", agents.EnrollPath, agents.CheckInPath),
 		csrf(e.cfg.Server.SecureCookies), s.consoleAuthz.Middleware(authz.MiddlewareOptions{LoginURL: func(echo.Context) string { return "/login" }}))
 	s.portal.Use(s.resolver.Middleware("/healthz", "/readyz"), s.portalAuthz.Middleware(authz.MiddlewareOptions{}))
 
@@ -129,6 +140,7 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 	e.tenants.APIRoutes(s.consoleAuthz, s.console)
 	e.alerts.APIRoutes(s.consoleAuthz, s.console)
 	e.alerts.ConsoleRoutes(s.consoleAuthz, s.console)
+	e.agents.AgentRoutes(s.consoleAuthz, s.console)
 	e.policies.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.identity.ConsoleRoutes(s.consoleAuthz, s.console, s.sessions)
 	e.audit.ConsoleRoutes(s.consoleAuthz, s.console)

@@ -16,7 +16,7 @@ func newTenantCommand() *cobra.Command {
 	c.AddCommand(tenantCreateCommand(), tenantListCommand(), tenantShowCommand(),
 		tenantStatusCommand("suspend", "Refuse every request for a client until it is resumed"),
 		tenantStatusCommand("resume", "Serve a suspended client again"),
-		tenantDeleteCommand(), tenantExportCommand(), tenantAPIKeyCommand())
+		tenantDeleteCommand(), tenantExportCommand(), tenantAPIKeyCommand(), tenantEnrollmentTokenCommand())
 	return c
 }
 

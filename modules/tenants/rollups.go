@@ -55,3 +55,16 @@ func (s *Service) Search(ctx context.Context, ids []int64, q string, limit int) 
 	}
 	return out, nil
 }
+
+// OfflineDue returns up to 1,000 active tenants whose earliest endpoint
+// offline deadline has passed, soonest first. Suspended tenants are left out:
+// their endpoints cannot check in, so they would be due forever.
+func (s *Service) OfflineDue(ctx context.Context) ([]int64, error) {
+	var ids []int64
+	err := s.root(ctx).Raw(`SELECT r.tenant_id FROM control.tenant_rollups r JOIN control.tenants t ON t.id = r.tenant_id
+		WHERE r.next_offline_at <= now() AND t.status = 'active' ORDER BY r.next_offline_at LIMIT 1000`).Scan(&ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("finding tenants with offline endpoints due: %w", err)
+	}
+	return ids, nil
+}

@@ -1,0 +1,182 @@
+package agents
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"switchboard/modules/audit"
+	"switchboard/platform/authz"
+)
+
+// Agent API paths. They are Public to the authorizer and skipped by the
+// tenant resolver: each handler authenticates the token or credential
+// itself and finds the tenant from it.
+const (
+	EnrollPath  = "/api/v1/agent/enroll"
+	CheckInPath = "/api/v1/agent/checkin"
+)
+
+// EnrollRequest is the body of POST /api/v1/agent/enroll.
+type EnrollRequest struct {
+	Token    string `json:"token"`
+	Hostname string `json:"hostname"`
+	OS       string `json:"os"`
+}
+
+// EnrollResponse is the answer to a successful enrollment.
+type EnrollResponse struct {
+	EndpointID             int64  `json:"endpoint_id"`
+	Credential             string `json:"credential"`
+	CheckInIntervalSeconds int    `json:"checkin_interval_seconds"`
+}
+
+// CheckInResponse is the answer to a successful check-in.
+type CheckInResponse struct {
+	NextCheckInSeconds int `json:"next_checkin_seconds"`
+}
+
+// AgentRoutes registers the agent API on the console surface.
+func (s *Service) AgentRoutes(a *authz.Authorizer, e *echo.Echo) {
+	a.Route(e, http.MethodPost, EnrollPath, authz.Public, s.enroll)
+	a.Route(e, http.MethodPost, CheckInPath, authz.Public, s.checkIn)
+}
+
+func (s *Service) enroll(c echo.Context) error {
+	var req EnrollRequest
+	if err := decodeStrict(c, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Token) == "" {
+		return unauthorizedHTTP(c, "an enrollment token is required")
+	}
+	ctx := audit.WithOrigin(c.Request().Context(), audit.Origin{Actor: "agent", ClientIP: c.RealIP()})
+	en, err := s.Enroll(ctx, req.Token, req.Hostname, req.OS)
+	if err != nil {
+		return httpError(c, err)
+	}
+	return c.JSON(http.StatusOK, EnrollResponse{EndpointID: en.EndpointID, Credential: en.Credential,
+		CheckInIntervalSeconds: int(en.CheckInInterval.Seconds())})
+}
+
+// reportWire is Report as sent, with pointers so that a missing number is
+// told apart from a zero.
+type reportWire struct {
+	Hostname      string     `json:"hostname"`
+	OS            string     `json:"os"`
+	UptimeSeconds *int64     `json:"uptime_seconds"`
+	CPUPercent    *float64   `json:"cpu_percent"`
+	MemoryPercent *float64   `json:"memory_percent"`
+	Disks         []diskWire `json:"disks"`
+}
+
+type diskWire struct {
+	Mount       string   `json:"mount"`
+	UsedPercent *float64 `json:"used_percent"`
+}
+
+func (w reportWire) report() (Report, error) {
+	switch {
+	case w.UptimeSeconds == nil:
+		return Report{}, invalid("uptime_seconds is required")
+	case w.CPUPercent == nil:
+		return Report{}, invalid("cpu_percent is required")
+	case w.MemoryPercent == nil:
+		return Report{}, invalid("memory_percent is required")
+	}
+	r := Report{Hostname: w.Hostname, OS: w.OS, UptimeSeconds: *w.UptimeSeconds, CPUPercent: *w.CPUPercent,
+		MemoryPercent: *w.MemoryPercent, Disks: make([]Disk, len(w.Disks))}
+	for i, d := range w.Disks {
+		if d.UsedPercent == nil {
+			return Report{}, invalid("disks[%d].used_percent is required", i)
+		}
+		r.Disks[i] = Disk{Mount: d.Mount, UsedPercent: *d.UsedPercent}
+	}
+	return r, nil
+}
+
+func (s *Service) checkIn(c echo.Context) error {
+	cred := bearer(c.Request().Header.Get(echo.HeaderAuthorization))
+	if cred == "" {
+		return unauthorizedHTTP(c, "an endpoint credential is required (Authorization: Bearer <credential>)")
+	}
+	var w reportWire
+	if err := decodeStrict(c, &w); err != nil {
+		return err
+	}
+	r, err := w.report()
+	if err != nil {
+		return httpError(c, err)
+	}
+	next, err := s.CheckIn(c.Request().Context(), cred, r)
+	if err != nil {
+		return httpError(c, err)
+	}
+	return c.JSON(http.StatusOK, CheckInResponse{NextCheckInSeconds: int(next.Seconds())})
+}
+
+// httpError maps the service's errors to status codes, in one place.
+func httpError(c echo.Context, err error) error {
+	for _, m := range []struct {
+		err  error
+		code int
+	}{
+		{ErrInvalid, http.StatusBadRequest},
+		{ErrUnauthorized, http.StatusUnauthorized},
+		{ErrSuspended, http.StatusForbidden},
+		{ErrNotFound, http.StatusNotFound},
+		{ErrConflict, http.StatusConflict},
+		{ErrUnavailable, http.StatusServiceUnavailable},
+	} {
+		if errors.Is(err, m.err) {
+			msg := strings.TrimPrefix(err.Error(), m.err.Error()+": ")
+			if m.code == http.StatusUnauthorized {
+				return unauthorizedHTTP(c, msg)
+			}
+			return echo.NewHTTPError(m.code, msg)
+		}
+	}
+	return err
+}
+
+func unauthorizedHTTP(c echo.Context, msg string) error {
+	c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="switchboard-agent"`)
+	return echo.NewHTTPError(http.StatusUnauthorized, msg)
+}
+
+// bearer extracts the credential from an Authorization header.
+func bearer(header string) string {
+	if len(header) > 7 && strings.EqualFold(header[:7], "bearer ") {
+		return strings.TrimSpace(header[7:])
+	}
+	return ""
+}
+
+// decodeStrict reads exactly one JSON document into v, refusing unknown
+// fields and trailing data, with a 400 that says what is wrong.
+func decodeStrict(c echo.Context, v any) error {
+	if ct := c.Request().Header.Get(echo.HeaderContentType); ct != "" && !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
+		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "send the body as application/json")
+	}
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		var he *echo.HTTPError
+		if errors.As(err, &tooBig) || (errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge) {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "the body is larger than the 1 MB limit")
+		}
+		if errors.Is(err, io.EOF) {
+			return echo.NewHTTPError(http.StatusBadRequest, "the body is empty")
+		}
+		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON: "+err.Error())
+	}
+	if dec.More() {
+		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON: unexpected data after the document")
+	}
+	return nil
+}
