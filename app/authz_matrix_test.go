@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"switchboard/config"
 	"switchboard/db"
@@ -161,6 +162,14 @@ func TestRouteMatrix(t *testing.T) {
 		if _, _, err := e.identity.CreateClientUser(ctx, e.tenants.Scope(tn), identity.ClientInput{Email: "user@" + tn.Slug + ".example", Role: "client_user", Password: pw}); err != nil {
 			t.Fatal(err)
 		}
+		// Token #1 and endpoint #1 of each client, for the endpoint pages.
+		token, _, err := e.agents.CreateToken(ctx, e.tenants.Scope(tn), "matrix", time.Hour, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.agents.Enroll(ctx, token, "host-"+tn.Slug, "linux"); err != nil {
+			t.Fatal(err)
+		}
 		// Alert #1 of each client, for the alert pages.
 		if _, err := e.alerts.Ingest(ctx, e.tenants.Scope(tn), []alerts.Signal{{Source: "matrix", Rule: "r", Summary: "user@" + tn.Slug + ".example's disk"}}); err != nil {
 			t.Fatal(err)
@@ -196,6 +205,11 @@ func TestRouteMatrix(t *testing.T) {
 			matrixRow{"POST", "/t/:slug/alerts/:id/notes", p + "/alerts/1/notes", url.Values{"note": {"matrix"}}, side.view},
 			matrixRow{"POST", "/t/:slug/alerts/:id/assign", p + "/alerts/1/assign", url.Values{"assignee": {"x@msp.example"}}, side.view},
 			matrixRow{"GET", "/t/:slug/policy", p + "/policy", nil, side.view},
+			matrixRow{"GET", "/t/:slug/endpoints", p + "/endpoints", nil, side.view},
+			matrixRow{"GET", "/t/:slug/endpoints/:id", p + "/endpoints/1", nil, side.view},
+			matrixRow{"GET", "/t/:slug/enrollment", p + "/enrollment", nil, side.view},
+			matrixRow{"POST", "/t/:slug/enrollment", p + "/enrollment", url.Values{"name": {"m"}, "ttl": {"1h"}, "max_uses": {"1"}}, side.view},
+			matrixRow{"POST", "/t/:slug/enrollment/:id/revoke", p + "/enrollment/1/revoke", nil, side.view},
 			matrixRow{"POST", "/t/:slug/policy/:key/override", p + "/policy/cpu-high/override", url.Values{"enabled": {"true"}}, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/policy/:key/clear", p + "/policy/cpu-high/clear", nil, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/policy/:key/exclusions", p + "/policy/cpu-high/exclusions", url.Values{"hostname": {"h1"}}, ownerAdmin},

@@ -141,6 +141,7 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 	e.alerts.APIRoutes(s.consoleAuthz, s.console)
 	e.alerts.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.agents.AgentRoutes(s.consoleAuthz, s.console)
+	e.agents.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.policies.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.identity.ConsoleRoutes(s.consoleAuthz, s.console, s.sessions)
 	e.audit.ConsoleRoutes(s.consoleAuthz, s.console)
@@ -237,7 +238,8 @@ func consoleChrome(c echo.Context) web.Chrome {
 var sections = map[string]string{
 	"/": "home", "/clients/new": "home", "/clients": "home",
 	"/t/:slug/": "overview", "/t/:slug/users": "users", "/t/:slug/audit": "audit",
-	"/t/:slug/alerts": "alerts", "/t/:slug/alerts/:id": "alerts", "/t/:slug/policy": "policy", "/platform/policies": "policies",
+	"/t/:slug/alerts": "alerts", "/t/:slug/alerts/:id": "alerts", "/t/:slug/policy": "policy",
+	"/t/:slug/endpoints": "endpoints", "/t/:slug/endpoints/:id": "endpoints", "/t/:slug/enrollment": "endpoints", "/platform/policies": "policies",
 	"/platform/staff": "staff", "/platform/audit": "platform-audit",
 }
 

@@ -11,7 +11,7 @@
   function target(slug) {
     var path = box.dataset.path || "/", current = box.dataset.current;
     var m = current && path.match(/^\/t\/[^/]+(\/.*)?$/);
-    var rest = m && m[1] && /^\/(users|audit|alerts|policy)?$/.test(m[1]) ? m[1] : "/";
+    var rest = m && m[1] && /^\/(users|audit|alerts|policy|endpoints|enrollment)?$/.test(m[1]) ? m[1] : "/";
     return "/t/" + encodeURIComponent(slug) + rest;
   }
   function render() {

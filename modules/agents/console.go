@@ -1,0 +1,162 @@
+package agents
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"switchboard/platform/authz"
+	"switchboard/platform/tenancy"
+	"switchboard/platform/web"
+)
+
+// ConsoleRoutes registers a client's endpoints and enrollment pages.
+func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo) {
+	a.Route(e, http.MethodGet, "/t/:slug/endpoints", authz.TenantView, s.endpointsPage)
+	a.Route(e, http.MethodGet, "/t/:slug/endpoints/:id", authz.TenantView, s.endpointPage)
+	a.Route(e, http.MethodGet, "/t/:slug/enrollment", authz.TenantView, s.enrollmentPage)
+	a.Route(e, http.MethodPost, "/t/:slug/enrollment", authz.TenantManage, s.createTokenForm)
+	a.Route(e, http.MethodPost, "/t/:slug/enrollment/:id/revoke", authz.TenantManage, s.revokeTokenForm)
+}
+
+func (s *Service) endpointsPage(c echo.Context) error {
+	t, _ := tenancy.FromContext(c.Request().Context())
+	list, err := s.ListEndpoints(c.Request().Context(), t)
+	if err != nil {
+		return err
+	}
+	return web.Render(c, http.StatusOK, "console/endpoints.html", "Endpoints · "+t.Name, list)
+}
+
+// chart is a small server-rendered SVG line chart of one series.
+type chart struct {
+	Title  string
+	Points string // SVG polyline points, numbers only
+	Last   string
+}
+
+const chartW, chartH = 600.0, 120.0
+
+// lineChart scales percent samples over [from, to] into polyline points.
+func lineChart(title string, samples []Sample, from, to time.Time, value func(Sample) float64) chart {
+	var b strings.Builder
+	span := to.Sub(from).Seconds()
+	for _, smp := range samples {
+		x := chartW * smp.At.Sub(from).Seconds() / span
+		v := min(max(value(smp), 0), 100)
+		y := chartH - chartH*v/100
+		fmt.Fprintf(&b, "%.1f,%.1f ", x, y)
+	}
+	c := chart{Title: title, Points: strings.TrimSpace(b.String())}
+	if n := len(samples); n > 0 {
+		c.Last = fmt.Sprintf("%.0f%%", value(samples[n-1]))
+	}
+	return c
+}
+
+func (s *Service) endpointPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	t, _ := tenancy.FromContext(ctx)
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotFound, "No such endpoint.")
+	}
+	list, err := s.ListEndpoints(ctx, t)
+	if err != nil {
+		return err
+	}
+	var ep *Endpoint
+	for i := range list {
+		if list[i].ID == id {
+			ep = &list[i]
+		}
+	}
+	if ep == nil {
+		return echo.NewHTTPError(http.StatusNotFound, "No such endpoint.")
+	}
+	to := time.Now()
+	from := to.Add(-24 * time.Hour)
+	samples, err := s.History(ctx, t, id, from)
+	if err != nil {
+		return err
+	}
+	charts := []chart{
+		lineChart("CPU %", samples, from, to, func(x Sample) float64 { return x.CPUPercent }),
+		lineChart("Memory %", samples, from, to, func(x Sample) float64 { return x.MemoryPercent }),
+	}
+	return web.Render(c, http.StatusOK, "console/endpoint.html", ep.Hostname+" · "+t.Name,
+		map[string]any{"Endpoint": ep, "Charts": charts, "Samples": len(samples), "W": chartW, "H": chartH})
+}
+
+type enrollmentPage struct {
+	Tokens  []EnrollmentToken
+	Token   string // a token just created, shown once
+	Command string
+}
+
+func (s *Service) enrollmentPage(c echo.Context) error {
+	return s.renderEnrollment(c, http.StatusOK, enrollmentPage{}, "")
+}
+
+func (s *Service) renderEnrollment(c echo.Context, status int, p enrollmentPage, errMsg string) error {
+	t, _ := tenancy.FromContext(c.Request().Context())
+	tokens, err := s.ListTokens(c.Request().Context(), t)
+	if err != nil {
+		return err
+	}
+	p.Tokens = tokens
+	return c.Render(status, "console/enrollment.html", web.Page{Title: "Enrollment · " + t.Name, Error: errMsg, Data: p})
+}
+
+func (s *Service) createTokenForm(c echo.Context) error {
+	ctx := c.Request().Context()
+	t, _ := tenancy.FromContext(ctx)
+	ttl, err := time.ParseDuration(c.FormValue("ttl"))
+	if err != nil {
+		return s.renderEnrollment(c, http.StatusUnprocessableEntity, enrollmentPage{}, "Valid for must be a duration like 24h or 168h.")
+	}
+	maxUses, err := strconv.Atoi(c.FormValue("max_uses"))
+	if err != nil {
+		return s.renderEnrollment(c, http.StatusUnprocessableEntity, enrollmentPage{}, "Maximum uses must be a whole number.")
+	}
+	token, _, err := s.CreateToken(ctx, t, strings.TrimSpace(c.FormValue("name")), ttl, maxUses)
+	if errors.Is(err, ErrInvalid) {
+		return s.renderEnrollment(c, http.StatusUnprocessableEntity, enrollmentPage{}, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+	}
+	if err != nil {
+		return err
+	}
+	server := c.Scheme() + "://" + c.Request().Host
+	return s.renderEnrollment(c, http.StatusCreated, enrollmentPage{Token: token,
+		Command: fmt.Sprintf("switchboard agent --server %s --token %s", server, token)}, "")
+}
+
+func (s *Service) revokeTokenForm(c echo.Context) error {
+	ctx := c.Request().Context()
+	t, _ := tenancy.FromContext(ctx)
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotFound, "No such token.")
+	}
+	if err := s.RevokeToken(ctx, t, id); errors.Is(err, ErrNotFound) {
+		// Revoking twice is harmless; only a token that never existed is a 404.
+		tokens, lerr := s.ListTokens(ctx, t)
+		if lerr != nil {
+			return lerr
+		}
+		for _, tok := range tokens {
+			if tok.ID == id {
+				return web.RedirectFlash(c, "/t/"+t.Slug+"/enrollment", "That token was already revoked.")
+			}
+		}
+		return echo.NewHTTPError(http.StatusNotFound, "No such token.")
+	} else if err != nil {
+		return err
+	}
+	return web.RedirectFlash(c, "/t/"+t.Slug+"/enrollment", "Token revoked; endpoints already enrolled keep working.")
+}
