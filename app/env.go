@@ -127,8 +127,8 @@ func (e *env) connect(ctx context.Context, allowBehind bool) error {
 		Export: tenants.ExportConfig{DatabaseURL: e.url, BinDir: e.binDir}})
 	e.identity = identity.NewService(e.cluster, e.tenants, e.log)
 	e.audit = audit.NewService(e.cluster)
-	e.alerts = alerts.NewService()
 	e.policies = policies.NewService(e.cluster)
+	e.alerts = alerts.NewService().WithMaintenance(e.policies)
 	e.dashboard = dashboard.NewService(e.tenants, e.alerts)
 	e.agents = agents.NewService(agents.Options{Tenants: e.tenants, Policies: e.policies, Alerts: e.alerts, Logger: e.log})
 	return nil

@@ -23,6 +23,7 @@ var seq atomic.Int64
 
 // fixture gives a test its own tenants on the package's database.
 type fixture struct {
+	cluster *tenancy.Cluster
 	tenants *tenants.Service
 	alerts  *Service
 }
@@ -38,7 +39,7 @@ func newFixture(t *testing.T) fixture {
 	if _, err := db.MigrateControl(ctx, c.ControlDB(), db.Control()); err != nil {
 		t.Fatal(err)
 	}
-	return fixture{tenants: tenants.NewService(c, tenants.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}), alerts: NewService()}
+	return fixture{cluster: c, tenants: tenants.NewService(c, tenants.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}), alerts: NewService()}
 }
 
 func (f fixture) tenant(t *testing.T) tenancy.Tenant {

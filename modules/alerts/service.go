@@ -11,14 +11,30 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/modules/audit"
+	"switchboard/modules/policies"
 	"switchboard/platform/tenancy"
 )
 
 // Service ingests signals and manages alerts. All of it is tenant-plane work.
-type Service struct{}
+type Service struct {
+	maintenance MaintenanceSource
+}
+
+// MaintenanceSource lists the maintenance windows in force for the tenant
+// whose schema tx is scoped to (the policies service implements it).
+type MaintenanceSource interface {
+	ActiveMaintenance(ctx context.Context, tx *gorm.DB, now time.Time) ([]policies.Window, error)
+}
 
 // NewService returns the alerts service.
 func NewService() *Service { return &Service{} }
+
+// WithMaintenance makes ingestion suppress signals inside the tenant's
+// maintenance windows; it returns s for chaining at wiring time.
+func (s *Service) WithMaintenance(m MaintenanceSource) *Service {
+	s.maintenance = m
+	return s
+}
 
 // maxBatch is the most signals one request may carry.
 const maxBatch = 500
@@ -51,8 +67,15 @@ func (s *Service) Ingest(ctx context.Context, t tenancy.Tenant, signals []Signal
 		if err := tx.Where("starts_at <= now() AND ends_at > now()").Find(&silences).Error; err != nil {
 			return fmt.Errorf("reading silences: %w", err)
 		}
+		var windows []policies.Window
+		if s.maintenance != nil {
+			var err error
+			if windows, err = s.maintenance.ActiveMaintenance(ctx, tx, time.Now()); err != nil {
+				return err
+			}
+		}
 		for _, sig := range signals {
-			o, err := ingestOne(tx, t, sig, silences)
+			o, err := ingestOne(tx, t, sig, silences, windows)
 			if err != nil {
 				return err
 			}
@@ -66,7 +89,7 @@ func (s *Service) Ingest(ctx context.Context, t tenancy.Tenant, signals []Signal
 	return out, nil
 }
 
-func ingestOne(tx *gorm.DB, t tenancy.Tenant, sig Signal, silences []Silence) (Outcome, error) {
+func ingestOne(tx *gorm.DB, t tenancy.Tenant, sig Signal, silences []Silence, windows []policies.Window) (Outcome, error) {
 	fp := fingerprint(t.ID, sig)
 	if sig.Status == StatusResolved {
 		var a Alert
@@ -84,11 +107,17 @@ func ingestOne(tx *gorm.DB, t tenancy.Tenant, sig Signal, silences []Silence) (O
 		return Outcome{AlertID: a.ID, Action: "resolved", Status: StatusResolved, Occurred: a.Occurrences}, nil
 	}
 
-	status, silenceID := StatusFiring, (*int64)(nil)
+	status, silenceID, why := StatusFiring, (*int64)(nil), ""
 	for i := range silences {
 		if matches(silences[i].Matchers, sig) {
 			status, silenceID = StatusSuppressed, &silences[i].ID
+			why = fmt.Sprintf("suppressed by silence #%d", silences[i].ID)
 			break
+		}
+	}
+	for _, w := range windows {
+		if status == StatusFiring && inWindow(w.Labels, sig) {
+			status, why = StatusSuppressed, "suppressed by maintenance window "+w.Key
 		}
 	}
 	var row struct {
@@ -122,14 +151,25 @@ func ingestOne(tx *gorm.DB, t tenancy.Tenant, sig Signal, silences []Silence) (O
 			action = "suppressed"
 		}
 		body := sig.Summary
-		if silenceID != nil {
-			body = fmt.Sprintf("suppressed by silence #%d: %s", *silenceID, sig.Summary)
+		if why != "" {
+			body = why + ": " + sig.Summary
 		}
 		if err := addEvent(tx, row.ID, action, sig.Source, body); err != nil {
 			return Outcome{}, err
 		}
 	}
 	return Outcome{AlertID: row.ID, Action: action, Status: row.Status, Occurred: row.Occurrences}, nil
+}
+
+// inWindow reports whether every label of a maintenance window equals the
+// signal's (an empty label set covers everything).
+func inWindow(labels map[string]string, sig Signal) bool {
+	for k, v := range labels {
+		if !matches([]Matcher{{Name: k, Op: "=", Value: v}}, sig) {
+			return false
+		}
+	}
+	return true
 }
 
 func addEvent(tx *gorm.DB, alertID int64, kind, actor, body string) error {

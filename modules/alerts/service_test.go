@@ -3,12 +3,14 @@ package alerts
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
 
 	"switchboard/modules/audit"
+	"switchboard/modules/policies"
 	"switchboard/platform/tenancy"
 )
 
@@ -197,5 +199,30 @@ func TestListFilters(t *testing.T) {
 	}
 	if _, err := f.alerts.List(ctx, tn, Filter{Status: "bogus"}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("bad status filter: %v", err)
+	}
+}
+
+func TestMaintenanceWindowSuppresses(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tn := f.tenant(t)
+	pol := policies.NewService(f.cluster)
+	f.alerts.WithMaintenance(pol)
+	t.Cleanup(func() { f.alerts.WithMaintenance(nil) })
+	if err := pol.SetTenantItem(ctx, tn, policies.Item{Key: "patch-night", Kind: policies.KindMaintenance, Enabled: true,
+		Maintenance: &policies.Maintenance{Labels: map[string]string{"host": "web1"}, StartsAt: time.Now().Add(-time.Hour), EndsAt: time.Now().Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	if o := ingest(t, f, tn, disk(""))[0]; o.Status != StatusSuppressed {
+		t.Fatalf("signal inside the window: %+v", o)
+	}
+	other := disk("")
+	other.Labels = map[string]string{"host": "db1"}
+	if o := ingest(t, f, tn, other)[0]; o.Status != StatusFiring {
+		t.Fatalf("signal outside the window's labels: %+v", o)
+	}
+	_, events, err := f.alerts.Get(ctx, tn, 1)
+	if err != nil || len(events) == 0 || !strings.Contains(events[0].Body, "maintenance window patch-night") {
+		t.Fatalf("timeline says why: %+v %v", events, err)
 	}
 }

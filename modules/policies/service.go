@@ -385,3 +385,47 @@ func decodeItem(key, kind string, body []byte, enabled bool) (Item, error) {
 	}
 	return it, nil
 }
+
+// Window is a maintenance window in force, with the item it comes from.
+type Window struct {
+	Key string
+	Maintenance
+}
+
+// ActiveMaintenance returns the maintenance windows in force at now for the
+// tenant whose schema tx is scoped to (inside tenancy.Do), so the caller can
+// check them in the transaction it already has.
+func (s *Service) ActiveMaintenance(ctx context.Context, tx *gorm.DB, now time.Time) ([]Window, error) {
+	globals, err := s.cachedGlobals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var gl []Global
+	for _, g := range globals {
+		if g.Kind == KindMaintenance {
+			gl = append(gl, g)
+		}
+	}
+	var own []tenantItemRow
+	if err := tx.Raw(`SELECT key, kind, body, enabled FROM policy_items WHERE kind = 'maintenance'`).Scan(&own).Error; err != nil {
+		return nil, fmt.Errorf("reading maintenance windows: %w", err)
+	}
+	var overrides []overrideRow
+	if len(gl) > 0 {
+		if err := tx.Raw(`SELECT key, enabled, body FROM policy_overrides`).Scan(&overrides).Error; err != nil {
+			return nil, fmt.Errorf("reading maintenance overrides: %w", err)
+		}
+	}
+	eff, err := merge(gl, overrides, own, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []Window
+	for _, it := range eff.Items {
+		m := it.Maintenance
+		if it.Enabled && m != nil && !now.Before(m.StartsAt) && now.Before(m.EndsAt) {
+			out = append(out, Window{Key: it.Key, Maintenance: *m})
+		}
+	}
+	return out, nil
+}
