@@ -164,6 +164,7 @@ type benchEnv struct {
 	pg      *pgembed.Cluster
 	cluster *tenancy.Cluster
 	svc     *tenants.Service
+	load    *env // the server-side services of the load phase
 }
 
 // startBenchEnv creates a temp folder, starts a cluster in it, connects and

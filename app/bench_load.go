@@ -32,22 +32,68 @@ func benchThroughput(ctx context.Context, b *benchEnv, opts benchOptions, t *ben
 	}
 	defer stop()
 
-	body := func(r *rand.Rand) []byte {
+	alert := func(r *rand.Rand) (string, []byte) {
 		// 20 rules × 10 hosts per tenant: after warm-up most requests repeat an
 		// open alert (the dedupe path); the rest open new ones.
-		return fmt.Appendf(nil, `{"source":"bench","rule":"rule-%d","severity":"warning","summary":"load","labels":{"host":"h%d"}}`,
+		return keys[r.IntN(len(keys))], fmt.Appendf(nil, `{"source":"bench","rule":"rule-%d","severity":"warning","summary":"load","labels":{"host":"h%d"}}`,
 			r.IntN(20), r.IntN(10))
 	}
-	lat, failed, elapsed, err := runLoad(ctx, base+"/api/v1/alerts", keys, opts.loadRequests, opts.loadConcurrency, body)
+	lat, failed, elapsed, err := runLoad(ctx, base+"/api/v1/alerts", opts.loadRequests, opts.loadConcurrency, alert)
 	if err != nil {
 		return err
 	}
-	rate := float64(len(lat)) / elapsed.Seconds()
-	t.rows = append(t.rows, benchRow{fmt.Sprintf("alerts ingested over %d tenants", len(keys)), fmt.Sprintf("%.0f /s (%d requests, %d failed)", rate, len(lat), failed),
-		fmt.Sprintf("≥ %.0f /s", loadTargetRate), yesNo(rate >= loadTargetRate && failed == 0)})
-	t.info("alert ingestion latency p50", fmtDuration(percentile(lat, 0.50)))
-	t.atMost("alert ingestion latency p99", percentile(lat, 0.99), loadTargetP99, "")
+	loadRows(t, fmt.Sprintf("alerts ingested over %d tenants", len(keys)), "alert ingestion", lat, failed, elapsed)
+
+	fmt.Fprintf(stderr, "bench: agent check-in load, %d requests from %d connections\n", opts.loadRequests, opts.loadConcurrency)
+	creds, hosts, err := enrollBenchEndpoints(ctx, b, keys)
+	if err != nil {
+		return err
+	}
+	checkin := func(r *rand.Rand) (string, []byte) {
+		i := r.IntN(len(creds))
+		// Quiet machines: no threshold fires, so this is the inventory path.
+		return creds[i], fmt.Appendf(nil, `{"hostname":%q,"os":"linux","uptime_seconds":%d,"cpu_percent":%.1f,"memory_percent":%.1f,"disks":[{"mount":"/","used_percent":%.1f}]}`,
+			hosts[i], 1000+r.IntN(1000), 5+r.Float64()*20, 30+r.Float64()*20, 40+r.Float64()*10)
+	}
+	lat, failed, elapsed, err = runLoad(ctx, base+"/api/v1/agent/checkin", opts.loadRequests, opts.loadConcurrency, checkin)
+	if err != nil {
+		return err
+	}
+	loadRows(t, fmt.Sprintf("agent check-ins over %d tenants", len(creds)), "check-in", lat, failed, elapsed)
 	return nil
+}
+
+// loadRows adds a load phase's rate and latency rows.
+func loadRows(t *benchTable, what, short string, lat []time.Duration, failed int64, elapsed time.Duration) {
+	rate := float64(len(lat)) / elapsed.Seconds()
+	t.rows = append(t.rows, benchRow{what, fmt.Sprintf("%.0f /s (%d requests, %d failed)", rate, len(lat), failed),
+		fmt.Sprintf("≥ %.0f /s", loadTargetRate), yesNo(rate >= loadTargetRate && failed == 0)})
+	t.info(short+" latency p50", fmtDuration(percentile(lat, 0.50)))
+	t.atMost(short+" latency p99", percentile(lat, 0.99), loadTargetP99, "")
+}
+
+// enrollBenchEndpoints enrolls one endpoint per tenant through the agents
+// service (the same code the enroll API runs) and returns their credentials.
+func enrollBenchEndpoints(ctx context.Context, b *benchEnv, keys []string) ([]string, []string, error) {
+	list, err := b.load.tenants.List(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	creds := make([]string, 0, len(list))
+	hosts := make([]string, 0, len(list))
+	for _, tn := range list {
+		token, _, err := b.load.agents.CreateToken(ctx, b.load.tenants.Scope(tn), "bench", time.Hour, 1)
+		if err != nil {
+			return nil, nil, err
+		}
+		host := "bench-" + tn.Slug
+		enr, err := b.load.agents.Enroll(ctx, token, host, "linux")
+		if err != nil {
+			return nil, nil, err
+		}
+		creds, hosts = append(creds, enr.Credential), append(hosts, host)
+	}
+	return creds, hosts, nil
 }
 
 // startLoadServer gives every bench tenant an API key and serves the real
@@ -76,6 +122,7 @@ func startLoadServer(ctx context.Context, b *benchEnv) (string, []string, func()
 		}
 		keys = append(keys, key)
 	}
+	b.load = e
 	srvCtx, cancel := context.WithCancel(ctx)
 	handler, err := buildServer(srvCtx, e)
 	if err != nil {
@@ -99,9 +146,9 @@ func startLoadServer(ctx context.Context, b *benchEnv) (string, []string, func()
 	return "http://" + ln.Addr().String(), keys, stop, nil
 }
 
-// runLoad sends total POSTs from workers connections, each with a random
-// tenant's key, and returns every successful request's latency.
-func runLoad(ctx context.Context, url string, keys []string, total, workers int, body func(*rand.Rand) []byte) ([]time.Duration, int64, time.Duration, error) {
+// runLoad sends total POSTs from workers connections, each with the bearer
+// token and body pick chooses, and returns every successful request's latency.
+func runLoad(ctx context.Context, url string, total, workers int, pick func(*rand.Rand) (string, []byte)) ([]time.Duration, int64, time.Duration, error) {
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers, MaxConnsPerHost: workers}}
 	var (
 		next   atomic.Int64
@@ -118,9 +165,10 @@ func runLoad(ctx context.Context, url string, keys []string, total, workers int,
 			r := rand.New(rand.NewPCG(seed, seed*7+1))
 			mine := make([]time.Duration, 0, total/workers+1)
 			for next.Add(1) <= int64(total) && ctx.Err() == nil {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body(r)))
+				bearer, body := pick(r)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+keys[r.IntN(len(keys))])
+				req.Header.Set("Authorization", "Bearer "+bearer)
 				t0 := time.Now()
 				resp, err := client.Do(req)
 				if err != nil {

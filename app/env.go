@@ -17,6 +17,7 @@ import (
 	"switchboard/modules/audit"
 	"switchboard/modules/dashboard"
 	"switchboard/modules/identity"
+	"switchboard/modules/notify"
 	"switchboard/modules/policies"
 	"switchboard/modules/tenants"
 	"switchboard/platform/pgembed"
@@ -39,6 +40,7 @@ type env struct {
 	policies  *policies.Service
 	dashboard *dashboard.Service
 	agents    *agents.Service
+	notify    *notify.Service
 }
 
 // loadConfig reads the configuration for cmd, with extra flag bindings.
@@ -130,6 +132,13 @@ func (e *env) connect(ctx context.Context, allowBehind bool) error {
 	e.policies = policies.NewService(e.cluster)
 	e.alerts = alerts.NewService().WithMaintenance(e.policies)
 	e.dashboard = dashboard.NewService(e.tenants, e.alerts)
+	e.notify = notify.NewService(notify.Deps{Alerts: e.alerts, Tenants: e.tenants, Policies: e.policies}, notify.Options{
+		SMTP: notify.SMTPConfig{Host: e.cfg.Notify.SMTP.Host, Port: e.cfg.Notify.SMTP.Port, From: e.cfg.Notify.SMTP.From,
+			Username: e.cfg.Notify.SMTP.Username, Password: e.cfg.Notify.SMTP.Password, RequireTLS: e.cfg.Notify.SMTP.RequireTLS},
+		MaxAttempts: e.cfg.Notify.MaxAttempts, BaseURL: e.cfg.Notify.BaseURL,
+		AllowPrivateNetworks: e.cfg.Notify.AllowPrivateNetworks, Logger: e.log,
+	})
+	e.alerts.OnCreated(e.notify.AlertsCreated)
 	e.agents = agents.NewService(agents.Options{Tenants: e.tenants, Policies: e.policies, Alerts: e.alerts, Logger: e.log})
 	return nil
 }

@@ -9,7 +9,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/spf13/cobra"
+
+	"switchboard/modules/notify"
+	"switchboard/platform/jobs"
 )
 
 func newServeCommand() *cobra.Command {
@@ -38,6 +42,19 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
+	bg, err := startJobs(ctx, e)
+	if err != nil {
+		return err
+	}
+	// Stopped after the HTTP server (deferred first, runs last but before the
+	// database closes), so in-flight ingests can still enqueue.
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := bg.Stop(stopCtx); err != nil {
+			e.log.Warn("stopping background jobs", "err", err)
+		}
+	}()
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
 	ln, err := net.Listen("tcp", e.cfg.Server.Addr)
@@ -59,4 +76,21 @@ func runServe(cmd *cobra.Command, _ []string) error {
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	return nil
+}
+
+// startJobs starts the River client that works background jobs
+// (notification deliveries) in this process.
+func startJobs(ctx context.Context, e *env) (*jobs.Client, error) {
+	workers := river.NewWorkers()
+	e.notify.AddWorkers(workers)
+	bg, err := jobs.New(ctx, e.url, workers, jobs.Options{Queues: map[string]int{notify.Queue: e.cfg.Notify.Workers}, Logger: e.log})
+	if err != nil {
+		return nil, err
+	}
+	e.notify.UseJobs(bg)
+	if err := bg.Start(ctx); err != nil {
+		_ = bg.Stop(context.Background())
+		return nil, err
+	}
+	return bg, nil
 }

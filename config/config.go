@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -18,6 +19,26 @@ type Config struct {
 	Database Database `mapstructure:"database"`
 	Server   Server   `mapstructure:"server"`
 	Log      Log      `mapstructure:"log"`
+	Notify   Notify   `mapstructure:"notify"`
+}
+
+// Notify configures outgoing notifications.
+type Notify struct {
+	SMTP                 SMTP   `mapstructure:"smtp"`
+	BaseURL              string `mapstructure:"base_url"` // console URL for links in messages
+	MaxAttempts          int    `mapstructure:"max_attempts"`
+	Workers              int    `mapstructure:"workers"`
+	AllowPrivateNetworks bool   `mapstructure:"allow_private_networks"` // webhooks to private addresses
+}
+
+// SMTP is the mail relay for e-mail channels.
+type SMTP struct {
+	Host       string `mapstructure:"host"`
+	Port       int    `mapstructure:"port"`
+	From       string `mapstructure:"from"`
+	Username   string `mapstructure:"username"`
+	Password   string `mapstructure:"password"`
+	RequireTLS bool   `mapstructure:"require_tls"`
 }
 
 // Database says where PostgreSQL is. With no URL, the embedded cluster under DataDir is used.
@@ -44,14 +65,24 @@ type Log struct {
 
 // Defaults are the built-in values.
 var Defaults = map[string]any{
-	"database.url":          "",
-	"database.data_dir":     ".data/postgres",
-	"database.max_conns":    20,
-	"server.addr":           "127.0.0.1:8080",
-	"server.console_hosts":  []string{"localhost", "127.0.0.1"},
-	"server.secure_cookies": false,
-	"log.format":            "text",
-	"log.level":             "info",
+	"database.url":                  "",
+	"database.data_dir":             ".data/postgres",
+	"database.max_conns":            20,
+	"server.addr":                   "127.0.0.1:8080",
+	"server.console_hosts":          []string{"localhost", "127.0.0.1"},
+	"server.secure_cookies":         false,
+	"log.format":                    "text",
+	"notify.smtp.host":              "",
+	"notify.smtp.port":              587,
+	"notify.smtp.from":              "",
+	"notify.smtp.username":          "",
+	"notify.smtp.password":          "",
+	"notify.smtp.require_tls":       false,
+	"notify.base_url":               "",
+	"notify.max_attempts":           8,
+	"notify.workers":                10,
+	"notify.allow_private_networks": false,
+	"log.level":                     "info",
 }
 
 // ErrInvalid marks configuration mistakes the user must fix.
@@ -110,6 +141,15 @@ func (c *Config) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("%w: log.level must be debug, info, warn or error", ErrInvalid)
+	}
+	n := c.Notify
+	if n.SMTP.Port < 1 || n.SMTP.Port > 65535 || n.MaxAttempts < 1 || n.MaxAttempts > 25 || n.Workers < 1 || n.Workers > 100 {
+		return fmt.Errorf("%w: notify.smtp.port must be 1-65535, notify.max_attempts 1-25, notify.workers 1-100", ErrInvalid)
+	}
+	if n.SMTP.Host != "" {
+		if _, err := mail.ParseAddress(n.SMTP.From); err != nil {
+			return fmt.Errorf("%w: notify.smtp.from %q is not an e-mail address", ErrInvalid, n.SMTP.From)
+		}
 	}
 	if c.Database.URL == "" && c.Database.DataDir == "" {
 		return fmt.Errorf("%w: set database.url, or database.data_dir for the embedded database", ErrInvalid)

@@ -18,6 +18,18 @@ import (
 // Service ingests signals and manages alerts. All of it is tenant-plane work.
 type Service struct {
 	maintenance MaintenanceSource
+	onCreated   CreatedHook
+}
+
+// CreatedHook is told, after Ingest has committed, about the firing alerts it opened.
+type CreatedHook func(ctx context.Context, t tenancy.Tenant, created []Alert)
+
+// OnCreated sets the hook (notifications); call it while wiring, before serving.
+func (s *Service) OnCreated(h CreatedHook) { s.onCreated = h }
+
+// AddEvent appends an event to an alert's timeline; ErrNotFound if there is no such alert.
+func (s *Service) AddEvent(ctx context.Context, t tenancy.Tenant, id int64, kind, actor, body string) error {
+	return s.onAlert(ctx, t, id, func(tx *gorm.DB, _ Alert) error { return addEvent(tx, id, kind, actor, body) })
 }
 
 // MaintenanceSource lists the maintenance windows in force for the tenant
@@ -85,6 +97,20 @@ func (s *Service) Ingest(ctx context.Context, t tenancy.Tenant, signals []Signal
 	})
 	if err != nil {
 		return nil, err
+	}
+	if s.onCreated != nil {
+		var created []Alert
+		for i, o := range out { // out[i] is signals[i]'s outcome
+			if o.Action == "created" && o.Status == StatusFiring {
+				sig := signals[i]
+				created = append(created, Alert{ID: o.AlertID, Source: sig.Source, Rule: sig.Rule, Severity: sig.Severity,
+					Status: o.Status, Summary: sig.Summary, Description: sig.Description, Labels: sig.Labels,
+					Endpoint: sig.Endpoint, Occurrences: o.Occurred, FirstSeenAt: time.Now()})
+			}
+		}
+		if len(created) > 0 {
+			s.onCreated(ctx, t, created)
+		}
 	}
 	return out, nil
 }

@@ -56,3 +56,17 @@ func (d Directory) one(ctx context.Context, q *gorm.DB) (tenancy.Tenant, error) 
 	}
 	return d.s.Scope(t), nil
 }
+
+// ByID returns the tenant with the given id bound to its cluster, or an
+// error wrapping tenancy.ErrUnknownTenant (background jobs resolve their tenant with it).
+func (s *Service) ByID(ctx context.Context, id int64) (tenancy.Tenant, error) {
+	var t Tenant
+	err := s.root(ctx).Where("id = ?", id).Take(&t).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return tenancy.Tenant{}, fmt.Errorf("%w: id %d", tenancy.ErrUnknownTenant, id)
+	}
+	if err != nil {
+		return tenancy.Tenant{}, fmt.Errorf("reading tenant %d: %w", id, err)
+	}
+	return s.Scope(t), nil
+}

@@ -1,0 +1,115 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"switchboard/modules/alerts"
+	"switchboard/platform/jobs"
+	"switchboard/platform/tenancy"
+)
+
+// actor is who the timeline says delivered a notification.
+const actor = "notify"
+
+// worker delivers one alert to one channel.
+type worker struct {
+	river.WorkerDefaults[deliveryArgs]
+	s *Service
+}
+
+// Timeout leaves room for a slow SMTP dialogue; webhooks stop at 10 s themselves.
+func (w *worker) Timeout(*river.Job[deliveryArgs]) time.Duration { return time.Minute }
+
+// Work resolves the tenant, reads the channel and the alert inside the
+// tenant's schema, delivers outside any transaction (never hold one open
+// across the network), and records the outcome on the alert's timeline.
+// A permanent failure cancels the job; any other failure returns the error
+// so that River retries it with backoff until the attempts run out.
+func (w *worker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
+	s, args := w.s, job.Args
+	t, err := jobs.ResolveTenant(ctx, s.deps.Tenants, args.TenantArgs)
+	if err != nil {
+		return err
+	}
+	log := s.log.With("tenant", t.Slug, "alert", args.AlertID, "channel", args.ChannelID, "attempt", job.Attempt)
+	ch, err := channel(ctx, t, args.ChannelID)
+	if errors.Is(err, ErrNotFound) {
+		s.record(ctx, log, t, args.AlertID, EventNotifyFailed, fmt.Sprintf("channel #%d was deleted before delivery", args.ChannelID))
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	if !ch.Enabled {
+		s.record(ctx, log, t, args.AlertID, EventNotifyFailed, fmt.Sprintf("%s %s: disabled before delivery", ch.Kind, ch.Name))
+		return river.JobCancel(fmt.Errorf("channel %s is disabled", ch.Name))
+	}
+	a, _, err := s.deps.Alerts.Get(ctx, t, args.AlertID)
+	if errors.Is(err, alerts.ErrNotFound) {
+		return river.JobCancel(err) // no alert, no timeline to write on
+	}
+	if err != nil {
+		return fmt.Errorf("reading alert #%d: %w", args.AlertID, err)
+	}
+
+	var detail string
+	switch ch.Kind {
+	case KindEmail:
+		detail, err = s.sendEmail(ctx, t, ch, a)
+	case KindWebhook:
+		detail, err = s.sendWebhook(ctx, t, ch, a)
+	default:
+		err = permanent(fmt.Errorf("unknown channel kind %q", ch.Kind))
+	}
+	if err == nil {
+		s.record(ctx, log, t, a.ID, EventNotified, fmt.Sprintf("%s %s: %s (attempt %d)", ch.Kind, ch.Name, detail, job.Attempt))
+		log.InfoContext(ctx, "notification delivered", "kind", ch.Kind)
+		return nil
+	}
+	final := isPermanent(err)
+	var next string
+	switch {
+	case final:
+		next = "permanent; not retried"
+	case job.Attempt >= job.MaxAttempts:
+		next = fmt.Sprintf("giving up after %d attempts", job.Attempt)
+	default:
+		next = fmt.Sprintf("attempt %d of %d; will retry", job.Attempt, job.MaxAttempts)
+	}
+	s.record(ctx, log, t, a.ID, EventNotifyFailed, fmt.Sprintf("%s %s: %v (%s)", ch.Kind, ch.Name, err, next))
+	log.WarnContext(ctx, "notification failed", "kind", ch.Kind, "err", err, "next", next)
+	if final {
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+// record appends to the alert's timeline. It outlives the job's context so
+// a timeout still leaves a trace, and a failure here is logged, never
+// returned: retrying a delivery that succeeded would send it twice.
+func (s *Service) record(ctx context.Context, log *slog.Logger, t tenancy.Tenant, alertID int64, kind, body string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.deps.Alerts.AddEvent(ctx, t, alertID, kind, actor, body); err != nil {
+		log.ErrorContext(ctx, "notify: recording on the alert timeline", "event", kind, "err", err)
+	}
+}
+
+// permanentError marks a failure that retrying cannot fix.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+func permanent(err error) error { return &permanentError{err: err} }
+
+func isPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}

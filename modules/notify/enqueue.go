@@ -1,0 +1,158 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"gorm.io/gorm"
+
+	"switchboard/modules/alerts"
+	"switchboard/modules/policies"
+	"switchboard/platform/jobs"
+	"switchboard/platform/tenancy"
+)
+
+// deliveryArgs is one delivery job: one alert to one channel of one tenant.
+// All three ids form the job's unique key, so enqueueing the same delivery
+// again is a no-op while River keeps the job (24 h after it finishes).
+type deliveryArgs struct {
+	jobs.TenantArgs
+	AlertID   int64 `json:"alert_id" river:"unique"`
+	ChannelID int64 `json:"channel_id" river:"unique"`
+}
+
+// Kind names the job in River.
+func (deliveryArgs) Kind() string { return "notify_delivery" }
+
+// allStates makes uniqueness hold whatever became of the earlier job:
+// a delivery that was cancelled or gave up is not re-sent by a duplicate.
+var allStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStateCancelled, rivertype.JobStateCompleted, rivertype.JobStateDiscarded,
+	rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled,
+}
+
+// hookTimeout bounds the work AlertsCreated adds after an ingest.
+const hookTimeout = 10 * time.Second
+
+// AlertsCreated is the alerts module's after-commit hook: it routes the
+// alerts that an ingest opened with the tenant's effective policy and
+// enqueues their deliveries. It runs after the alerts' transaction has
+// committed, so a job never refers to an alert that was rolled back; the
+// price is that a crash between that commit and the insert loses those
+// notifications (see Enqueue). Errors are logged: the ingest has already
+// succeeded and its caller cannot act on them.
+func (s *Service) AlertsCreated(ctx context.Context, t tenancy.Tenant, created []alerts.Alert) {
+	if len(created) == 0 || s.deps.Policies == nil || s.jobs == nil {
+		return
+	}
+	// The request may be over by now; the enqueue must still finish.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hookTimeout)
+	defer cancel()
+	eff, err := s.deps.Policies.Effective(ctx, t)
+	if err != nil {
+		s.log.ErrorContext(ctx, "notify: reading routing policy", "tenant", t.Slug, "err", err)
+		return
+	}
+	if _, err := s.Enqueue(ctx, t, created, eff.Items); err != nil {
+		s.log.ErrorContext(ctx, "notify: enqueueing deliveries", "tenant", t.Slug, "alerts", len(created), "err", err)
+	}
+}
+
+// Enqueue routes firing alerts to the tenant's enabled channels and inserts
+// one delivery job per (alert, channel), all in one River transaction. It
+// returns how many jobs were new.
+//
+// Why not in the alert's own transaction: tenancy.Do's transaction runs as
+// the tenant's role, which has no rights on River's tables in the control
+// plane (by design), and it is a database/sql connection, not the pgx
+// transaction River's driver takes. So the insert follows the commit:
+// at-least-once from here on (River retries, unique args make a repeated
+// enqueue harmless), at-most-once across a crash in the gap before it.
+func (s *Service) Enqueue(ctx context.Context, t tenancy.Tenant, created []alerts.Alert, routing []policies.EffectiveItem) (int, error) {
+	if s.jobs == nil {
+		return 0, fmt.Errorf("notify: no jobs client (UseJobs was not called)")
+	}
+	routes := map[int64][]string{}
+	var names []string
+	for _, a := range created {
+		if a.Status != alerts.StatusFiring {
+			continue // suppressed alerts are recorded, not announced
+		}
+		if r := Route(a, routing); len(r) > 0 {
+			routes[a.ID] = r
+			names = append(names, r...)
+		}
+	}
+	if len(routes) == 0 {
+		return 0, nil // the common case costs no query
+	}
+	var chans []Channel
+	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		return tx.Select("ID", "Name", "Enabled").Where("name IN ?", names).Find(&chans).Error
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reading channels: %w", err)
+	}
+	byName := make(map[string]Channel, len(chans))
+	for _, c := range chans {
+		byName[c.Name] = c
+	}
+	var params []river.InsertManyParams
+	for _, a := range created {
+		for _, name := range routes[a.ID] {
+			c, ok := byName[name]
+			if !ok {
+				// A route naming no channel is a policy mistake; say so where staff look.
+				s.missingChannel(ctx, t, a.ID, name)
+				continue
+			}
+			if !c.Enabled {
+				continue
+			}
+			params = append(params, river.InsertManyParams{
+				Args:       deliveryArgs{TenantArgs: jobs.TenantArgs{TenantID: t.ID}, AlertID: a.ID, ChannelID: c.ID},
+				InsertOpts: s.insertOpts(),
+			})
+		}
+	}
+	res, err := s.jobs.InsertMany(ctx, params)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range res {
+		if !r.UniqueSkippedAsDuplicate {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *Service) insertOpts() *river.InsertOpts {
+	return &river.InsertOpts{
+		Queue:       s.opts.Queue,
+		MaxAttempts: s.opts.MaxAttempts,
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: allStates},
+	}
+}
+
+func (s *Service) missingChannel(ctx context.Context, t tenancy.Tenant, alertID int64, name string) {
+	s.log.WarnContext(ctx, "notify: routing names an unknown channel", "tenant", t.Slug, "channel", name, "alert", alertID)
+	body := fmt.Sprintf("channel %s: no such channel; check the routing policy", name)
+	if err := s.deps.Alerts.AddEvent(ctx, t, alertID, EventNotifyFailed, actor, body); err != nil {
+		s.log.ErrorContext(ctx, "notify: recording on the alert timeline", "tenant", t.Slug, "alert", alertID, "err", err)
+	}
+}
+
+// jsonList encodes a string list for a jsonb column.
+func jsonList(l []string) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(l) // a list of strings always encodes
+	return string(b)
+}

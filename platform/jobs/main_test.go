@@ -1,0 +1,71 @@
+package jobs
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"switchboard/db"
+	"switchboard/platform/pgtest"
+	"switchboard/platform/tenancy"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// openCluster connects to the package's database and migrates the control
+// plane, which brings River's tables with it.
+func openCluster(t *testing.T) *tenancy.Cluster {
+	t.Helper()
+	ctx := context.Background()
+	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.PoolOptions{MaxOpen: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if _, err := db.MigrateControl(ctx, c.ControlDB(), db.Control()); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+var nextID atomic.Int64
+
+func init() { nextID.Store(int64(os.Getpid()) * 1000) }
+
+// newTenant provisions a bare tenant schema (role, schema, one table) the
+// way production does, without the tenants module this package may not know.
+func newTenant(t *testing.T, c *tenancy.Cluster) tenancy.Tenant {
+	t.Helper()
+	id := nextID.Add(1)
+	err := c.ControlDB().Transaction(func(tx *gorm.DB) error {
+		if err := tenancy.CreateSchema(tx, id); err != nil {
+			return err
+		}
+		return tx.Exec(`CREATE TABLE marks (job_id bigint PRIMARY KEY, note text NOT NULL)`).Error
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = c.ControlDB().Transaction(func(tx *gorm.DB) error { return tenancy.DropSchema(tx, id) })
+	})
+	return c.Bind(tenancy.Tenant{ID: id, Slug: tenancy.SchemaName(id), Status: tenancy.StatusActive})
+}
+
+// lookup is a TenantLookup over a fixed set of tenants.
+type lookup map[int64]tenancy.Tenant
+
+func (l lookup) ByID(_ context.Context, id int64) (tenancy.Tenant, error) {
+	t, ok := l[id]
+	if !ok {
+		return tenancy.Tenant{}, tenancy.ErrUnknownTenant
+	}
+	return t, nil
+}
