@@ -17,6 +17,7 @@ import (
 	"switchboard/db"
 	"switchboard/modules/alerts"
 	"switchboard/modules/identity"
+	"switchboard/modules/notify"
 	"switchboard/modules/tenants"
 	"switchboard/platform/pgtest"
 )
@@ -170,6 +171,9 @@ func TestRouteMatrix(t *testing.T) {
 		if _, err := e.agents.Enroll(ctx, token, "host-"+tn.Slug, "linux"); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := e.notify.Create(ctx, e.tenants.Scope(tn), notify.ChannelInput{Name: "seed", Kind: "email", EmailTo: []string{"noc@" + tn.Slug + ".example"}}); err != nil {
+			t.Fatal(err)
+		}
 		// Alert #1 of each client, for the alert pages.
 		if _, err := e.alerts.Ingest(ctx, e.tenants.Scope(tn), []alerts.Signal{{Source: "matrix", Rule: "r", Summary: "user@" + tn.Slug + ".example's disk"}}); err != nil {
 			t.Fatal(err)
@@ -206,6 +210,9 @@ func TestRouteMatrix(t *testing.T) {
 			matrixRow{"POST", "/t/:slug/alerts/:id/assign", p + "/alerts/1/assign", url.Values{"assignee": {"x@msp.example"}}, side.view},
 			matrixRow{"GET", "/t/:slug/policy", p + "/policy", nil, side.view},
 			matrixRow{"GET", "/t/:slug/endpoints", p + "/endpoints", nil, side.view},
+			matrixRow{"GET", "/t/:slug/channels", p + "/channels", nil, side.view},
+			matrixRow{"POST", "/t/:slug/channels", p + "/channels", url.Values{"name": {"bad name!"}, "kind": {"webhook"}}, ownerAdmin},
+			matrixRow{"POST", "/t/:slug/channels/:name/delete", p + "/channels/seed/delete", nil, ownerAdmin},
 			matrixRow{"GET", "/t/:slug/endpoints/:id", p + "/endpoints/1", nil, side.view},
 			matrixRow{"GET", "/t/:slug/enrollment", p + "/enrollment", nil, side.view},
 			matrixRow{"POST", "/t/:slug/enrollment", p + "/enrollment", url.Values{"name": {"m"}, "ttl": {"1h"}, "max_uses": {"1"}}, side.view},
