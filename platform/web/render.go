@@ -62,8 +62,21 @@ var Funcs = template.FuncMap{
 	},
 	"query": QueryString,
 	"join":  strings.Join,
-	"list":  func(v ...string) []string { return v },
-	"has":   func(list []string, v string) bool { return slices.Contains(list, v) },
+	// pct formats a percentage, "—" when unknown.
+	"pct": func(v any) string {
+		switch x := v.(type) {
+		case *float64:
+			if x == nil {
+				return "—"
+			}
+			return fmt.Sprintf("%.0f%%", *x)
+		case float64:
+			return fmt.Sprintf("%.0f%%", x)
+		}
+		return "—"
+	},
+	"list": func(v ...string) []string { return v },
+	"has":  func(list []string, v string) bool { return slices.Contains(list, v) },
 	// roles lists the staff roles a viewer may hand out.
 	"roles": func(canOwn bool) []string {
 		if canOwn {

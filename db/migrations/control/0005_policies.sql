@@ -43,4 +43,6 @@ INSERT INTO control.global_policies (key, kind, body) VALUES
     ('agent-checkin', 'agent', '{"check_in_interval": 60000000000, "offline_after_missed": 3}'),
     ('cpu-high', 'threshold', '{"metric": "cpu_percent", "operator": ">", "value": 90, "for": 300000000000, "severity": "warning", "auto_resolve": true}'),
     ('memory-high', 'threshold', '{"metric": "memory_percent", "operator": ">", "value": 90, "for": 300000000000, "severity": "warning", "auto_resolve": true}'),
-    ('disk-full', 'threshold', '{"metric": "disk_percent", "operator": ">=", "value": 95, "for": 0, "severity": "critical", "auto_resolve": true}');
+    ('disk-full', 'threshold', '{"metric": "disk_percent", "operator": ">=", "value": 95, "for": 0, "severity": "critical", "auto_resolve": true}'),
+    -- A client that creates a notification channel named "oncall" gets every new warning or critical alert there.
+    ('route-oncall', 'routing', '{"min_severity": "warning", "labels": {}, "channels": ["oncall"]}');
