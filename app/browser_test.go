@@ -93,6 +93,39 @@ func TestBrowser(t *testing.T) {
 		brScreenshot(t, ctx, "staff.png")
 		brOpen(t, ctx, base, "/platform/audit")
 		brScreenshot(t, ctx, "audit.png")
+		brOpen(t, ctx, base, "/platform/policies")
+		brMustContain(t, brPageHTML(t, ctx), "cpu-high", "route-oncall")
+		brScreenshot(t, ctx, "policies.png")
+	})
+
+	t.Run("alerts from the API appear on the client's alert pages only", func(t *testing.T) {
+		key := brAPIKey(t, alpha.slug)
+		body := `{"alerts":[{"source":"browser","rule":"disk_full","severity":"critical","summary":"Disk / at 97% on ` + alpha.slug + `-fs01","endpoint":"` + alpha.slug + `-fs01","labels":{"host":"fs01"}},
+			{"source":"browser","rule":"latency","severity":"warning","summary":"VPN latency 300 ms","labels":{"host":"vpn"}}]}`
+		req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/alerts", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("ingest: %d", resp.StatusCode)
+		}
+		brOpen(t, ctx, base, "/t/"+alpha.slug+"/alerts")
+		brMustContain(t, brPageHTML(t, ctx), "Disk / at 97% on "+alpha.slug, "VPN latency 300 ms")
+		brScreenshot(t, ctx, "alerts.png")
+		brDo(t, ctx, chromedp.Click(chromedp.CSS(`a[href^="/t/`+alpha.slug+`/alerts/"]`)))
+		brDo(t, ctx, chromedp.WaitVisible(`ol.timeline`))
+		brScreenshot(t, ctx, "alert-detail.png")
+		brOpen(t, ctx, base, "/t/"+beta.slug+"/alerts")
+		brMustNotContain(t, brPageHTML(t, ctx), alpha.slug+"-fs01")
+		brOpen(t, ctx, base, "/")
+		brMustContain(t, brPageHTML(t, ctx), "Most urgent, all clients", "Disk / at 97% on "+alpha.slug)
+		brScreenshot(t, ctx, "console-home-alerts.png")
+		brOpen(t, ctx, base, "/t/"+alpha.slug+"/policy")
+		brScreenshot(t, ctx, "policy.png")
 	})
 
 	t.Run("phone-sized screen has no horizontal overflow", func(t *testing.T) {
@@ -182,6 +215,26 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("the owner still has %d sessions after signing out", n)
 		}
 	})
+}
+
+// brAPIKey creates an API key for a tenant with the CLI, in-process.
+func brAPIKey(t *testing.T, slug string) string {
+	t.Helper()
+	root := newRootCommand()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs([]string{"tenant", "apikey", "create", slug, "--name", "browser", "--database-url", pgtest.URL(), "--log-level", "warn"})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("apikey create: %v\n%s", err, out.String())
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "sbk_") {
+			return strings.TrimSpace(line)
+		}
+	}
+	t.Fatalf("no key in %q", out.String())
+	return ""
 }
 
 // brCreateUser runs `user create --password-stdin` in-process.

@@ -78,6 +78,17 @@ func (s *Service) Enqueue(ctx context.Context, t tenancy.Tenant, created []alert
 	}
 	routes := map[int64][]string{}
 	var names []string
+	// Channels the tenant itself routes to. A baseline route (e.g. to
+	// "oncall") is an offer: a tenant without that channel has not opted in,
+	// which is not a mistake worth a timeline entry.
+	own := map[string]bool{}
+	for _, it := range routing {
+		if it.Routing != nil && (it.Origin == policies.OriginOverridden || it.Origin == policies.OriginTenant) {
+			for _, c := range it.Routing.Channels {
+				own[c] = true
+			}
+		}
+	}
 	for _, a := range created {
 		if a.Status != alerts.StatusFiring {
 			continue // suppressed alerts are recorded, not announced
@@ -106,8 +117,10 @@ func (s *Service) Enqueue(ctx context.Context, t tenancy.Tenant, created []alert
 		for _, name := range routes[a.ID] {
 			c, ok := byName[name]
 			if !ok {
-				// A route naming no channel is a policy mistake; say so where staff look.
-				s.missingChannel(ctx, t, a.ID, name)
+				if own[name] {
+					// The tenant's own route names no channel: a policy mistake; say so where staff look.
+					s.missingChannel(ctx, t, a.ID, name)
+				}
 				continue
 			}
 			if !c.Enabled {
