@@ -209,6 +209,8 @@ func TestRouteMatrix(t *testing.T) {
 			matrixRow{"POST", "/t/:slug/alerts/:id/notes", p + "/alerts/1/notes", url.Values{"note": {"matrix"}}, side.view},
 			matrixRow{"POST", "/t/:slug/alerts/:id/assign", p + "/alerts/1/assign", url.Values{"assignee": {"x@msp.example"}}, side.view},
 			matrixRow{"GET", "/t/:slug/policy", p + "/policy", nil, side.view},
+			matrixRow{"POST", "/t/:slug/policy/items", p + "/policy/items", url.Values{"kind": {"routing"}, "key": {"mx-route"}, "min_severity": {"warning"}, "channels": {"seed"}}, ownerAdmin},
+			matrixRow{"POST", "/t/:slug/silences", p + "/silences", url.Values{"matchers": {"host=nothing"}, "duration": {"1m"}}, side.view},
 			matrixRow{"GET", "/t/:slug/endpoints", p + "/endpoints", nil, side.view},
 			matrixRow{"GET", "/t/:slug/channels", p + "/channels", nil, side.view},
 			matrixRow{"POST", "/t/:slug/channels", p + "/channels", url.Values{"name": {"bad name!"}, "kind": {"webhook"}}, ownerAdmin},

@@ -21,6 +21,7 @@ func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo) {
 	a.Route(e, http.MethodPost, "/t/:slug/policy/:key/override", authz.TenantAdmin, s.overrideForm)
 	a.Route(e, http.MethodPost, "/t/:slug/policy/:key/clear", authz.TenantAdmin, s.clearForm)
 	a.Route(e, http.MethodPost, "/t/:slug/policy/:key/exclusions", authz.TenantAdmin, s.exclusionForm)
+	a.Route(e, http.MethodPost, "/t/:slug/policy/items", authz.TenantAdmin, s.tenantItemForm)
 	a.Route(e, http.MethodGet, "/platform/policies", authz.PlatformManage, s.globalPage)
 	a.Route(e, http.MethodPost, "/platform/policies/:key", authz.PlatformManage, s.globalForm)
 }
@@ -148,4 +149,59 @@ func (s *Service) globalForm(c echo.Context) error {
 		return policyError(err)
 	}
 	return web.RedirectFlash(c, "/platform/policies", it.Key+" saved; every client follows it now.")
+}
+
+// parseLabels reads "k=v, k2=v2" into a map.
+func parseLabels(text string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, part := range strings.Split(text, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(part, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, echo.NewHTTPError(http.StatusBadRequest, "labels are written name=value, separated by commas")
+		}
+		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return out, nil
+}
+
+// tenantItemForm adds one of the client's own items: a maintenance window
+// (labels, start, duration) or a routing rule (minimum severity, labels, channels).
+func (s *Service) tenantItemForm(c echo.Context) error {
+	ctx := c.Request().Context()
+	t, _ := tenancy.FromContext(ctx)
+	labels, err := parseLabels(c.FormValue("labels"))
+	if err != nil {
+		return err
+	}
+	it := Item{Key: strings.TrimSpace(c.FormValue("key")), Kind: c.FormValue("kind"), Enabled: true}
+	switch it.Kind {
+	case KindMaintenance:
+		start, err := time.Parse("2006-01-02T15:04", c.FormValue("starts_at"))
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "start must be a date and time")
+		}
+		d, err := time.ParseDuration(c.FormValue("duration"))
+		if err != nil || d <= 0 {
+			return echo.NewHTTPError(http.StatusBadRequest, "duration must be like 2h or 90m")
+		}
+		it.Maintenance = &Maintenance{Labels: labels, StartsAt: start.UTC(), EndsAt: start.UTC().Add(d)}
+	case KindRouting:
+		var channels []string
+		for _, ch := range strings.Split(c.FormValue("channels"), ",") {
+			if ch = strings.TrimSpace(ch); ch != "" {
+				channels = append(channels, ch)
+			}
+		}
+		it.Routing = &Routing{MinSeverity: c.FormValue("min_severity"), Labels: labels, Channels: channels}
+	default:
+		return echo.NewHTTPError(http.StatusBadRequest, "add a maintenance window or a routing rule")
+	}
+	if err := s.SetTenantItem(ctx, t, it); err != nil {
+		return policyError(err)
+	}
+	return web.RedirectFlash(c, "/t/"+t.Slug+"/policy", it.Key+" added for "+t.Name+".")
 }
