@@ -222,6 +222,9 @@ func TestRouteMatrix(t *testing.T) {
 			matrixRow{"POST", "/t/:slug/policy/:key/override", p + "/policy/cpu-high/override", url.Values{"enabled": {"true"}}, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/policy/:key/clear", p + "/policy/cpu-high/clear", nil, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/policy/:key/exclusions", p + "/policy/cpu-high/exclusions", url.Values{"hostname": {"h1"}}, ownerAdmin},
+			matrixRow{"GET", "/t/:slug/apikeys", p + "/apikeys", nil, ownerAdmin},
+			matrixRow{"POST", "/t/:slug/apikeys", p + "/apikeys", url.Values{"name": {""}}, ownerAdmin},
+			matrixRow{"POST", "/t/:slug/apikeys/:prefix/revoke", p + "/apikeys/sbk_nope/revoke", nil, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/suspend", p + "/suspend", nil, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/resume", p + "/resume", nil, ownerAdmin},
 		)

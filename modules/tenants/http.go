@@ -25,6 +25,9 @@ func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo) {
 	a.Route(e, http.MethodGet, "/t/:slug/", authz.TenantView, s.overview)
 	a.Route(e, http.MethodPost, "/t/:slug/suspend", authz.TenantAdmin, s.changeStatus(true))
 	a.Route(e, http.MethodPost, "/t/:slug/resume", authz.TenantAdmin, s.changeStatus(false))
+	a.Route(e, http.MethodGet, "/t/:slug/apikeys", authz.TenantAdmin, s.apiKeysPage)
+	a.Route(e, http.MethodPost, "/t/:slug/apikeys", authz.TenantAdmin, s.createAPIKeyForm)
+	a.Route(e, http.MethodPost, "/t/:slug/apikeys/:prefix/revoke", authz.TenantAdmin, s.revokeAPIKeyForm)
 }
 
 // PortalRoutes registers the portal's landing page on a client's own domain.
@@ -169,4 +172,45 @@ func userMessage(err error) string {
 		msg = strings.ToUpper(msg[:1]) + msg[1:]
 	}
 	return msg
+}
+
+type apiKeysPage struct {
+	Keys []APIKey
+	Key  string // a key just created, shown once
+	Name string
+}
+
+func (s *Service) apiKeysPage(c echo.Context) error {
+	return s.renderAPIKeys(c, http.StatusOK, apiKeysPage{}, "")
+}
+
+func (s *Service) renderAPIKeys(c echo.Context, status int, p apiKeysPage, errMsg string) error {
+	t, _ := tenancy.FromContext(c.Request().Context())
+	keys, err := s.ListAPIKeys(c.Request().Context(), t.Slug)
+	if err != nil {
+		return err
+	}
+	p.Keys = keys
+	return c.Render(status, "console/apikeys.html", web.Page{Title: "API keys · " + t.Name, Error: errMsg, Data: p})
+}
+
+func (s *Service) createAPIKeyForm(c echo.Context) error {
+	t, _ := tenancy.FromContext(c.Request().Context())
+	k, plain, err := s.CreateAPIKey(c.Request().Context(), t.Slug, c.FormValue("name"))
+	if errors.Is(err, ErrInvalid) {
+		return s.renderAPIKeys(c, http.StatusUnprocessableEntity, apiKeysPage{}, userMessage(err))
+	}
+	if err != nil {
+		return err
+	}
+	return s.renderAPIKeys(c, http.StatusCreated, apiKeysPage{Key: plain, Name: k.Name}, "")
+}
+
+func (s *Service) revokeAPIKeyForm(c echo.Context) error {
+	t, _ := tenancy.FromContext(c.Request().Context())
+	// Revoking twice is harmless; the key is dead either way.
+	if err := s.RevokeAPIKey(c.Request().Context(), t.Slug, c.Param("prefix")); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return web.RedirectFlash(c, "/t/"+t.Slug+"/apikeys", "Key "+c.Param("prefix")+" revoked.")
 }
