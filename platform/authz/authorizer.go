@@ -27,13 +27,14 @@ type Authorizer struct {
 	enforcer  *casbin.Enforcer
 	decisions *decisions            // answers of this enforcer; replaced with it
 	routes    map[string]Permission // "METHOD template" -> permission
+	declared  []string              // keys of routes, in declaration order
 	routesVer uint64                // bumped by Route, so SetGrants can notice
 	grants    []Grant
 }
 
 // New returns an Authorizer with no routes and no grants: everything is denied.
 func New() (*Authorizer, error) {
-	e, err := newEnforcer(nil, nil, nil)
+	e, err := newEnforcer(nil, rules{})
 	if err != nil {
 		return nil, err
 	}
@@ -62,6 +63,7 @@ func (a *Authorizer) Route(r Router, method, path string, perm Permission, h ech
 		return rt
 	}
 	a.routes[key] = perm
+	a.declared = append(a.declared, key)
 	a.routesVer++
 	if rules := policyRules(rt.Method, rt.Path, perm); len(rules) > 0 {
 		if _, err := a.enforcer.AddPolicies(rules); err != nil {
@@ -83,7 +85,7 @@ func policyRules(method, path string, perm Permission) [][]string {
 
 // SetGrants replaces all staff grants atomically. On error nothing changes.
 func (a *Authorizer) SetGrants(grants []Grant) error {
-	g, g2, err := grantRules(grants)
+	r, err := grantRules(grants)
 	if err != nil {
 		return err
 	}
@@ -92,15 +94,14 @@ func (a *Authorizer) SetGrants(grants []Grant) error {
 	a.setMu.Lock()
 	defer a.setMu.Unlock()
 	for {
-		// Build a fresh enforcer without holding mu: with domain matching,
-		// Casbin copies every "*" grant into every concrete domain it holds,
-		// which takes long enough (see BenchmarkSetGrants) that requests
-		// should not wait for it. A fresh enforcer also drops Casbin's memo
-		// of g() answers, which otherwise only grows.
+		// Build a fresh enforcer without holding mu, so requests do not wait
+		// for it (see BenchmarkSetGrants). A fresh enforcer also drops
+		// Casbin's memo of g(), g2() and g3() answers, which otherwise only
+		// grows (by one entry per subject and domain asked about).
 		a.mu.RLock()
 		policies, ver := a.policiesLocked(), a.routesVer
 		a.mu.RUnlock()
-		e, err := newEnforcer(policies, g, g2)
+		e, err := newEnforcer(policies, r)
 		if err != nil {
 			return err
 		}
@@ -114,12 +115,15 @@ func (a *Authorizer) SetGrants(grants []Grant) error {
 	}
 }
 
-// policiesLocked returns the p rules of every declared route.
+// policiesLocked returns the p rules of every declared route, in the order
+// Route added them to the first enforcer: Casbin scans p rules linearly, so
+// the order decides what a decision-cache miss costs, and it should not
+// change from one SetGrants to the next (as map order would).
 func (a *Authorizer) policiesLocked() [][]string {
 	var policies [][]string
-	for key, perm := range a.routes {
+	for _, key := range a.declared {
 		method, path := splitKey(key)
-		policies = append(policies, policyRules(method, path, perm)...)
+		policies = append(policies, policyRules(method, path, a.routes[key])...)
 	}
 	return policies
 }
@@ -163,15 +167,11 @@ func (a *Authorizer) Allowed(s Subject, domain, path, method string) bool {
 	if !ok {
 		return false
 	}
-	switch permissions[perm].scope {
-	case scopeUnenforced:
+	if permissions[perm].scope == scopeUnenforced {
 		return perm == Public
-	case scopeTenant:
-		// A tenant permission asked in the platform domain would be granted
-		// by the platform-domain copy of every grant: refuse it here.
-		if domain == PlatformDomain {
-			return false
-		}
+	}
+	if refused(perm, domain) {
+		return false
 	}
 	k := decisionKey{sub, domain, path, method}
 	if allowed, found := a.decisions.get(k); found {
@@ -211,16 +211,25 @@ func (a *Authorizer) VisibleTenants(s Subject, ids []int64) []int64 {
 	return out
 }
 
+// refused reports whether perm is out of the question in domain whatever the
+// grants: a tenant permission in the platform domain. Every grant gives its
+// role in the platform domain (list grants by a g rule there, all and
+// all_except grants by g3, which holds in every domain), so without this a
+// technician would hold TenantView on console-wide pages.
+func refused(perm Permission, domain string) bool {
+	return permissions[perm].scope == scopeTenant && domain == PlatformDomain
+}
+
 // holds asks Casbin's role managers the matcher's role question without a
-// route: is sub linked in domain to a role holding perm (g, with the same
-// "*" domain matching), and not excluded from domain (g2). Answers are
-// cached like Enforce's, under a key no route can have (no method is "").
+// route: is sub linked to a role holding perm in every domain (g3) or in
+// domain (g), and not excluded from domain (g2). Answers are cached like
+// Enforce's, under a key no route can have (no method is "").
 func (a *Authorizer) holds(sub, domain string, perm Permission) bool {
 	k := decisionKey{sub, domain, string(perm), ""}
 	if held, found := a.decisions.get(k); found {
 		return held
 	}
-	held := a.holdsUncached(sub, domain, perm)
+	held := validDomain(domain) && !refused(perm, domain) && a.holdsUncached(sub, domain, perm)
 	a.decisions.put(k, held)
 	return held
 }
@@ -230,6 +239,9 @@ func (a *Authorizer) holdsUncached(sub, domain string, perm Permission) bool {
 	if err != nil || excluded {
 		return false
 	}
+	if a.holdsEverywhere(sub, perm) {
+		return true
+	}
 	rm := a.enforcer.GetNamedRoleManager("g")
 	for _, role := range permissions[perm].roles {
 		if linked, err := rm.HasLink(sub, role, domain); err == nil && linked {
@@ -237,6 +249,32 @@ func (a *Authorizer) holdsUncached(sub, domain string, perm Permission) bool {
 		}
 	}
 	return false
+}
+
+// everywhereAct marks the decision-cache keys of holdsEverywhere. holds keys
+// have act "" and Enforce keys an HTTP method with a valid domain, while
+// these have domain "" and act "g3": no other key can equal one.
+const everywhereAct = "g3"
+
+// holdsEverywhere reports whether sub is linked to a role holding perm in
+// every domain (g3). The answer does not depend on the domain, so it is asked
+// once per subject and permission rather than once per tenant (Casbin
+// allocates a temporary role for every lookup of a name it does not hold).
+func (a *Authorizer) holdsEverywhere(sub string, perm Permission) bool {
+	k := decisionKey{sub: sub, obj: string(perm), act: everywhereAct}
+	if held, found := a.decisions.get(k); found {
+		return held
+	}
+	held := false
+	rm := a.enforcer.GetNamedRoleManager("g3")
+	for _, role := range permissions[perm].roles {
+		if linked, err := rm.HasLink(sub, role); err == nil && linked {
+			held = true
+			break
+		}
+	}
+	a.decisions.put(k, held)
+	return held
 }
 
 // Undeclared lists "METHOD path" of routes registered on e without a

@@ -10,10 +10,6 @@ import (
 // PlatformDomain is the Casbin domain of console pages that are not about one client.
 const PlatformDomain = "platform"
 
-// anyDomain is the grant domain that KeyMatch lets cover every domain. It is
-// only ever written into grants, never accepted as a request's domain.
-const anyDomain = "*"
-
 // Roles. Staff roles are granted over tenants; client roles belong to one tenant.
 const (
 	Owner       = "owner"
@@ -94,10 +90,20 @@ func IsClientRole(role string) bool { return role == ClientAdmin || role == Clie
 func TenantDomain(id int64) string { return strconv.FormatInt(id, 10) }
 
 // tenantOf parses a tenant domain; it accepts only the canonical form that
-// TenantDomain produces, so "012", "+12" or "*" never name a tenant.
+// TenantDomain produces for a positive id (digits, no sign, no leading zero),
+// so "012", "+12" or "*" never name a tenant. It does not allocate: Allowed
+// and VisibleTenants call it on every lookup.
 func tenantOf(domain string) (int64, bool) {
-	id, err := strconv.ParseInt(domain, 10, 64)
-	if err != nil || id <= 0 || TenantDomain(id) != domain {
+	if domain == "" || domain[0] < '1' || domain[0] > '9' {
+		return 0, false
+	}
+	for i := 1; i < len(domain); i++ {
+		if domain[i] < '0' || domain[i] > '9' {
+			return 0, false
+		}
+	}
+	id, err := strconv.ParseInt(domain, 10, 64) // only overflow can fail now
+	if err != nil {
 		return 0, false
 	}
 	return id, true
@@ -117,40 +123,52 @@ type Grant struct {
 	TenantIDs []int64 // the list, or the exceptions
 }
 
-// grantRules turns validated grants into Casbin g rules (sub, role, domain)
-// and g2 rules (sub, excluded tenant). Every grant also gives its role in
-// the platform domain so console-wide pages follow the role's permissions.
-func grantRules(grants []Grant) (g, g2 [][]string, err error) {
+// rules are the Casbin grouping rules of a grant set (see modelText).
+type rules struct {
+	g  [][]string // sub, role, domain: list grants, and every list grant's role in PlatformDomain
+	g2 [][]string // sub, excluded tenant: all_except exceptions
+	g3 [][]string // sub, role: all and all_except grants, in every domain
+}
+
+// grantRules turns validated grants into Casbin rules: g for each listed
+// tenant, g3 for all and all_except, g2 for the exceptions. Every grant
+// gives its role in the platform domain too, so console-wide pages follow
+// the role's permissions: list grants by a g rule there, the others by g3.
+func grantRules(grants []Grant) (rules, error) {
 	if err := ValidateGrants(grants); err != nil {
-		return nil, nil, err
+		return rules{}, err
 	}
-	seenG, seenG2 := map[[3]string]bool{}, map[[2]string]bool{}
+	var r rules
+	seenG, seenG2, seenG3 := map[[3]string]bool{}, map[[2]string]bool{}, map[[2]string]bool{}
 	addG := func(sub, role, dom string) {
 		if k := [3]string{sub, role, dom}; !seenG[k] {
 			seenG[k] = true
-			g = append(g, k[:])
+			r.g = append(r.g, k[:])
+		}
+	}
+	add2 := func(seen map[[2]string]bool, to *[][]string, a, b string) {
+		if k := [2]string{a, b}; !seen[k] {
+			seen[k] = true
+			*to = append(*to, k[:])
 		}
 	}
 	for _, gr := range grants {
-		addG(gr.Subject, gr.Role, PlatformDomain)
 		switch gr.Scope {
-		case ScopeAll:
-			addG(gr.Subject, gr.Role, anyDomain)
 		case ScopeList:
+			addG(gr.Subject, gr.Role, PlatformDomain)
 			for _, id := range gr.TenantIDs {
 				addG(gr.Subject, gr.Role, TenantDomain(id))
 			}
+		case ScopeAll:
+			add2(seenG3, &r.g3, gr.Subject, gr.Role)
 		case ScopeAllExcept:
-			addG(gr.Subject, gr.Role, anyDomain)
+			add2(seenG3, &r.g3, gr.Subject, gr.Role)
 			for _, id := range gr.TenantIDs {
-				if k := [2]string{gr.Subject, TenantDomain(id)}; !seenG2[k] {
-					seenG2[k] = true
-					g2 = append(g2, k[:])
-				}
+				add2(seenG2, &r.g2, gr.Subject, TenantDomain(id))
 			}
 		}
 	}
-	return g, g2, nil
+	return r, nil
 }
 
 // ValidateGrants checks grants as SetGrants will, so that they can be

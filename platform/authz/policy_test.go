@@ -2,6 +2,7 @@ package authz
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -136,6 +137,38 @@ func TestGrantScopes(t *testing.T) {
 		{"tenant permission in the platform domain", Grant{tech.Key, Owner, ScopeAll, nil}, PlatformDomain, TenantView, false},
 		{"owner: platform owner page", Grant{tech.Key, Owner, ScopeAll, nil}, PlatformDomain, PlatformOwner, true},
 		{"a list-granted owner is an owner only where listed", Grant{tech.Key, Owner, ScopeList, []int64{4}}, "5", TenantView, false},
+
+		// all and all_except grants hold in every domain (g3), the platform
+		// domain included: only the role's permissions and the refusal of
+		// tenant permissions there keep them to what the role may do.
+		{"all technician: tenant page", Grant{tech.Key, Technician, ScopeAll, nil}, "12", TenantView, true},
+		{"all technician: no platform-only permission", Grant{tech.Key, Technician, ScopeAll, nil}, PlatformDomain, PlatformManage, false},
+		{"all technician: no owner page", Grant{tech.Key, Technician, ScopeAll, nil}, PlatformDomain, PlatformOwner, false},
+		{"all technician: tenant permission in the platform domain", Grant{tech.Key, Technician, ScopeAll, nil}, PlatformDomain, TenantView, false},
+		{"all technician: tenant change in the platform domain", Grant{tech.Key, Technician, ScopeAll, nil}, PlatformDomain, TenantManage, false},
+		{"all technician: console page in a tenant", Grant{tech.Key, Technician, ScopeAll, nil}, "12", ConsoleView, true},
+		{"all owner: tenant admin in the platform domain", Grant{tech.Key, Owner, ScopeAll, nil}, PlatformDomain, TenantAdmin, false},
+		{"all_except: tenant permission in the platform domain", Grant{tech.Key, Admin, ScopeAllExcept, []int64{2}}, PlatformDomain, TenantAdmin, false},
+		{"all_except: console page in the platform domain", Grant{tech.Key, Technician, ScopeAllExcept, []int64{2}}, PlatformDomain, ConsoleView, true},
+		{"list technician: console home", Grant{tech.Key, Technician, ScopeList, []int64{12}}, PlatformDomain, ConsoleView, true},
+		{"list technician: tenant permission in the platform domain", Grant{tech.Key, Technician, ScopeList, []int64{12}}, PlatformDomain, TenantView, false},
+		{"list admin: platform page", Grant{tech.Key, Admin, ScopeList, []int64{12}}, PlatformDomain, PlatformManage, true},
+
+		// all_except exceptions apply to the every-domain grant, whatever the permission.
+		{"all_except: excepted, tenant change", Grant{tech.Key, Admin, ScopeAllExcept, []int64{2, 5}}, "5", TenantManage, false},
+		{"all_except: excepted, console page in it", Grant{tech.Key, Admin, ScopeAllExcept, []int64{2}}, "2", ConsoleView, false},
+		{"all_except: except 123 leaves 12", Grant{tech.Key, Technician, ScopeAllExcept, []int64{123}}, "12", TenantView, true},
+		{"all_except: except 12 excludes 12", Grant{tech.Key, Technician, ScopeAllExcept, []int64{12}}, "12", TenantView, false},
+
+		// Domains that name no tenant, whatever the scope.
+		{"domain * with all_except", Grant{tech.Key, Admin, ScopeAllExcept, []int64{2}}, "*", TenantView, false},
+		{"domain * with list", Grant{tech.Key, Admin, ScopeList, []int64{2}}, "*", TenantView, false},
+		{"domain * for a console page", Grant{tech.Key, Owner, ScopeAll, nil}, "*", ConsoleView, false},
+		{"empty domain with all_except", Grant{tech.Key, Admin, ScopeAllExcept, []int64{2}}, "", TenantView, false},
+		{"empty domain for a console page", Grant{tech.Key, Owner, ScopeAll, nil}, "", ConsoleView, false},
+		{"pattern domain", Grant{tech.Key, Owner, ScopeAll, nil}, "1*", TenantView, false},
+		{"zero tenant", Grant{tech.Key, Owner, ScopeAll, nil}, "0", TenantView, false},
+		{"negative tenant", Grant{tech.Key, Owner, ScopeAll, nil}, "-1", TenantView, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,20 +184,142 @@ func TestGrantScopes(t *testing.T) {
 	}
 }
 
-// TestStarOnlyInGrants checks Casbin's domain matching directly: "*" in a
-// grant covers request domains, but a request for "*" is not covered by
-// grants in concrete domains (KeyMatch's pattern is the grant's domain).
-func TestStarOnlyInGrants(t *testing.T) {
-	a, _ := newTestAuthorizer(t, Grant{"staff:1", Technician, ScopeList, []int64{5}})
+// TestGrantRules pins how grants become Casbin rules: no wildcard domain
+// anywhere, all and all_except as domain-less g3 rules, g only for listed
+// tenants and the platform domain of list grants.
+func TestGrantRules(t *testing.T) {
+	r, err := grantRules([]Grant{
+		{"staff:1", Owner, ScopeAll, nil},
+		{"staff:2", Admin, ScopeAllExcept, []int64{3, 4}},
+		{"staff:3", Technician, ScopeList, []int64{5, 6}},
+		{"staff:3", Admin, ScopeList, []int64{6}},
+		{"staff:4", Technician, ScopeList, nil},
+		{"staff:1", Owner, ScopeAll, nil}, // duplicates are stored once
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := rules{
+		g: [][]string{
+			{"staff:3", Technician, PlatformDomain}, {"staff:3", Technician, "5"}, {"staff:3", Technician, "6"},
+			{"staff:3", Admin, PlatformDomain}, {"staff:3", Admin, "6"},
+			{"staff:4", Technician, PlatformDomain},
+		},
+		g2: [][]string{{"staff:2", "3"}, {"staff:2", "4"}},
+		g3: [][]string{{"staff:1", Owner}, {"staff:2", Admin}},
+	}
+	eq := func(a, b [][]string) bool { return slices.EqualFunc(a, b, slices.Equal) }
+	if !eq(r.g, want.g) || !eq(r.g2, want.g2) || !eq(r.g3, want.g3) {
+		t.Errorf("grantRules =\n g  %q\n g2 %q\n g3 %q\nwant\n g  %q\n g2 %q\n g3 %q", r.g, r.g2, r.g3, want.g, want.g2, want.g3)
+	}
+	if strings.Contains(modelText, "*") || strings.Contains(strings.ToLower(modelText), "keymatch") {
+		t.Error("the model still has a wildcard domain or domain matching")
+	}
+}
+
+// TestRawEnforceDomains shows why Allowed and holds validate the domain and
+// refuse tenant permissions in the platform domain: the enforcer alone grants
+// a g3 role in any domain string, and a list grant's role in the platform
+// domain, while a g grant covers only its own domain.
+func TestRawEnforceDomains(t *testing.T) {
+	a, _ := newTestAuthorizer(t,
+		Grant{"staff:1", Technician, ScopeList, []int64{5}},
+		Grant{"staff:2", Technician, ScopeAll, nil},
+	)
 	r := testRoutes[TenantView]
-	for _, dom := range []string{"*", "5*", ""} {
-		got, err := a.enforcer.Enforce("staff:1", dom, r.path, r.method)
-		if err != nil || got {
-			t.Errorf("raw Enforce in domain %q = %v, %v; want false", dom, got, err)
+	enforce := func(sub, dom string) bool {
+		t.Helper()
+		got, err := a.enforcer.Enforce(sub, dom, r.path, r.method)
+		if err != nil {
+			t.Fatalf("Enforce(%s, %q): %v", sub, dom, err)
+		}
+		return got
+	}
+	for _, dom := range []string{"*", "5*", "", "55"} {
+		if enforce("staff:1", dom) {
+			t.Errorf("raw Enforce for the list grant in domain %q is true", dom)
 		}
 	}
-	if got, _ := a.enforcer.Enforce("staff:1", "5", r.path, r.method); !got {
+	if !enforce("staff:1", "5") {
 		t.Error("raw Enforce in the granted domain is false")
+	}
+	// A list grant's platform-domain rule gives its role there too.
+	if !enforce("staff:1", PlatformDomain) {
+		t.Error("raw Enforce for the list grant in the platform domain is false")
+	}
+	if allowed(a, staff(1), PlatformDomain, TenantView) || a.holds("staff:1", PlatformDomain, TenantView) {
+		t.Error("the list grant: TenantView in the platform domain is not refused")
+	}
+	for _, dom := range []string{"*", "", PlatformDomain} {
+		if !enforce("staff:2", dom) {
+			t.Errorf("raw Enforce for the all grant in domain %q is false; g3 should hold everywhere", dom)
+		}
+		if a.Allowed(staff(2), dom, r.path, r.method) {
+			t.Errorf("Allowed for the all grant in domain %q", dom)
+		}
+		if a.holds("staff:2", dom, TenantView) {
+			t.Errorf("holds for the all grant in domain %q", dom)
+		}
+	}
+	if !a.Allowed(staff(2), "5", r.path, r.method) || !a.holds("staff:2", "5", TenantView) {
+		t.Error("the all grant does not hold in a tenant")
+	}
+	// Now that the g3 answer is cached too, invalid domains must still miss it.
+	for _, dom := range []string{"*", "", PlatformDomain} {
+		if a.holds("staff:2", dom, TenantView) {
+			t.Errorf("holds for the all grant in domain %q, after a tenant", dom)
+		}
+	}
+	if !a.holds("staff:1", PlatformDomain, ConsoleView) || !a.holds("staff:2", PlatformDomain, ConsoleView) {
+		t.Error("a grant does not give its role's console permissions in the platform domain")
+	}
+}
+
+// TestTenantOf pins the canonical form of tenant domains: exactly what
+// TenantDomain produces for a positive id.
+func TestTenantOf(t *testing.T) {
+	for _, id := range []int64{1, 9, 10, 12, 99, 100, 123, 98765, math.MaxInt64} {
+		if got, ok := tenantOf(TenantDomain(id)); !ok || got != id {
+			t.Errorf("tenantOf(%q) = %d, %v; want %d, true", TenantDomain(id), got, ok, id)
+		}
+	}
+	for _, dom := range []string{
+		"", "0", "00", "012", "-1", "+12", " 12", "12 ", "1_000", "1e3", "0x1f", "12a", "*", "1*",
+		PlatformDomain, "9223372036854775808", "99999999999999999999", "\u0661\u0662", // Arabic-Indic digits
+	} {
+		if id, ok := tenantOf(dom); ok {
+			t.Errorf("tenantOf(%q) = %d, true; want false", dom, id)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { tenantOf("98765") }); n != 0 {
+		t.Errorf("tenantOf allocates %v times", n)
+	}
+}
+
+// TestPolicyOrder checks that SetGrants rebuilds the p rules in declaration
+// order, the order Route gave the first enforcer.
+func TestPolicyOrder(t *testing.T) {
+	a, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	for i := range 30 {
+		a.Route(e, http.MethodGet, fmt.Sprintf("/r/%d", i), ConsoleView, ok)
+	}
+	before, err := a.enforcer.GetPolicy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetGrants(nil); err != nil {
+		t.Fatal(err)
+	}
+	after, err := a.enforcer.GetPolicy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before) != 90 || !slices.EqualFunc(before, after, slices.Equal) {
+		t.Errorf("p rules after SetGrants differ from those Route added:\n%q\n%q", after, before)
 	}
 }
 
@@ -228,6 +383,48 @@ func TestSetGrantsReplaces(t *testing.T) {
 	}
 }
 
+// TestSetGrantsScopeChanges moves one subject between scopes; every answer is
+// asked (and cached) before each change and must follow it.
+func TestSetGrantsScopeChanges(t *testing.T) {
+	a, _ := newTestAuthorizer(t)
+	s, ids := staff(1), []int64{1, 2, 3}
+	steps := []struct {
+		grant   Grant
+		visible []int64 // of ids
+		t9      bool    // TenantManage in tenant 9, which no grant names
+	}{
+		{Grant{s.Key, Technician, ScopeList, []int64{1}}, []int64{1}, false},
+		{Grant{s.Key, Technician, ScopeAll, nil}, ids, true},
+		{Grant{s.Key, Technician, ScopeAllExcept, []int64{2, 9}}, []int64{1, 3}, false},
+		{Grant{s.Key, Technician, ScopeAllExcept, []int64{3}}, []int64{1, 2}, true},
+		{Grant{s.Key, Technician, ScopeList, []int64{2}}, []int64{2}, false},
+	}
+	for i, st := range steps {
+		// Ask everything under the previous grants first, so it is cached.
+		a.VisibleTenants(s, ids)
+		for _, id := range append(ids, 9) {
+			allowed(a, s, TenantDomain(id), TenantManage)
+		}
+		if err := a.SetGrants([]Grant{st.grant}); err != nil {
+			t.Fatal(err)
+		}
+		if got := a.VisibleTenants(s, ids); !slices.Equal(got, st.visible) {
+			t.Errorf("step %d (%s %v): VisibleTenants = %v, want %v", i, st.grant.Scope, st.grant.TenantIDs, got, st.visible)
+		}
+		for _, id := range ids {
+			if got, want := allowed(a, s, TenantDomain(id), TenantManage), slices.Contains(st.visible, id); got != want {
+				t.Errorf("step %d (%s %v): TenantManage in %d = %v, want %v", i, st.grant.Scope, st.grant.TenantIDs, id, got, want)
+			}
+		}
+		if got := allowed(a, s, "9", TenantManage); got != st.t9 {
+			t.Errorf("step %d (%s %v): TenantManage in 9 = %v, want %v", i, st.grant.Scope, st.grant.TenantIDs, got, st.t9)
+		}
+		if !allowed(a, s, PlatformDomain, ConsoleView) || allowed(a, s, PlatformDomain, TenantView) {
+			t.Errorf("step %d (%s): wrong answers in the platform domain", i, st.grant.Scope)
+		}
+	}
+}
+
 func TestInvalidGrants(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -272,8 +469,14 @@ func TestInvalidGrants(t *testing.T) {
 }
 
 func TestClientSubjects(t *testing.T) {
-	// Client users have no stored grants at all; staff grants must not leak to them.
-	a, _ := newTestAuthorizer(t, Grant{"staff:1", Owner, ScopeAll, nil})
+	// Client users have no stored grants at all; staff grants must not leak to
+	// them, whether staff hold roles everywhere (g3), per tenant (g), or none.
+	grantSets := map[string][]Grant{
+		"all":        {{"staff:1", Owner, ScopeAll, nil}},
+		"all_except": {{"staff:1", Owner, ScopeAllExcept, []int64{3}}},
+		"list":       {{"staff:1", Owner, ScopeList, []int64{3, 4}}},
+		"none":       nil,
+	}
 	tests := []struct {
 		name   string
 		s      Subject
@@ -299,12 +502,15 @@ func TestClientSubjects(t *testing.T) {
 		{"staff key that is a client role", Subject{Key: ClientAdmin, Staff: true}, "3", PortalManage, false},
 		{"staff never holds portal permissions", staff(1), "3", PortalView, false},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := allowed(a, tc.s, tc.domain, tc.perm); got != tc.want {
-				t.Fatalf("allowed = %v, want %v", got, tc.want)
-			}
-		})
+	for setName, grants := range grantSets {
+		a, _ := newTestAuthorizer(t, grants...)
+		for _, tc := range tests {
+			t.Run(setName+"/"+tc.name, func(t *testing.T) {
+				if got := allowed(a, tc.s, tc.domain, tc.perm); got != tc.want {
+					t.Fatalf("allowed = %v, want %v", got, tc.want)
+				}
+			})
+		}
 	}
 }
 
