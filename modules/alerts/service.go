@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -19,6 +20,57 @@ import (
 type Service struct {
 	maintenance MaintenanceSource
 	onCreated   CreatedHook
+
+	// suppressors caches each tenant's active silences and maintenance
+	// windows for a few seconds: every ingest needs them, they rarely change,
+	// and a silence created through this process drops the entry at once.
+	mu          sync.Mutex
+	suppressors map[int64]cachedSuppressors
+}
+
+type cachedSuppressors struct {
+	silences []Silence
+	windows  []policies.Window
+	at       time.Time
+}
+
+// suppressorsTTL bounds how late another replica sees a new silence or window.
+const suppressorsTTL = 5 * time.Second
+
+// activeSuppressors returns the tenant's silences and maintenance windows in
+// force, from the cache when fresh, else read inside tx.
+func (s *Service) activeSuppressors(ctx context.Context, tx *gorm.DB, t tenancy.Tenant) ([]Silence, []policies.Window, error) {
+	s.mu.Lock()
+	c, ok := s.suppressors[t.ID]
+	s.mu.Unlock()
+	if ok && time.Since(c.at) < suppressorsTTL {
+		return c.silences, c.windows, nil
+	}
+	var silences []Silence
+	if err := tx.Where("starts_at <= now() AND ends_at > now()").Find(&silences).Error; err != nil {
+		return nil, nil, fmt.Errorf("reading silences: %w", err)
+	}
+	var windows []policies.Window
+	if s.maintenance != nil {
+		var err error
+		if windows, err = s.maintenance.ActiveMaintenance(ctx, tx, time.Now()); err != nil {
+			return nil, nil, err
+		}
+	}
+	s.mu.Lock()
+	if s.suppressors == nil {
+		s.suppressors = map[int64]cachedSuppressors{}
+	}
+	s.suppressors[t.ID] = cachedSuppressors{silences: silences, windows: windows, at: time.Now()}
+	s.mu.Unlock()
+	return silences, windows, nil
+}
+
+// ForgetSuppressors drops a tenant's cached silences and windows (after a change).
+func (s *Service) ForgetSuppressors(t tenancy.Tenant) {
+	s.mu.Lock()
+	delete(s.suppressors, t.ID)
+	s.mu.Unlock()
 }
 
 // CreatedHook is told, after Ingest has committed, about the firing alerts it opened.
@@ -75,16 +127,9 @@ func (s *Service) Ingest(ctx context.Context, t tenancy.Tenant, signals []Signal
 	out := make([]Outcome, 0, len(signals))
 	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
 		out = out[:0]
-		var silences []Silence
-		if err := tx.Where("starts_at <= now() AND ends_at > now()").Find(&silences).Error; err != nil {
-			return fmt.Errorf("reading silences: %w", err)
-		}
-		var windows []policies.Window
-		if s.maintenance != nil {
-			var err error
-			if windows, err = s.maintenance.ActiveMaintenance(ctx, tx, time.Now()); err != nil {
-				return err
-			}
+		silences, windows, err := s.activeSuppressors(ctx, tx, t)
+		if err != nil {
+			return err
 		}
 		for _, sig := range signals {
 			o, err := ingestOne(tx, t, sig, silences, windows)
@@ -348,6 +393,7 @@ func (s *Service) CreateSilence(ctx context.Context, t tenancy.Tenant, ms []Matc
 		return Silence{}, invalid("a silence must end after it starts, and in the future")
 	}
 	sil := Silence{Matchers: ms, StartsAt: startsAt, EndsAt: endsAt, Comment: strings.TrimSpace(comment), CreatedBy: audit.OriginFrom(ctx).Actor}
+	defer s.ForgetSuppressors(t)
 	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
 		if err := tx.Select("Matchers", "StartsAt", "EndsAt", "Comment", "CreatedBy").Create(&sil).Error; err != nil {
 			return fmt.Errorf("creating silence: %w", err)

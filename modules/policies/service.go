@@ -22,6 +22,14 @@ type Service struct {
 	mu       sync.Mutex
 	globals  []Global
 	loadedAt time.Time
+	// effective caches each tenant's merged policy briefly: every agent
+	// check-in reads it. Writes through this process drop the entry at once.
+	effective map[int64]cachedEffective
+}
+
+type cachedEffective struct {
+	eff Effective
+	at  time.Time
 }
 
 // NewService returns the policies service.
@@ -84,10 +92,17 @@ func (s *Service) cachedGlobals(ctx context.Context) ([]Global, error) {
 	return g, nil
 }
 
-// Invalidate drops the cached baselines (on a change notification).
+// Invalidate drops the cached baselines and merged policies (on a change notification).
 func (s *Service) Invalidate() {
 	s.mu.Lock()
-	s.globals = nil
+	s.globals, s.effective = nil, nil
+	s.mu.Unlock()
+}
+
+// forget drops one tenant's cached merged policy after a change to it.
+func (s *Service) forget(t tenancy.Tenant) {
+	s.mu.Lock()
+	delete(s.effective, t.ID)
 	s.mu.Unlock()
 }
 
@@ -150,6 +165,26 @@ type exclusionRow struct {
 // Effective merges the baselines with the tenant's overrides, own items and
 // exclusions. Locked baselines ignore overrides and exclusions.
 func (s *Service) Effective(ctx context.Context, t tenancy.Tenant) (Effective, error) {
+	s.mu.Lock()
+	c, ok := s.effective[t.ID]
+	s.mu.Unlock()
+	if ok && time.Since(c.at) < globalTTL {
+		return c.eff, nil
+	}
+	eff, err := s.loadEffective(ctx, t)
+	if err != nil {
+		return Effective{}, err
+	}
+	s.mu.Lock()
+	if s.effective == nil {
+		s.effective = map[int64]cachedEffective{}
+	}
+	s.effective[t.ID] = cachedEffective{eff: eff, at: time.Now()}
+	s.mu.Unlock()
+	return eff, nil
+}
+
+func (s *Service) loadEffective(ctx context.Context, t tenancy.Tenant) (Effective, error) {
 	globals, err := s.cachedGlobals(ctx)
 	if err != nil {
 		return Effective{}, err
@@ -264,6 +299,7 @@ func (s *Service) Override(ctx context.Context, t tenancy.Tenant, key string, en
 			return err
 		}
 	}
+	defer s.forget(t)
 	return tenancy.Do(ctx, t, func(tx *gorm.DB) error {
 		if err := tx.Exec(`INSERT INTO policy_overrides (key, enabled, body) VALUES (?, ?, ?)
 			ON CONFLICT (key) DO UPDATE SET enabled = EXCLUDED.enabled, body = EXCLUDED.body, updated_at = now()`, key, enabled, raw).Error; err != nil {
@@ -282,6 +318,7 @@ func (s *Service) Override(ctx context.Context, t tenancy.Tenant, key string, en
 
 // ClearOverride returns a tenant to the baseline for key.
 func (s *Service) ClearOverride(ctx context.Context, t tenancy.Tenant, key string) error {
+	defer s.forget(t)
 	return tenancy.Do(ctx, t, func(tx *gorm.DB) error {
 		res := tx.Exec(`DELETE FROM policy_overrides WHERE key = ?`, key)
 		if res.Error != nil {
@@ -304,6 +341,7 @@ func (s *Service) SetExclusion(ctx context.Context, t tenancy.Tenant, key, hostn
 	if hostname == "" || len(hostname) > 253 {
 		return invalid("an endpoint hostname is required")
 	}
+	defer s.forget(t)
 	return tenancy.Do(ctx, t, func(tx *gorm.DB) error {
 		q := `INSERT INTO policy_exclusions (key, hostname) VALUES (?, ?) ON CONFLICT DO NOTHING`
 		action := "policy.endpoint_excluded"
@@ -331,6 +369,7 @@ func (s *Service) SetTenantItem(ctx context.Context, t tenancy.Tenant, it Item) 
 	if err != nil {
 		return err
 	}
+	defer s.forget(t)
 	return tenancy.Do(ctx, t, func(tx *gorm.DB) error {
 		if err := tx.Exec(`INSERT INTO policy_items (key, kind, body, enabled) VALUES (?, ?, ?, ?)
 			ON CONFLICT (key) DO UPDATE SET kind = EXCLUDED.kind, body = EXCLUDED.body, enabled = EXCLUDED.enabled, updated_at = now()`,
