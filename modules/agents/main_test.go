@@ -14,10 +14,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
-	"switchboard/db"
 	"switchboard/modules/alerts"
 	"switchboard/modules/policies"
 	"switchboard/modules/tenants"
+	"switchboard/modules/tenants/tenantstest"
 	"switchboard/platform/pgtest"
 	"switchboard/platform/tenancy"
 )
@@ -53,17 +53,9 @@ type fixture struct {
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
-	ctx := context.Background()
-	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.PoolOptions{MaxOpen: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	if _, err := db.MigrateControl(ctx, c.ControlDB(), db.Control()); err != nil {
-		t.Fatal(err)
-	}
+	c, ts := tenantstest.Open(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	f := fixture{tenants: tenants.NewService(c, tenants.Options{Logger: log}), policies: policies.NewService(c),
+	f := fixture{tenants: ts, policies: policies.NewService(c),
 		alerts: alerts.NewService(), clock: &clock{now: t0}}
 	f.agents = NewService(Options{Tenants: f.tenants, Policies: f.policies, Alerts: f.alerts, Logger: log, Now: f.clock.Now})
 	return f

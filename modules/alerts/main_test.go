@@ -2,24 +2,18 @@ package alerts
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
 	"os"
-	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
-	"switchboard/db"
 	"switchboard/modules/tenants"
+	"switchboard/modules/tenants/tenantstest"
 	"switchboard/platform/pgtest"
 	"switchboard/platform/tenancy"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
-
-var seq atomic.Int64
 
 // fixture gives a test its own tenants on the package's database.
 type fixture struct {
@@ -30,26 +24,13 @@ type fixture struct {
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
-	ctx := context.Background()
-	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.PoolOptions{MaxOpen: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	if _, err := db.MigrateControl(ctx, c.ControlDB(), db.Control()); err != nil {
-		t.Fatal(err)
-	}
-	return fixture{cluster: c, tenants: tenants.NewService(c, tenants.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}), alerts: NewService()}
+	c, ts := tenantstest.Open(t)
+	return fixture{cluster: c, tenants: ts, alerts: NewService()}
 }
 
 func (f fixture) tenant(t *testing.T) tenancy.Tenant {
 	t.Helper()
-	slug := fmt.Sprintf("al-%d", seq.Add(1))
-	tn, err := f.tenants.Create(context.Background(), tenants.CreateInput{Slug: slug, Name: "Alerts " + slug})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f.tenants.Scope(tn)
+	return f.tenants.Scope(tenantstest.Create(t, f.tenants, "al"))
 }
 
 // rollup reads a tenant's open-alert counters as the superuser.

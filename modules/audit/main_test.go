@@ -3,24 +3,20 @@ package audit_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
-	"switchboard/db"
 	"switchboard/modules/audit"
 	"switchboard/modules/tenants"
+	"switchboard/modules/tenants/tenantstest"
 	"switchboard/platform/pgtest"
 	"switchboard/platform/tenancy"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 type env struct {
 	cluster *tenancy.Cluster
@@ -32,16 +28,8 @@ type env struct {
 // plane and builds the services.
 func openEnv(t testing.TB) env {
 	t.Helper()
-	ctx := context.Background()
-	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.PoolOptions{MaxOpen: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	if _, err := db.MigrateControl(ctx, c.ControlDB(), db.Control()); err != nil {
-		t.Fatal(err)
-	}
-	return env{cluster: c, tenants: tenants.NewService(c, tenants.Options{Logger: quiet}), svc: audit.NewService(c)}
+	c, ts := tenantstest.Open(t)
+	return env{cluster: c, tenants: ts, svc: audit.NewService(c)}
 }
 
 var seq atomic.Int64
@@ -52,11 +40,7 @@ func uniqueSlug(prefix string) string { return fmt.Sprintf("%s-%d", prefix, seq.
 // newTenant provisions a tenant and returns its control row and scoped handle.
 func (e env) newTenant(t testing.TB, prefix string) (tenants.Tenant, tenancy.Tenant) {
 	t.Helper()
-	slug := uniqueSlug(prefix)
-	tn, err := e.tenants.Create(context.Background(), tenants.CreateInput{Slug: slug, Name: "Client " + slug})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tn := tenantstest.Create(t, e.tenants, prefix)
 	return tn, e.tenants.Scope(tn)
 }
 

@@ -2,47 +2,29 @@ package dashboard
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
-	"switchboard/db"
 	"switchboard/modules/alerts"
 	"switchboard/modules/identity"
 	"switchboard/modules/tenants"
+	"switchboard/modules/tenants/tenantstest"
 	"switchboard/platform/pgtest"
-	"switchboard/platform/tenancy"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
 
 func setup(t *testing.T, n int) (*Service, *identity.Service, []tenants.Tenant) {
 	t.Helper()
-	ctx := context.Background()
-	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.PoolOptions{MaxOpen: 12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	if _, err := db.MigrateControl(ctx, c.ControlDB(), db.Control()); err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ts := tenants.NewService(c, tenants.Options{Logger: quiet})
+	c, ts := tenantstest.Open(t)
 	var list []tenants.Tenant
 	for i := 0; i < n; i++ {
-		tn, err := ts.Create(ctx, tenants.CreateInput{Slug: fmt.Sprintf("%s-%d", strings.ToLower(t.Name()[4:8]), i), Name: fmt.Sprintf("Dash %d", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		list = append(list, tn)
+		list = append(list, tenantstest.Create(t, ts, strings.ToLower(t.Name()[4:8])))
 	}
-	return NewService(ts, alerts.NewService()), identity.NewService(c, ts, quiet), list
+	return NewService(ts, alerts.NewService()), identity.NewService(c, ts, tenantstest.Quiet), list
 }
 
 func admin(t *testing.T, q string, args ...any) {

@@ -179,7 +179,8 @@ func TestSuccessClearsAccountFailures(t *testing.T) {
 func TestThrottleBlockExpires(t *testing.T) {
 	e := openEnv(t)
 	ctx := context.Background()
-	block := 400 * time.Millisecond
+	// Long enough that the failed attempts (argon2 each) finish well inside it on a busy machine.
+	block := 3 * time.Second
 	setThrottle(t, 2, 30, 15*time.Minute, block)
 	const pw = "the right password"
 	u, _ := e.newStaff(t, StaffInput{Email: uniqueEmail("expires"), Role: RoleTechnician, Password: pw})

@@ -11,9 +11,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"switchboard/db"
 	"switchboard/modules/audit"
 	"switchboard/modules/tenants"
+	"switchboard/modules/tenants/tenantstest"
 	"switchboard/platform/pgtest"
 	"switchboard/platform/tenancy"
 )
@@ -34,16 +34,7 @@ type env struct {
 // plane and builds the services under test.
 func openEnv(t testing.TB) env {
 	t.Helper()
-	ctx := context.Background()
-	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.PoolOptions{MaxOpen: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	if _, err := db.MigrateControl(ctx, c.ControlDB(), db.Control()); err != nil {
-		t.Fatal(err)
-	}
-	ts := tenants.NewService(c, tenants.Options{Logger: quiet})
+	c, ts := tenantstest.Open(t)
 	return env{cluster: c, tenants: ts, svc: NewService(c, ts, quiet), audit: audit.NewService(c)}
 }
 
@@ -63,11 +54,7 @@ func uniqueIP() string {
 // newTenant provisions a tenant and returns its control row and scoped handle.
 func (e env) newTenant(t testing.TB, prefix string) (tenants.Tenant, tenancy.Tenant) {
 	t.Helper()
-	slug := uniqueSlug(prefix)
-	tn, err := e.tenants.Create(context.Background(), tenants.CreateInput{Slug: slug, Name: "Client " + slug})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tn := tenantstest.Create(t, e.tenants, prefix)
 	return tn, e.tenants.Scope(tn)
 }
 

@@ -12,9 +12,9 @@ import (
 
 	"gorm.io/gorm"
 
-	"switchboard/db"
 	"switchboard/modules/alerts"
 	"switchboard/modules/tenants"
+	"switchboard/modules/tenants/tenantstest"
 	"switchboard/platform/pgtest"
 	"switchboard/platform/tenancy"
 )
@@ -35,17 +35,9 @@ type fixture struct {
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
-	ctx := context.Background()
-	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.PoolOptions{MaxOpen: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	if _, err := db.MigrateControl(ctx, c.ControlDB(), db.Control()); err != nil {
-		t.Fatal(err)
-	}
+	_, ts := tenantstest.Open(t)
 	return fixture{
-		tenants: tenants.NewService(c, tenants.Options{Logger: quiet}),
+		tenants: ts,
 		alerts:  alerts.NewService(),
 		lookup:  &tenantMap{m: map[int64]tenancy.Tenant{}},
 	}

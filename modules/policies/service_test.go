@@ -3,45 +3,21 @@ package policies
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
-	"log/slog"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"switchboard/db"
-	"switchboard/modules/tenants"
+	"switchboard/modules/tenants/tenantstest"
 	"switchboard/platform/pgtest"
 	"switchboard/platform/tenancy"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
 
-var seq atomic.Int64
-
 func setup(t *testing.T) (*Service, func() tenancy.Tenant) {
 	t.Helper()
-	ctx := context.Background()
-	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.PoolOptions{MaxOpen: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	if _, err := db.MigrateControl(ctx, c.ControlDB(), db.Control()); err != nil {
-		t.Fatal(err)
-	}
-	ts := tenants.NewService(c, tenants.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	newTenant := func() tenancy.Tenant {
-		slug := fmt.Sprintf("pol-%d", seq.Add(1))
-		tn, err := ts.Create(ctx, tenants.CreateInput{Slug: slug, Name: slug})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ts.Scope(tn)
-	}
-	return NewService(c), newTenant
+	c, ts := tenantstest.Open(t)
+	return NewService(c), func() tenancy.Tenant { return ts.Scope(tenantstest.Create(t, ts, "pol")) }
 }
 
 func find(t *testing.T, e Effective, key string) EffectiveItem {
