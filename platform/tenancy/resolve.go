@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -36,10 +37,20 @@ type Resolver struct {
 
 	mu     sync.RWMutex
 	gen    uint64 // bumped by Invalidate so a load that raced it is not stored
-	bySlug map[string]Tenant
-	byHost map[string]Tenant
-	byKey  map[string]Tenant
+	bySlug map[string]entry
+	byHost map[string]entry
+	byKey  map[string]entry
 }
+
+// entry is a cached answer. Entries also expire after cacheTTL, which bounds
+// staleness if a notification is ever lost and makes the directory see (and
+// record) each API key's use at least once a minute per replica.
+type entry struct {
+	t  Tenant
+	at time.Time
+}
+
+const cacheTTL = time.Minute
 
 // NewResolver resolves against dir. schemaVersion is the tenant schema
 // version this binary serves; consoleHosts are the staff console's hostnames.
@@ -56,17 +67,17 @@ func NewResolver(dir Directory, schemaVersion int, consoleHosts []string) *Resol
 func (r *Resolver) Invalidate() {
 	r.mu.Lock()
 	r.gen++
-	r.bySlug, r.byHost, r.byKey = map[string]Tenant{}, map[string]Tenant{}, map[string]Tenant{}
+	r.bySlug, r.byHost, r.byKey = map[string]entry{}, map[string]entry{}, map[string]entry{}
 	r.mu.Unlock()
 }
 
-func (r *Resolver) cached(m func(*Resolver) map[string]Tenant, key string, load func() (Tenant, error)) (Tenant, error) {
+func (r *Resolver) cached(m func(*Resolver) map[string]entry, key string, load func() (Tenant, error)) (Tenant, error) {
 	r.mu.RLock()
-	t, ok := m(r)[key]
+	e, ok := m(r)[key]
 	gen := r.gen
 	r.mu.RUnlock()
-	if ok {
-		return t, nil
+	if ok && time.Since(e.at) < cacheTTL {
+		return e.t, nil
 	}
 	t, err := load()
 	if err != nil {
@@ -74,7 +85,7 @@ func (r *Resolver) cached(m func(*Resolver) map[string]Tenant, key string, load 
 	}
 	r.mu.Lock()
 	if r.gen == gen {
-		m(r)[key] = t
+		m(r)[key] = entry{t: t, at: time.Now()}
 	}
 	r.mu.Unlock()
 	return t, nil
@@ -82,20 +93,20 @@ func (r *Resolver) cached(m func(*Resolver) map[string]Tenant, key string, load 
 
 // BySlug resolves a console path's slug.
 func (r *Resolver) BySlug(ctx context.Context, slug string) (Tenant, error) {
-	return r.cached(func(r *Resolver) map[string]Tenant { return r.bySlug }, slug,
+	return r.cached(func(r *Resolver) map[string]entry { return r.bySlug }, slug,
 		func() (Tenant, error) { return r.dir.BySlug(ctx, slug) })
 }
 
 // ByHost resolves a portal hostname (verified domains only).
 func (r *Resolver) ByHost(ctx context.Context, host string) (Tenant, error) {
-	return r.cached(func(r *Resolver) map[string]Tenant { return r.byHost }, host,
+	return r.cached(func(r *Resolver) map[string]entry { return r.byHost }, host,
 		func() (Tenant, error) { return r.dir.ByHost(ctx, host) })
 }
 
 // ByAPIKey resolves an API key. The cache is keyed by the key itself and lives
 // only in this process's memory; the database stores only hashes.
 func (r *Resolver) ByAPIKey(ctx context.Context, key string) (Tenant, error) {
-	return r.cached(func(r *Resolver) map[string]Tenant { return r.byKey }, key,
+	return r.cached(func(r *Resolver) map[string]entry { return r.byKey }, key,
 		func() (Tenant, error) { return r.dir.ByAPIKey(ctx, key) })
 }
 
