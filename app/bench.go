@@ -56,6 +56,7 @@ type benchOptions struct {
 
 	loadRequests    int
 	loadConcurrency int
+	cpuProfile      string
 }
 
 func newBenchCommand() *cobra.Command {
@@ -92,6 +93,7 @@ then stops the cluster and deletes it (unless --keep). --database-url and
 	f.BoolVar(&opts.keep, "keep", false, "keep the cluster folder (stopped) and print its path")
 	f.IntVar(&opts.loadRequests, "load-requests", 30000, "requests in the ingestion load test (0 skips it)")
 	f.IntVar(&opts.loadConcurrency, "load-concurrency", 32, "concurrent connections of the load generator")
+	f.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the load phases to this file (go tool pprof)")
 	return c
 }
 

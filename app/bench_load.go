@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +33,17 @@ func benchThroughput(ctx context.Context, b *benchEnv, opts benchOptions, t *ben
 		return err
 	}
 	defer stop()
+	if opts.cpuProfile != "" {
+		f, err := os.Create(opts.cpuProfile)
+		if err != nil {
+			return usagef("--cpuprofile: %v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("starting the CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	alert := func(r *rand.Rand) (string, []byte) {
 		// 20 rules × 10 hosts per tenant: after warm-up most requests repeat an
