@@ -1,9 +1,7 @@
 package agents
 
 import (
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 
@@ -11,6 +9,7 @@ import (
 
 	"switchboard/modules/audit"
 	"switchboard/platform/authz"
+	"switchboard/platform/web"
 )
 
 // Agent API paths. They are Public to the authorizer and skipped by the
@@ -48,7 +47,7 @@ func (s *Service) AgentRoutes(a *authz.Authorizer, e *echo.Echo) {
 
 func (s *Service) enroll(c echo.Context) error {
 	var req EnrollRequest
-	if err := decodeStrict(c, &req); err != nil {
+	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
 	if strings.TrimSpace(req.Token) == "" {
@@ -105,7 +104,7 @@ func (s *Service) checkIn(c echo.Context) error {
 		return unauthorizedHTTP(c, "an endpoint credential is required (Authorization: Bearer <credential>)")
 	}
 	var w reportWire
-	if err := decodeStrict(c, &w); err != nil {
+	if err := web.DecodeJSON(c, &w); err != nil {
 		return err
 	}
 	r, err := w.report()
@@ -154,29 +153,4 @@ func bearer(header string) string {
 		return strings.TrimSpace(header[7:])
 	}
 	return ""
-}
-
-// decodeStrict reads exactly one JSON document into v, refusing unknown
-// fields and trailing data, with a 400 that says what is wrong.
-func decodeStrict(c echo.Context, v any) error {
-	if ct := c.Request().Header.Get(echo.HeaderContentType); ct != "" && !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
-		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "send the body as application/json")
-	}
-	dec := json.NewDecoder(c.Request().Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		var he *echo.HTTPError
-		if errors.As(err, &tooBig) || (errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge) {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "the body is larger than the 1 MB limit")
-		}
-		if errors.Is(err, io.EOF) {
-			return echo.NewHTTPError(http.StatusBadRequest, "the body is empty")
-		}
-		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON: "+err.Error())
-	}
-	if dec.More() {
-		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON: unexpected data after the document")
-	}
-	return nil
 }

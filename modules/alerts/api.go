@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -12,42 +11,13 @@ import (
 
 	"switchboard/platform/authz"
 	"switchboard/platform/tenancy"
+	"switchboard/platform/web"
 )
 
 // APIRoutes registers alert ingestion for monitoring tools (API key).
 func (s *Service) APIRoutes(a *authz.Authorizer, e *echo.Echo) {
 	a.Route(e, http.MethodPost, "/api/v1/alerts", authz.APIKey, s.ingestNative)
 	a.Route(e, http.MethodPost, "/api/v1/alerts/alertmanager", authz.APIKey, s.ingestAlertmanager)
-}
-
-// decodeStrict reads exactly one JSON document into v, refusing unknown
-// fields and trailing data, with a 400 that says what is wrong.
-func decodeStrict(c echo.Context, v any) error {
-	if ct := c.Request().Header.Get(echo.HeaderContentType); ct != "" && !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
-		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "send the body as application/json")
-	}
-	dec := json.NewDecoder(c.Request().Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if tooLarge(err) {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "the body is larger than the 1 MB limit")
-		}
-		if errors.Is(err, io.EOF) {
-			return echo.NewHTTPError(http.StatusBadRequest, "the body is empty")
-		}
-		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON: "+err.Error())
-	}
-	if dec.More() {
-		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON: unexpected data after the document")
-	}
-	return nil
-}
-
-// tooLarge recognises the body limit's error (Echo's BodyLimit or net/http's).
-func tooLarge(err error) bool {
-	var tooBig *http.MaxBytesError
-	var he *echo.HTTPError
-	return errors.As(err, &tooBig) || (errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge)
 }
 
 // nativePayload is our own format: one alert, or {"alerts": [...]}.
@@ -58,7 +28,7 @@ type nativePayload struct {
 
 func (s *Service) ingestNative(c echo.Context) error {
 	var p nativePayload
-	if err := decodeStrict(c, &p); err != nil {
+	if err := web.DecodeJSON(c, &p); err != nil {
 		return err
 	}
 	signals := p.Alerts
@@ -88,7 +58,7 @@ func (s *Service) ingestAlertmanager(c echo.Context) error {
 	var p amPayload
 	dec := json.NewDecoder(c.Request().Body)
 	if err := dec.Decode(&p); err != nil {
-		if tooLarge(err) {
+		if web.TooLarge(err) {
 			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "the body is larger than the 1 MB limit")
 		}
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed Alertmanager payload: "+err.Error())
