@@ -56,6 +56,7 @@ type Item struct {
 	Routing     *Routing       `json:"routing,omitempty"`
 	Maintenance *Maintenance   `json:"maintenance,omitempty"`
 	Agent       *AgentSettings `json:"agent,omitempty"`
+	SLA         *SLA           `json:"sla,omitempty"`
 }
 
 // Origins of an effective item.

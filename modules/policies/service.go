@@ -236,6 +236,11 @@ func merge(globals []Global, overrides []overrideRow, own []tenantItemRow, exclu
 				if err != nil {
 					return Effective{}, err
 				}
+				// "The MSP's calendar runs the clock": a client's targets,
+				// the baseline's calendar.
+				if it.SLA != nil && g.SLA != nil && it.SLA.ClockOwner == "msp" {
+					it.SLA.Calendar = g.SLA.Calendar
+				}
 				item.Item = it
 			}
 		}
@@ -392,6 +397,8 @@ func encodeBody(it Item) ([]byte, error) {
 		v = it.Maintenance
 	case KindAgent:
 		v = it.Agent
+	case KindSLA:
+		v = it.SLA
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -416,6 +423,9 @@ func decodeItem(key, kind string, body []byte, enabled bool) (Item, error) {
 	case KindAgent:
 		it.Agent = &AgentSettings{}
 		target = it.Agent
+	case KindSLA:
+		it.SLA = &SLA{}
+		target = it.SLA
 	default:
 		return Item{}, fmt.Errorf("policy %s has unknown kind %q", key, kind)
 	}

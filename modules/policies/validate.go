@@ -29,7 +29,7 @@ func (it Item) Check() error {
 		return invalid("key %q must be 1-63 characters of a-z, 0-9, '.', '_' or '-', starting with a letter", it.Key)
 	}
 	bodies := 0
-	for _, set := range []bool{it.Threshold != nil, it.Routing != nil, it.Maintenance != nil, it.Agent != nil} {
+	for _, set := range []bool{it.Threshold != nil, it.Routing != nil, it.Maintenance != nil, it.Agent != nil, it.SLA != nil} {
 		if set {
 			bodies++
 		}
@@ -62,8 +62,13 @@ func (it Item) Check() error {
 		if it.Agent.OfflineAfterMissed < 1 || it.Agent.OfflineAfterMissed > 100 {
 			return invalid("offline after missed check-ins must be 1-100")
 		}
+	case KindSLA:
+		if it.SLA == nil {
+			return invalid("item %s: kind sla needs SLA settings", it.Key)
+		}
+		return it.SLA.check()
 	default:
-		return invalid("kind must be threshold, routing, maintenance or agent, not %q", it.Kind)
+		return invalid("kind must be threshold, routing, maintenance, agent or sla, not %q", it.Kind)
 	}
 	return nil
 }
