@@ -55,6 +55,7 @@ With no database configured it starts a private PostgreSQL cluster under
 		newTenantCommand(),
 		newUserCommand(),
 		newRollupsCommand(),
+		newSLACommand(),
 		newAgentCommand(),
 		newDBCommand(),
 		newDemoCommand(),
