@@ -38,7 +38,7 @@ func TestSLACommands(t *testing.T) {
 		{[]string{"sla", "set", "--tenant", "sla-cli", "--target", "critical=30m/4h", "--target", "warning=2h/8h", "--target", "info=8h/40h",
 			"--zone", "Europe/Berlin", "--hours", "Mon 09:00-17:00", "--clock", "client"}, 0, "Europe/Berlin Mon 09:00-17:00"},
 		{[]string{"sla", "show", "sla-cli"}, 0, "(overridden)"},
-		{[]string{"sla", "show"}, 0, "critical ack 15m0s"}, // the baseline is untouched
+		{[]string{"sla", "show"}, 0, "critical ack 15m0s"},         // the baseline is untouched
 		{[]string{"sla", "set", "--target", "critical=1h"}, 2, ""}, // exitStatus prints the one-line reason to stderr
 		{[]string{"sla", "set", "--target", "critical=1h/2h", "--target", "warning=1h/2h", "--target", "info=1h/2h", "--zone", "Nowhere/X", "--hours", "Mon 09:00-17:00"}, 2, ""},
 		{[]string{"sla", "set", "--target", "critical=1h/2h", "--always-open"}, 2, ""}, // warning and info missing
