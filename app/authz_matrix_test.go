@@ -206,6 +206,8 @@ func TestRouteMatrix(t *testing.T) {
 			matrixRow{"GET", "/t/:slug/alerts/:id", p + "/alerts/1", nil, side.view},
 			matrixRow{"POST", "/t/:slug/alerts/:id/acknowledge", p + "/alerts/1/acknowledge", nil, side.view},
 			matrixRow{"POST", "/t/:slug/alerts/:id/resolve", p + "/alerts/1/resolve", nil, side.view},
+			matrixRow{"POST", "/t/:slug/alerts/:id/wait", p + "/alerts/1/wait", nil, side.view},
+			matrixRow{"POST", "/t/:slug/alerts/:id/resume", p + "/alerts/1/resume", nil, side.view},
 			matrixRow{"POST", "/t/:slug/alerts/:id/notes", p + "/alerts/1/notes", url.Values{"note": {"matrix"}}, side.view},
 			matrixRow{"POST", "/t/:slug/alerts/:id/assign", p + "/alerts/1/assign", url.Values{"assignee": {"x@msp.example"}}, side.view},
 			matrixRow{"GET", "/t/:slug/policy", p + "/policy", nil, side.view},

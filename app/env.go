@@ -19,6 +19,7 @@ import (
 	"switchboard/modules/identity"
 	"switchboard/modules/notify"
 	"switchboard/modules/policies"
+	"switchboard/modules/slas"
 	"switchboard/modules/tenants"
 	"switchboard/platform/pgembed"
 	"switchboard/platform/tenancy"
@@ -130,7 +131,7 @@ func (e *env) connect(ctx context.Context, allowBehind bool) error {
 	e.identity = identity.NewService(e.cluster, e.tenants, e.log)
 	e.audit = audit.NewService(e.cluster)
 	e.policies = policies.NewService(e.cluster)
-	e.alerts = alerts.NewService().WithMaintenance(e.policies)
+	e.alerts = alerts.NewService().WithMaintenance(e.policies).WithSLA(slas.Panel(e.policies))
 	e.dashboard = dashboard.NewService(e.tenants, e.alerts)
 	e.notify = notify.NewService(notify.Deps{Alerts: e.alerts, Tenants: e.tenants, Policies: e.policies}, notify.Options{
 		SMTP: notify.SMTPConfig{Host: e.cfg.Notify.SMTP.Host, Port: e.cfg.Notify.SMTP.Port, From: e.cfg.Notify.SMTP.From,

@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,6 +24,8 @@ func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo) {
 	a.Route(e, http.MethodGet, "/t/:slug/alerts/:id", authz.TenantView, s.detailPage)
 	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/acknowledge", authz.TenantManage, s.transitionOne("acknowledge"))
 	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/resolve", authz.TenantManage, s.transitionOne("resolve"))
+	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/wait", authz.TenantManage, s.transitionOne("wait"))
+	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/resume", authz.TenantManage, s.transitionOne("resume"))
 	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/notes", authz.TenantManage, s.note)
 	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/assign", authz.TenantManage, s.assign)
 }
@@ -89,8 +92,42 @@ func alertID(c echo.Context) (int64, error) {
 }
 
 type detailPage struct {
-	Alert  Alert
-	Events []Event
+	Alert   Alert
+	Events  []Event
+	SLA     *SLAPanel
+	Waiting bool
+}
+
+// SLAPanel is what the alert page shows of its SLA clocks (filled by the
+// slas module through WithSLA, which alerts cannot import).
+type SLAPanel struct {
+	Response, Resolution SLAClock
+	Waiting              bool
+	Origin               string
+}
+
+// Clocks lists the panel's clocks in the order the page shows them.
+func (p SLAPanel) Clocks() []SLAClock {
+	p.Response.Name, p.Resolution.Name = "Response", "Resolution"
+	return []SLAClock{p.Response, p.Resolution}
+}
+
+// SLAClock is one clock as shown: target, used, paused, deadline, outcome.
+type SLAClock struct {
+	Name                 string
+	Target, Used, Paused time.Duration
+	Deadline             time.Time
+	Stopped, Met         bool
+	Breached             bool
+}
+
+// SLASource computes the SLA panel of an alert from its timeline.
+type SLASource func(ctx context.Context, t tenancy.Tenant, a Alert, events []Event) (*SLAPanel, error)
+
+// WithSLA makes the alert page show SLA clocks; it returns s for chaining.
+func (s *Service) WithSLA(src SLASource) *Service {
+	s.sla = src
+	return s
 }
 
 func (s *Service) detailPage(c echo.Context) error {
@@ -106,7 +143,21 @@ func (s *Service) detailPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return web.Render(c, http.StatusOK, "console/alert.html", fmt.Sprintf("Alert #%d · %s", a.ID, t.Name), detailPage{Alert: a, Events: events})
+	page := detailPage{Alert: a, Events: events}
+	for _, e := range events {
+		switch e.Kind {
+		case "waiting":
+			page.Waiting = true
+		case "resumed":
+			page.Waiting = false
+		}
+	}
+	if s.sla != nil {
+		if page.SLA, err = s.sla(c.Request().Context(), t, a, events); err != nil {
+			return err
+		}
+	}
+	return web.Render(c, http.StatusOK, "console/alert.html", fmt.Sprintf("Alert #%d · %s", a.ID, t.Name), page)
 }
 
 func (s *Service) transitionOne(action string) echo.HandlerFunc {

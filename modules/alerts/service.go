@@ -20,6 +20,7 @@ import (
 type Service struct {
 	maintenance MaintenanceSource
 	onCreated   CreatedHook
+	sla         SLASource
 
 	// suppressors caches each tenant's active silences and maintenance
 	// windows for a few seconds: every ingest needs them, they rarely change,
@@ -256,6 +257,8 @@ func addEvent(tx *gorm.DB, alertID int64, kind, actor, body string) error {
 func (s *Service) Transition(ctx context.Context, t tenancy.Tenant, ids []int64, action string) (int, error) {
 	var q, kind string
 	switch action {
+	case "wait", "resume":
+		return s.pauseOrResume(ctx, t, ids, action)
 	case "acknowledge":
 		q, kind = `UPDATE alerts SET status = 'acknowledged', acknowledged_at = now() WHERE id IN ? AND status = 'firing' RETURNING id`, "acknowledged"
 	case "resolve":
@@ -276,6 +279,37 @@ func (s *Service) Transition(ctx context.Context, t tenancy.Tenant, ids []int64,
 			if err := addEvent(tx, id, kind, actor, ""); err != nil {
 				return err
 			}
+		}
+		if len(changed) > 0 {
+			return audit.Record(ctx, tx, "alert."+kind, fmt.Sprint(changed), fmt.Sprintf("%d alert(s)", len(changed)))
+		}
+		return nil
+	})
+	return len(changed), err
+}
+
+// pauseOrResume marks open alerts as waiting on the client ("wait": their
+// SLA clocks pause) or back in the provider's hands ("resume"). Only alerts
+// not already in that state change; it returns how many did.
+func (s *Service) pauseOrResume(ctx context.Context, t tenancy.Tenant, ids []int64, action string) (int, error) {
+	if len(ids) == 0 || len(ids) > 1000 {
+		return 0, invalid("select 1-1000 alerts")
+	}
+	kind, from := "waiting", "resumed"
+	if action == "resume" {
+		kind, from = "resumed", "waiting"
+	}
+	var changed []int64
+	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		// The last pause-related event says the state; none means not waiting.
+		err := tx.Raw(`INSERT INTO alert_events (alert_id, kind, actor)
+			SELECT a.id, ?, ? FROM alerts a
+			WHERE a.id IN ? AND a.status IN ('firing', 'acknowledged')
+			AND coalesce((SELECT e.kind FROM alert_events e WHERE e.alert_id = a.id AND e.kind IN ('waiting', 'resumed')
+				ORDER BY e.id DESC LIMIT 1), 'resumed') = ?
+			RETURNING alert_id`, kind, audit.OriginFrom(ctx).Actor, ids, from).Scan(&changed).Error
+		if err != nil {
+			return fmt.Errorf("recording %s: %w", kind, err)
 		}
 		if len(changed) > 0 {
 			return audit.Record(ctx, tx, "alert."+kind, fmt.Sprint(changed), fmt.Sprintf("%d alert(s)", len(changed)))

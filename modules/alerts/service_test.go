@@ -226,3 +226,34 @@ func TestMaintenanceWindowSuppresses(t *testing.T) {
 		t.Fatalf("timeline says why: %+v %v", events, err)
 	}
 }
+
+func TestWaitingOnClient(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tn := f.tenant(t)
+	id := ingest(t, f, tn, disk(""))[0].AlertID
+	steps := []struct {
+		action string
+		want   int
+	}{{"wait", 1}, {"wait", 0}, {"resume", 1}, {"resume", 0}, {"wait", 1}}
+	for _, st := range steps {
+		n, err := f.alerts.Transition(ctx, tn, []int64{id}, st.action)
+		if err != nil || n != st.want {
+			t.Fatalf("%s: changed %d (%v), want %d", st.action, n, err, st.want)
+		}
+	}
+	_, events, _ := f.alerts.Get(ctx, tn, id)
+	var kinds []string
+	for _, e := range events {
+		kinds = append(kinds, e.Kind)
+	}
+	if strings.Join(kinds, ",") != "created,waiting,resumed,waiting" {
+		t.Fatalf("timeline %v", kinds)
+	}
+	if _, err := f.alerts.Transition(ctx, tn, []int64{id}, "resolve"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := f.alerts.Transition(ctx, tn, []int64{id}, "resume"); n != 0 {
+		t.Fatal("a resolved alert cannot be resumed")
+	}
+}
