@@ -3,9 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"switchboard/modules/identity"
+	"switchboard/modules/tenants"
 	"switchboard/platform/pgtest"
 )
 
@@ -49,5 +54,41 @@ func TestSLACommands(t *testing.T) {
 		if code != tc.code || !strings.Contains(out, tc.want) {
 			t.Errorf("%v: exit %d, output %q; want %d containing %q", tc.args, code, out, tc.code, tc.want)
 		}
+	}
+}
+
+// TestSLAConsoleForm edits a client's SLA through the console form.
+func TestSLAConsoleForm(t *testing.T) {
+	ctx := context.Background()
+	e, _, ts := testServer(t)
+	tn, err := e.tenants.Create(ctx, tenants.CreateInput{Slug: "sla-form", Name: "SLA Form"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.identity.CreateStaff(ctx, identity.StaffInput{Email: "sla-owner@msp.example", Role: "owner", Password: "sla-form-password"}); err != nil {
+		t.Fatal(err)
+	}
+	b := newClient(t, ts.URL)
+	b.login("sla-owner@msp.example", "sla-form-password")
+	form := url.Values{"sla": {"1"}, "ack_critical": {"20m"}, "resolve_critical": {"3h"}, "ack_warning": {"1h"}, "resolve_warning": {"8h"},
+		"ack_info": {"4h"}, "resolve_info": {"24h"}, "always_open": {"false"}, "zone": {"America/New_York"},
+		"hours": {"Mon 08:00-18:00\nTue 08:00-18:00"}, "holidays": {"2026-12-25"}, "clock_owner": {"client"}, "warn_at": {"0.8"}}
+	if status, body, _ := b.do(http.MethodPost, "/t/sla-form/policy/sla-default/override", form); status != http.StatusSeeOther {
+		t.Fatalf("override: %d %.200s", status, body)
+	}
+	eff, err := e.policies.Effective(ctx, e.tenants.Scope(tn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sla, origin, _ := eff.SLA()
+	if origin != "overridden" || sla.Calendar.Zone != "America/New_York" || len(sla.Calendar.Hours) != 2 || sla.Targets["critical"].Acknowledge != 20*time.Minute || sla.WarnAt != 0.8 {
+		t.Fatalf("effective SLA after the form: %s %+v", origin, sla)
+	}
+	form.Set("zone", "Nowhere/Else")
+	if status, _, _ := b.do(http.MethodPost, "/t/sla-form/policy/sla-default/override", form); status != http.StatusBadRequest {
+		t.Fatalf("a bad zone must be a 400, got %d", status)
+	}
+	if status, body, _ := b.do(http.MethodGet, "/t/sla-form/policy", nil); status != 200 || !strings.Contains(body, "America/New_York") {
+		t.Fatalf("policy page: %d", status)
 	}
 }

@@ -81,7 +81,13 @@ func (s *Service) overrideForm(c echo.Context) error {
 		enabled = &b
 	}
 	var body *Item
-	if c.FormValue("value") != "" || c.FormValue("for") != "" || c.FormValue("severity") != "" {
+	if c.FormValue("sla") == "1" {
+		sla, err := slaFrom(c)
+		if err != nil {
+			return err
+		}
+		body = &Item{SLA: &sla}
+	} else if c.FormValue("value") != "" || c.FormValue("for") != "" || c.FormValue("severity") != "" {
 		g, ok, err := s.global(ctx, key)
 		if err != nil {
 			return err
@@ -138,6 +144,13 @@ func (s *Service) globalForm(c echo.Context) error {
 	it := g.Item
 	it.Enabled = c.FormValue("enabled") == "true"
 	locked := c.FormValue("locked") == "true"
+	if it.SLA != nil && c.FormValue("sla") == "1" {
+		sla, err := slaFrom(c)
+		if err != nil {
+			return err
+		}
+		it.SLA = &sla
+	}
 	if it.Threshold != nil {
 		th, err := thresholdFrom(c, *it.Threshold)
 		if err != nil {
@@ -204,4 +217,39 @@ func (s *Service) tenantItemForm(c echo.Context) error {
 		return policyError(err)
 	}
 	return web.RedirectFlash(c, "/t/"+t.Slug+"/policy", it.Key+" added for "+t.Name+".")
+}
+
+// slaFrom reads the SLA form: ack_/resolve_ durations per severity, the
+// calendar (24×7, or zone, one opening-hours line per row, holidays), whose
+// calendar runs the clock and the warn share.
+func slaFrom(c echo.Context) (SLA, error) {
+	sla := SLA{Targets: map[string]SLATarget{}, ClockOwner: c.FormValue("clock_owner")}
+	for _, sev := range []string{"critical", "warning", "info"} {
+		a, err1 := time.ParseDuration(c.FormValue("ack_" + sev))
+		r, err2 := time.ParseDuration(c.FormValue("resolve_" + sev))
+		if err1 != nil || err2 != nil {
+			return SLA{}, echo.NewHTTPError(http.StatusBadRequest, "targets are durations like 15m or 4h")
+		}
+		sla.Targets[sev] = SLATarget{Acknowledge: a, Resolve: r}
+	}
+	warn, err := strconv.ParseFloat(c.FormValue("warn_at"), 64)
+	if err != nil {
+		return SLA{}, echo.NewHTTPError(http.StatusBadRequest, "warn at is a share like 0.75")
+	}
+	sla.WarnAt = warn
+	sla.Calendar.AlwaysOpen = c.FormValue("always_open") == "true"
+	if !sla.Calendar.AlwaysOpen {
+		sla.Calendar.Zone = strings.TrimSpace(c.FormValue("zone"))
+		for _, line := range strings.Split(c.FormValue("hours"), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				sla.Calendar.Hours = append(sla.Calendar.Hours, line)
+			}
+		}
+		for _, d := range strings.Split(c.FormValue("holidays"), ",") {
+			if d = strings.TrimSpace(d); d != "" {
+				sla.Calendar.Holidays = append(sla.Calendar.Holidays, d)
+			}
+		}
+	}
+	return sla, nil
 }

@@ -106,11 +106,18 @@ func NewRenderer(fsys fs.FS, chrome ChromeFunc, patterns ...string) (*Renderer, 
 			return nil, fmt.Errorf("listing templates %s: %w", pattern, err)
 		}
 		for _, name := range names {
+			if strings.HasSuffix(name, "_form.html") {
+				continue // a partial, parsed into the pages that use it
+			}
 			layout := "layout.html"
 			if strings.HasPrefix(name, "portal/") || strings.HasPrefix(name, "public/") {
 				layout = "layout_plain.html"
 			}
-			t, err := template.New(name).Funcs(Funcs).ParseFS(fsys, layout, name)
+			files := []string{layout, name}
+			if partials, _ := fs.Glob(fsys, "console/*_form.html"); strings.HasPrefix(name, "console/") {
+				files = append(files, partials...)
+			}
+			t, err := template.New(name).Funcs(Funcs).ParseFS(fsys, files...)
 			if err != nil {
 				return nil, fmt.Errorf("parsing template %s: %w", name, err)
 			}
