@@ -61,9 +61,9 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
 	var detail string
 	switch ch.Kind {
 	case KindEmail:
-		detail, err = s.sendEmail(ctx, t, ch, a)
+		detail, err = s.sendEmail(ctx, t, ch, a, args.Reason)
 	case KindWebhook:
-		detail, err = s.sendWebhook(ctx, t, ch, a)
+		detail, err = s.sendWebhook(ctx, t, ch, a, args.Reason)
 	default:
 		err = permanent(fmt.Errorf("unknown channel kind %q", ch.Kind))
 	}

@@ -45,7 +45,7 @@ type SMTPConfig struct {
 const smtpTimeout = 30 * time.Second
 
 // sendEmail mails the alert to the channel's addresses.
-func (s *Service) sendEmail(ctx context.Context, t tenancy.Tenant, ch Channel, a alerts.Alert) (string, error) {
+func (s *Service) sendEmail(ctx context.Context, t tenancy.Tenant, ch Channel, a alerts.Alert, reason string) (string, error) {
 	cfg := s.opts.SMTP
 	if cfg.Host == "" || cfg.From == "" {
 		return "", permanent(errors.New("e-mail is not configured on this server (notify.smtp.host and notify.smtp.from)"))
@@ -54,7 +54,7 @@ func (s *Service) sendEmail(ctx context.Context, t tenancy.Tenant, ch Channel, a
 	if err != nil {
 		return "", permanent(fmt.Errorf("the configured sender %q is not an address: %w", cfg.From, err))
 	}
-	msg := s.message(t, from, ch.EmailTo, a)
+	msg := s.message(t, from, ch.EmailTo, a, reason)
 	accepted, refused, err := sendMail(ctx, cfg, from.Address, ch.EmailTo, msg)
 	if err != nil {
 		return "", err
@@ -66,9 +66,14 @@ func (s *Service) sendEmail(ctx context.Context, t tenancy.Tenant, ch Channel, a
 	return detail, nil
 }
 
-// subject is tenant-neutral and short: "[CRITICAL] disk_full on web1".
-func subject(a alerts.Alert) string {
-	s := "[" + strings.ToUpper(a.Severity) + "] " + a.Rule
+// subject is tenant-neutral and short: "[CRITICAL] disk_full on web1", or
+// for an escalation "[SLA BREACH: response] disk_full on web1".
+func subject(a alerts.Alert, reason string) string {
+	tag := strings.ToUpper(a.Severity)
+	if reason != "" {
+		tag = strings.ToUpper(reason)
+	}
+	s := "[" + tag + "] " + a.Rule
 	if a.Endpoint != "" {
 		s += " on " + a.Endpoint
 	}
@@ -76,12 +81,12 @@ func subject(a alerts.Alert) string {
 }
 
 // message builds the whole RFC 5322 message: plain text, quoted-printable.
-func (s *Service) message(t tenancy.Tenant, from *mail.Address, to []string, a alerts.Alert) []byte {
+func (s *Service) message(t tenancy.Tenant, from *mail.Address, to []string, a alerts.Alert, reason string) []byte {
 	var b bytes.Buffer
 	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
 	header("From", from.String())
 	header("To", strings.Join(to, ", "))
-	header("Subject", mime.QEncoding.Encode("utf-8", subject(a)))
+	header("Subject", mime.QEncoding.Encode("utf-8", subject(a, reason)))
 	header("Date", time.Now().UTC().Format(time.RFC1123Z))
 	header("Message-ID", messageID(from.Address, a.ID))
 	header("MIME-Version", "1.0")

@@ -23,6 +23,9 @@ type deliveryArgs struct {
 	jobs.TenantArgs
 	AlertID   int64 `json:"alert_id" river:"unique"`
 	ChannelID int64 `json:"channel_id" river:"unique"`
+	// Reason is empty for a new alert and names an escalation otherwise
+	// ("sla warning: response"); each escalation is delivered once.
+	Reason string `json:"reason,omitempty" river:"unique"`
 }
 
 // Kind names the job in River.
@@ -73,6 +76,24 @@ func (s *Service) AlertsCreated(ctx context.Context, t tenancy.Tenant, created [
 // at-least-once from here on (River retries, unique args make a repeated
 // enqueue harmless), at-most-once across a crash in the gap before it.
 func (s *Service) Enqueue(ctx context.Context, t tenancy.Tenant, created []alerts.Alert, routing []policies.EffectiveItem) (int, error) {
+	return s.enqueue(ctx, t, created, routing, "")
+}
+
+// Escalate sends an escalation about an open alert (reason, e.g. "sla
+// breach: response") to the channels its routing names, once per reason.
+func (s *Service) Escalate(ctx context.Context, t tenancy.Tenant, a alerts.Alert, reason string) (int, error) {
+	if s.deps.Policies == nil {
+		return 0, nil
+	}
+	eff, err := s.deps.Policies.Effective(ctx, t)
+	if err != nil {
+		return 0, err
+	}
+	a.Status = alerts.StatusFiring // routed like a firing alert whatever its acknowledgement
+	return s.enqueue(ctx, t, []alerts.Alert{a}, eff.Items, reason)
+}
+
+func (s *Service) enqueue(ctx context.Context, t tenancy.Tenant, created []alerts.Alert, routing []policies.EffectiveItem, reason string) (int, error) {
 	if s.jobs == nil {
 		return 0, fmt.Errorf("notify: no jobs client (UseJobs was not called)")
 	}
@@ -127,7 +148,7 @@ func (s *Service) Enqueue(ctx context.Context, t tenancy.Tenant, created []alert
 				continue
 			}
 			params = append(params, river.InsertManyParams{
-				Args:       deliveryArgs{TenantArgs: jobs.TenantArgs{TenantID: t.ID}, AlertID: a.ID, ChannelID: c.ID},
+				Args:       deliveryArgs{TenantArgs: jobs.TenantArgs{TenantID: t.ID}, AlertID: a.ID, ChannelID: c.ID, Reason: reason},
 				InsertOpts: s.insertOpts(),
 			})
 		}

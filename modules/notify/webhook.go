@@ -77,6 +77,7 @@ const webhookTimeout = 10 * time.Second
 // webhookBody is the JSON a webhook receives.
 type webhookBody struct {
 	Tenant string       `json:"tenant"`
+	Reason string       `json:"reason,omitempty"` // set for escalations, e.g. "sla breach: response"
 	Alert  webhookAlert `json:"alert"`
 }
 
@@ -100,12 +101,12 @@ func sign(secret string, ts int64, body []byte) string {
 }
 
 // sendWebhook POSTs the signed alert and classifies the answer.
-func (s *Service) sendWebhook(ctx context.Context, t tenancy.Tenant, ch Channel, a alerts.Alert) (string, error) {
+func (s *Service) sendWebhook(ctx context.Context, t tenancy.Tenant, ch Channel, a alerts.Alert, reason string) (string, error) {
 	labels := a.Labels
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	body, err := json.Marshal(webhookBody{Tenant: t.Slug, Alert: webhookAlert{
+	body, err := json.Marshal(webhookBody{Tenant: t.Slug, Reason: reason, Alert: webhookAlert{
 		ID: a.ID, Rule: a.Rule, Severity: a.Severity, Status: a.Status, Summary: a.Summary,
 		Endpoint: a.Endpoint, Labels: labels, FirstSeenAt: a.FirstSeenAt.UTC(),
 	}})
@@ -123,7 +124,11 @@ func (s *Service) sendWebhook(ctx context.Context, t tenancy.Tenant, ch Channel,
 	req.Header.Set("User-Agent", "Switchboard-Webhook/1")
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
 	req.Header.Set(HeaderSignature, sign(ch.Secret, ts, body))
-	req.Header.Set(HeaderDelivery, fmt.Sprintf("%d-%d", a.ID, ch.ID))
+	delivery := fmt.Sprintf("%d-%d", a.ID, ch.ID)
+	if reason != "" {
+		delivery += "-" + strings.ReplaceAll(strings.ReplaceAll(reason, " ", "-"), ":", "")
+	}
+	req.Header.Set(HeaderDelivery, delivery)
 
 	resp, err := s.http.Do(req)
 	if err != nil {
