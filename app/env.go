@@ -42,6 +42,7 @@ type env struct {
 	dashboard *dashboard.Service
 	agents    *agents.Service
 	notify    *notify.Service
+	breaches  *slas.Breaches
 }
 
 // loadConfig reads the configuration for cmd, with extra flag bindings.
@@ -140,6 +141,9 @@ func (e *env) connect(ctx context.Context, allowBehind bool) error {
 		AllowPrivateNetworks: e.cfg.Notify.AllowPrivateNetworks, Logger: e.log,
 	})
 	e.alerts.OnCreated(e.notify.AlertsCreated)
+	e.breaches = slas.NewBreaches(e.alerts, e.policies, e.tenants, e.notify, e.log)
+	e.alerts.OnCreated(e.breaches.AlertsCreated)
+	e.alerts.OnChanged(e.breaches.Changed)
 	e.agents = agents.NewService(agents.Options{Tenants: e.tenants, Policies: e.policies, Alerts: e.alerts, Logger: e.log})
 	return nil
 }

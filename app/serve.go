@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"switchboard/modules/notify"
+	"switchboard/modules/slas"
 	"switchboard/platform/jobs"
 )
 
@@ -83,11 +84,13 @@ func runServe(cmd *cobra.Command, _ []string) error {
 func startJobs(ctx context.Context, e *env) (*jobs.Client, error) {
 	workers := river.NewWorkers()
 	e.notify.AddWorkers(workers)
-	bg, err := jobs.New(ctx, e.url, workers, jobs.Options{Queues: map[string]int{notify.Queue: e.cfg.Notify.Workers}, Logger: e.log})
+	e.breaches.AddWorkers(workers)
+	bg, err := jobs.New(ctx, e.url, workers, jobs.Options{Queues: map[string]int{notify.Queue: e.cfg.Notify.Workers, slas.Queue: 5}, Logger: e.log})
 	if err != nil {
 		return nil, err
 	}
 	e.notify.UseJobs(bg)
+	e.breaches.UseJobs(bg)
 	if err := bg.Start(ctx); err != nil {
 		_ = bg.Stop(context.Background())
 		return nil, err

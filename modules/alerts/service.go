@@ -19,7 +19,8 @@ import (
 // Service ingests signals and manages alerts. All of it is tenant-plane work.
 type Service struct {
 	maintenance MaintenanceSource
-	onCreated   CreatedHook
+	onCreated   []CreatedHook
+	onChanged   []ChangedHook
 	sla         SLASource
 
 	// suppressors caches each tenant's active silences and maintenance
@@ -77,8 +78,14 @@ func (s *Service) ForgetSuppressors(t tenancy.Tenant) {
 // CreatedHook is told, after Ingest has committed, about the firing alerts it opened.
 type CreatedHook func(ctx context.Context, t tenancy.Tenant, created []Alert)
 
-// OnCreated sets the hook (notifications); call it while wiring, before serving.
-func (s *Service) OnCreated(h CreatedHook) { s.onCreated = h }
+// OnCreated adds a hook (notifications, SLA deadlines); call it while wiring, before serving.
+func (s *Service) OnCreated(h CreatedHook) { s.onCreated = append(s.onCreated, h) }
+
+// ChangedHook is told, after a transition has committed, which alerts changed and how.
+type ChangedHook func(ctx context.Context, t tenancy.Tenant, ids []int64, action string)
+
+// OnChanged adds a transition hook (SLA deadlines); call it while wiring.
+func (s *Service) OnChanged(h ChangedHook) { s.onChanged = append(s.onChanged, h) }
 
 // AddEvent appends an event to an alert's timeline; ErrNotFound if there is no such alert.
 func (s *Service) AddEvent(ctx context.Context, t tenancy.Tenant, id int64, kind, actor, body string) error {
@@ -144,7 +151,7 @@ func (s *Service) Ingest(ctx context.Context, t tenancy.Tenant, signals []Signal
 	if err != nil {
 		return nil, err
 	}
-	if s.onCreated != nil {
+	if len(s.onCreated) > 0 {
 		var created []Alert
 		for i, o := range out { // out[i] is signals[i]'s outcome
 			if o.Action == "created" && o.Status == StatusFiring {
@@ -155,7 +162,9 @@ func (s *Service) Ingest(ctx context.Context, t tenancy.Tenant, signals []Signal
 			}
 		}
 		if len(created) > 0 {
-			s.onCreated(ctx, t, created)
+			for _, h := range s.onCreated {
+				h(ctx, t, created)
+			}
 		}
 	}
 	return out, nil
@@ -258,7 +267,11 @@ func (s *Service) Transition(ctx context.Context, t tenancy.Tenant, ids []int64,
 	var q, kind string
 	switch action {
 	case "wait", "resume":
-		return s.pauseOrResume(ctx, t, ids, action)
+		n, changed, err := s.pauseOrResume(ctx, t, ids, action)
+		if err == nil {
+			s.changed(ctx, t, changed, action)
+		}
+		return n, err
 	case "acknowledge":
 		q, kind = `UPDATE alerts SET status = 'acknowledged', acknowledged_at = now() WHERE id IN ? AND status = 'firing' RETURNING id`, "acknowledged"
 	case "resolve":
@@ -291,9 +304,9 @@ func (s *Service) Transition(ctx context.Context, t tenancy.Tenant, ids []int64,
 // pauseOrResume marks open alerts as waiting on the client ("wait": their
 // SLA clocks pause) or back in the provider's hands ("resume"). Only alerts
 // not already in that state change; it returns how many did.
-func (s *Service) pauseOrResume(ctx context.Context, t tenancy.Tenant, ids []int64, action string) (int, error) {
+func (s *Service) pauseOrResume(ctx context.Context, t tenancy.Tenant, ids []int64, action string) (int, []int64, error) {
 	if len(ids) == 0 || len(ids) > 1000 {
-		return 0, invalid("select 1-1000 alerts")
+		return 0, nil, invalid("select 1-1000 alerts")
 	}
 	kind, from := "waiting", "resumed"
 	if action == "resume" {
@@ -316,7 +329,17 @@ func (s *Service) pauseOrResume(ctx context.Context, t tenancy.Tenant, ids []int
 		}
 		return nil
 	})
-	return len(changed), err
+	return len(changed), changed, err
+}
+
+// changed tells the transition hooks, after the commit.
+func (s *Service) changed(ctx context.Context, t tenancy.Tenant, ids []int64, action string) {
+	if len(ids) == 0 {
+		return
+	}
+	for _, h := range s.onChanged {
+		h(ctx, t, ids, action)
+	}
 }
 
 // AddNote appends a note to an alert's timeline.

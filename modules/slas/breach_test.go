@@ -1,0 +1,150 @@
+package slas
+
+import (
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"switchboard/modules/alerts"
+	"switchboard/modules/policies"
+	"switchboard/modules/tenants/tenantstest"
+	"switchboard/platform/jobs"
+	"switchboard/platform/pgtest"
+	"switchboard/platform/tenancy"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
+
+// escalations records what Breaches asked to send.
+type escalations struct {
+	mu      sync.Mutex
+	reasons map[int64][]string
+}
+
+func (e *escalations) Escalate(_ context.Context, t tenancy.Tenant, a alerts.Alert, reason string) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.reasons[t.ID*1_000_000+a.ID] = append(e.reasons[t.ID*1_000_000+a.ID], reason)
+	return 1, nil
+}
+
+// TestBreachFiresOnTime: with 100 tenants present, a critical alert whose
+// 4-second response target runs out gets its warning and its breach recorded
+// once, within a few seconds of the moment, by scheduled jobs; an alert
+// acknowledged in time gets neither.
+func TestBreachFiresOnTime(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c, ts := tenantstest.Open(t)
+	pol := policies.NewService(c)
+	sla := &policies.SLA{Targets: map[string]policies.SLATarget{
+		"critical": {Acknowledge: 4 * time.Second, Resolve: time.Hour},
+		"warning":  {Acknowledge: time.Hour, Resolve: 8 * time.Hour},
+		"info":     {Acknowledge: time.Hour, Resolve: 8 * time.Hour}},
+		Calendar: policies.SLACalendar{AlwaysOpen: true}, ClockOwner: "msp", WarnAt: 0.5}
+	if err := pol.SetGlobal(ctx, policies.Item{Key: "sla-default", Kind: policies.KindSLA, Enabled: true, SLA: sla}, false); err != nil {
+		t.Fatal(err)
+	}
+	var scopes []tenancy.Tenant
+	for i := 0; i < 100; i++ {
+		scopes = append(scopes, ts.Scope(tenantstest.Create(t, ts, "brc")))
+	}
+
+	al := alerts.NewService()
+	esc := &escalations{reasons: map[int64][]string{}}
+	br := NewBreaches(al, pol, ts, esc, tenantstest.Quiet)
+	al.OnCreated(br.AlertsCreated)
+	workers := river.NewWorkers()
+	br.AddWorkers(workers)
+	client, err := jobs.New(ctx, pgtest.URL(), workers, jobs.Options{Queues: map[string]int{Queue: 4},
+		PollInterval: 50 * time.Millisecond, MaxConns: 4, Logger: tenantstest.Quiet, TestOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	br.UseJobs(client)
+	if err := client.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Stop(context.Background()) })
+
+	type watched struct {
+		t       tenancy.Tenant
+		id      int64
+		created time.Time
+	}
+	var late, onTime []watched
+	for i, tn := range []tenancy.Tenant{scopes[3], scopes[41], scopes[77], scopes[99]} {
+		out, err := al.Ingest(ctx, tn, []alerts.Signal{{Source: "test", Rule: "ups", Severity: "critical", Summary: "UPS on battery"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := watched{tn, out[0].AlertID, time.Now()}
+		if i%2 == 0 {
+			late = append(late, w)
+		} else {
+			onTime = append(onTime, w)
+			if _, err := al.Transition(ctx, tn, []int64{w.id}, "acknowledge"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	deadline := time.Now().Add(20 * time.Second)
+	for _, w := range late {
+		var breachAt time.Time
+		for breachAt.IsZero() {
+			if time.Now().After(deadline) {
+				t.Fatalf("no breach recorded for alert %d of %s", w.id, w.t.Slug)
+			}
+			time.Sleep(100 * time.Millisecond)
+			_, events, err := al.Get(ctx, w.t, w.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range events {
+				if e.Kind == "sla_breach" && strings.HasPrefix(e.Body, "response ") {
+					breachAt = e.At
+				}
+			}
+		}
+		_, events, _ := al.Get(ctx, w.t, w.id)
+		lateBy := breachAt.Sub(events[0].At.Add(4 * time.Second)) // from the recorded creation
+		if events[0].Kind != "created" {
+			t.Fatalf("first event %q", events[0].Kind)
+		}
+		t.Logf("%s: breach recorded %v after the deadline", w.t.Slug, lateBy.Round(10*time.Millisecond))
+		if lateBy < 0 || lateBy > 7*time.Second {
+			t.Errorf("%s: breach %v after the deadline, want within a few seconds", w.t.Slug, lateBy)
+		}
+	}
+	time.Sleep(time.Second) // let any duplicate or stray job run
+	for _, w := range late {
+		_, events, _ := al.Get(ctx, w.t, w.id)
+		counts := map[string]int{}
+		for _, e := range events {
+			counts[e.Kind]++
+		}
+		if counts["sla_breach"] != 1 || counts["sla_warning"] != 1 {
+			t.Errorf("%s: warning and breach must be recorded once each: %v", w.t.Slug, counts)
+		}
+		esc.mu.Lock()
+		got := strings.Join(esc.reasons[w.t.ID*1_000_000+w.id], ",")
+		esc.mu.Unlock()
+		if got != "sla warning: response,sla breach: response" {
+			t.Errorf("%s: escalations %q", w.t.Slug, got)
+		}
+	}
+	for _, w := range onTime {
+		_, events, _ := al.Get(ctx, w.t, w.id)
+		for _, e := range events {
+			if strings.HasPrefix(e.Kind, "sla_") && strings.HasPrefix(e.Body, "response") {
+				t.Errorf("%s: an alert acknowledged in time got %s", w.t.Slug, e.Kind)
+			}
+		}
+	}
+}
