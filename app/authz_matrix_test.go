@@ -215,6 +215,7 @@ func TestRouteMatrix(t *testing.T) {
 			matrixRow{"POST", "/t/:slug/silences", p + "/silences", url.Values{"matchers": {"host=nothing"}, "duration": {"1m"}}, side.view},
 			matrixRow{"GET", "/t/:slug/endpoints", p + "/endpoints", nil, side.view},
 			matrixRow{"GET", "/t/:slug/channels", p + "/channels", nil, side.view},
+			matrixRow{"GET", "/t/:slug/sla", p + "/sla", nil, side.view},
 			matrixRow{"POST", "/t/:slug/channels", p + "/channels", url.Values{"name": {"bad name!"}, "kind": {"webhook"}}, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/channels/:name/delete", p + "/channels/seed/delete", nil, ownerAdmin},
 			matrixRow{"GET", "/t/:slug/endpoints/:id", p + "/endpoints/1", nil, side.view},

@@ -43,6 +43,7 @@ type env struct {
 	agents    *agents.Service
 	notify    *notify.Service
 	breaches  *slas.Breaches
+	reports   *slas.Reports
 }
 
 // loadConfig reads the configuration for cmd, with extra flag bindings.
@@ -144,6 +145,7 @@ func (e *env) connect(ctx context.Context, allowBehind bool) error {
 	e.breaches = slas.NewBreaches(e.alerts, e.policies, e.tenants, e.notify, e.log)
 	e.alerts.OnCreated(e.breaches.AlertsCreated)
 	e.alerts.OnChanged(e.breaches.Changed)
+	e.reports = slas.NewReports(e.alerts, e.policies)
 	e.agents = agents.NewService(agents.Options{Tenants: e.tenants, Policies: e.policies, Alerts: e.alerts, Logger: e.log})
 	return nil
 }

@@ -143,6 +143,7 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 	e.agents.AgentRoutes(s.consoleAuthz, s.console)
 	e.agents.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.notify.ConsoleRoutes(s.consoleAuthz, s.console)
+	e.reports.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.policies.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.identity.ConsoleRoutes(s.consoleAuthz, s.console, s.sessions)
 	e.audit.ConsoleRoutes(s.consoleAuthz, s.console)
@@ -240,7 +241,7 @@ var sections = map[string]string{
 	"/": "home", "/clients/new": "home", "/clients": "home",
 	"/t/:slug/": "overview", "/t/:slug/users": "users", "/t/:slug/audit": "audit",
 	"/t/:slug/alerts": "alerts", "/t/:slug/alerts/:id": "alerts", "/t/:slug/policy": "policy",
-	"/t/:slug/endpoints": "endpoints", "/t/:slug/endpoints/:id": "endpoints", "/t/:slug/enrollment": "endpoints", "/t/:slug/channels": "policy", "/t/:slug/apikeys": "overview", "/platform/policies": "policies",
+	"/t/:slug/endpoints": "endpoints", "/t/:slug/endpoints/:id": "endpoints", "/t/:slug/enrollment": "endpoints", "/t/:slug/channels": "policy", "/t/:slug/apikeys": "overview", "/t/:slug/sla": "sla", "/platform/policies": "policies",
 	"/platform/staff": "staff", "/platform/audit": "platform-audit",
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"switchboard/modules/alerts"
 	"switchboard/modules/identity"
 	"switchboard/modules/tenants"
 	"switchboard/platform/pgtest"
@@ -90,5 +91,19 @@ func TestSLAConsoleForm(t *testing.T) {
 	}
 	if status, body, _ := b.do(http.MethodGet, "/t/sla-form/policy", nil); status != 200 || !strings.Contains(body, "America/New_York") {
 		t.Fatalf("policy page: %d", status)
+	}
+	// The monthly report, as a page and as CSV.
+	if _, err := e.alerts.Ingest(ctx, e.tenants.Scope(tn), []alerts.Signal{{Source: "t", Rule: "=cmd|' /C calc'!A0", Severity: "critical"}}); err != nil {
+		t.Fatal(err)
+	}
+	if status, body, _ := b.do(http.MethodGet, "/t/sla-form/sla", nil); status != 200 || !strings.Contains(body, "1 alert(s) opened this month") {
+		t.Fatalf("SLA page: %d", status)
+	}
+	status, body, hdr := b.do(http.MethodGet, "/t/sla-form/sla?format=csv", nil)
+	if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/csv") || !strings.HasPrefix(body, "alert_id,opened_at") || !strings.Contains(body, "'=cmd") {
+		t.Fatalf("SLA CSV: %d %q", status, body)
+	}
+	if status, _, _ := b.do(http.MethodGet, "/t/sla-form/sla?month=November", nil); status != http.StatusBadRequest {
+		t.Fatalf("a bad month must be a 400, got %d", status)
 	}
 }

@@ -488,3 +488,33 @@ func (s *Service) OpenCounts(ctx context.Context, t tenancy.Tenant) (map[string]
 	}
 	return out, err
 }
+
+// OpenedBetween returns the alerts first seen in [from, to) (suppressed ones
+// excluded: they were never the provider's to handle) with their timelines.
+func (s *Service) OpenedBetween(ctx context.Context, t tenancy.Tenant, from, to time.Time) ([]Alert, map[int64][]Event, error) {
+	var list []Alert
+	events := map[int64][]Event{}
+	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		if err := tx.Where("first_seen_at >= ? AND first_seen_at < ? AND status <> 'suppressed'", from, to).
+			Order("first_seen_at").Limit(100000).Find(&list).Error; err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			return nil
+		}
+		var all []Event
+		if err := tx.Raw(`SELECT e.id, e.alert_id, e.at, e.kind, e.actor, e.body FROM alert_events e
+			JOIN alerts a ON a.id = e.alert_id
+			WHERE a.first_seen_at >= ? AND a.first_seen_at < ? AND a.status <> 'suppressed' ORDER BY e.id`, from, to).Scan(&all).Error; err != nil {
+			return err
+		}
+		for _, e := range all {
+			events[e.AlertID] = append(events[e.AlertID], e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading alerts of %s: %w", t.Slug, err)
+	}
+	return list, events, nil
+}

@@ -76,7 +76,15 @@ var Funcs = template.FuncMap{
 		return "—"
 	},
 	"list": func(v ...string) []string { return v },
-	"has":  func(list []string, v string) bool { return slices.Contains(list, v) },
+	// dict builds a map from key, value pairs for ranging in a template.
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[fmt.Sprint(kv[i])] = kv[i+1]
+		}
+		return m
+	},
+	"has": func(list []string, v string) bool { return slices.Contains(list, v) },
 	// roles lists the staff roles a viewer may hand out.
 	"roles": func(canOwn bool) []string {
 		if canOwn {

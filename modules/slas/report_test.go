@@ -1,0 +1,70 @@
+package slas
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"switchboard/modules/alerts"
+	"switchboard/modules/policies"
+	"switchboard/modules/tenants/tenantstest"
+)
+
+// TestMonthlyReport: three alerts this month under a 24×7 SLA (critical:
+// 15 min to acknowledge, 4 h to resolve). One acknowledged and resolved at
+// once, one acknowledged at once and still open, one never acknowledged.
+// An hour later the response clock has a decided outcome for all three
+// (two met, one missed), the resolution clock for one (met).
+func TestMonthlyReport(t *testing.T) {
+	ctx := context.Background()
+	c, ts := tenantstest.Open(t)
+	pol := policies.NewService(c)
+	// Other tests in this package change the baseline: set the one this test assumes.
+	if err := pol.SetGlobal(ctx, policies.Item{Key: "sla-default", Kind: policies.KindSLA, Enabled: true, SLA: &policies.SLA{
+		Targets: map[string]policies.SLATarget{"critical": {Acknowledge: 15 * time.Minute, Resolve: 4 * time.Hour},
+			"warning": {Acknowledge: time.Hour, Resolve: 8 * time.Hour}, "info": {Acknowledge: 4 * time.Hour, Resolve: 24 * time.Hour}},
+		Calendar: policies.SLACalendar{AlwaysOpen: true}, ClockOwner: "msp", WarnAt: 0.75}}, false); err != nil {
+		t.Fatal(err)
+	}
+	tn := ts.Scope(tenantstest.Create(t, ts, "rep"))
+	al := alerts.NewService()
+	var ids []int64
+	for _, rule := range []string{"a", "b", "c"} {
+		out, err := al.Ingest(ctx, tn, []alerts.Signal{{Source: "t", Rule: rule, Severity: "critical"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, out[0].AlertID)
+	}
+	if _, err := al.Transition(ctx, tn, ids[:2], "acknowledge"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := al.Transition(ctx, tn, ids[:1], "resolve"); err != nil {
+		t.Fatal(err)
+	}
+	r := NewReports(al, pol)
+	r.now = func() time.Time { return time.Now().Add(time.Hour) }
+	rep, err := r.Month(ctx, tn, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Alerts != 3 || rep.Origin != policies.OriginGlobal {
+		t.Fatalf("report: %d alerts, origin %q", rep.Alerts, rep.Origin)
+	}
+	if rep.Response.Decided != 3 || rep.Response.Met != 2 || int(rep.Response.Percent()) != 66 {
+		t.Fatalf("response: %+v (%.1f%%)", rep.Response, rep.Response.Percent())
+	}
+	if rep.Resolution.Decided != 1 || rep.Resolution.Met != 1 || rep.Resolution.Percent() != 100 {
+		t.Fatalf("resolution: %+v", rep.Resolution)
+	}
+	if len(rep.Breaches) != 1 || rep.Breaches[0].Alert.ID != ids[2] {
+		t.Fatalf("breaches: %+v", rep.Breaches)
+	}
+	if rep.Response.Median < 0 || rep.Response.Median > time.Minute {
+		t.Fatalf("median response %v for alerts acknowledged at once", rep.Response.Median)
+	}
+	next, err := r.Month(ctx, tn, time.Now().AddDate(0, 1, 0))
+	if err != nil || next.Alerts != 0 || next.Response.Percent() != 100 {
+		t.Fatalf("next month: %+v %v", next, err)
+	}
+}
