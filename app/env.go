@@ -146,6 +146,12 @@ func (e *env) connect(ctx context.Context, allowBehind bool) error {
 	e.alerts.OnCreated(e.breaches.AlertsCreated)
 	e.alerts.OnChanged(e.breaches.Changed)
 	e.reports = slas.NewReports(e.alerts, e.policies)
+	e.alerts.OnChanged(e.reports.Changed)
+	e.breaches.OnBreach = func(ctx context.Context, t tenancy.Tenant, a alerts.Alert) {
+		if err := e.reports.Refresh(ctx, t, a.FirstSeenAt); err != nil {
+			e.log.Error("sla: refreshing the monthly rollup", "tenant", t.Slug, "err", err)
+		}
+	}
 	e.agents = agents.NewService(agents.Options{Tenants: e.tenants, Policies: e.policies, Alerts: e.alerts, Logger: e.log})
 	return nil
 }

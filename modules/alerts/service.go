@@ -151,6 +151,13 @@ func (s *Service) Ingest(ctx context.Context, t tenancy.Tenant, signals []Signal
 	if err != nil {
 		return nil, err
 	}
+	var resolved []int64
+	for _, o := range out {
+		if o.Action == "resolved" {
+			resolved = append(resolved, o.AlertID)
+		}
+	}
+	s.changed(ctx, t, resolved, "resolve")
 	if len(s.onCreated) > 0 {
 		var created []Alert
 		for i, o := range out { // out[i] is signals[i]'s outcome
@@ -298,6 +305,9 @@ func (s *Service) Transition(ctx context.Context, t tenancy.Tenant, ids []int64,
 		}
 		return nil
 	})
+	if err == nil {
+		s.changed(ctx, t, changed, action)
+	}
 	return len(changed), err
 }
 

@@ -54,6 +54,8 @@ type Breaches struct {
 	jobs     Inserter
 	log      *slog.Logger
 	now      func() time.Time
+	// OnBreach, if set, runs after a breach is recorded (the monthly rollup).
+	OnBreach func(ctx context.Context, t tenancy.Tenant, a alerts.Alert)
 }
 
 // NewBreaches returns the breach detector; escalate may be nil.
@@ -208,6 +210,9 @@ func (w *deadlineWorker) Work(ctx context.Context, job *river.Job[deadlineArgs])
 		return err
 	}
 	b.log.InfoContext(ctx, "sla "+args.Level, "tenant", t.Slug, "alert", a.ID, "clock", args.Clock, "late_by", b.now().Sub(job.ScheduledAt).Round(time.Millisecond))
+	if args.Level == "breach" && b.OnBreach != nil {
+		b.OnBreach(ctx, t, a)
+	}
 	if b.escalate != nil {
 		if _, err := b.escalate.Escalate(ctx, t, a, "sla "+args.Level+": "+args.Clock); err != nil {
 			b.log.ErrorContext(ctx, "sla: escalating", "tenant", t.Slug, "alert", a.ID, "err", err)

@@ -3,8 +3,11 @@ package slas
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
+
+	"gorm.io/gorm"
 
 	"switchboard/modules/alerts"
 	"switchboard/modules/policies"
@@ -127,4 +130,43 @@ func meanMedian(ds []time.Duration) (time.Duration, time.Duration) {
 		median = (s[len(s)/2-1] + s[len(s)/2]) / 2
 	}
 	return (sum / time.Duration(len(ds))).Round(time.Second), median.Round(time.Second)
+}
+
+// Refresh recomputes the client's report for the month containing month and
+// stores its counts in control.sla_rollups, where the cross-client table
+// reads them. It runs after the changes that decide a clock (acknowledge,
+// resolve, a breach), so the rollup never lags more than one change.
+func (r *Reports) Refresh(ctx context.Context, t tenancy.Tenant, month time.Time) error {
+	rep, err := r.Month(ctx, t, month)
+	if err != nil {
+		return err
+	}
+	return tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		return tx.Exec(`SELECT control_api.sla_rollup_set(?::date, ?, ?, ?, ?, ?)`, rep.Month.Format("2006-01-02"), rep.Alerts,
+			rep.Response.Decided, rep.Response.Met, rep.Resolution.Decided, rep.Resolution.Met).Error
+	})
+}
+
+// Changed is the alerts module's after-commit hook: acknowledging and
+// resolving decide clocks, so the months of those alerts are refreshed.
+func (r *Reports) Changed(ctx context.Context, t tenancy.Tenant, ids []int64, action string) {
+	if action != "acknowledge" && action != "resolve" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	months := map[string]time.Time{}
+	for _, id := range ids {
+		a, _, err := r.alerts.Get(ctx, t, id)
+		if err != nil {
+			continue
+		}
+		m := time.Date(a.FirstSeenAt.Year(), a.FirstSeenAt.Month(), 1, 0, 0, 0, 0, time.UTC)
+		months[m.Format("2006-01")] = m
+	}
+	for _, m := range months {
+		if err := r.Refresh(ctx, t, m); err != nil {
+			slog.ErrorContext(ctx, "sla: refreshing the monthly rollup", "tenant", t.Slug, "month", m.Format("2006-01"), "err", err)
+		}
+	}
 }

@@ -68,3 +68,34 @@ func TestMonthlyReport(t *testing.T) {
 		t.Fatalf("next month: %+v %v", next, err)
 	}
 }
+
+// TestRollupFollowsDecisions: acknowledging and resolving refresh the
+// client's row in control.sla_rollups, which the cross-client table reads.
+func TestRollupFollowsDecisions(t *testing.T) {
+	ctx := context.Background()
+	c, ts := tenantstest.Open(t)
+	pol := policies.NewService(c)
+	rec := tenantstest.Create(t, ts, "roll")
+	tn := ts.Scope(rec)
+	al := alerts.NewService()
+	r := NewReports(al, pol)
+	al.OnChanged(r.Changed)
+	out, err := al.Ingest(ctx, tn, []alerts.Signal{{Source: "t", Rule: "a", Severity: "critical"}, {Source: "t", Rule: "b", Severity: "critical"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := al.Transition(ctx, tn, []int64{out[0].AlertID}, "acknowledge"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := al.Ingest(ctx, tn, []alerts.Signal{{Source: "t", Rule: "a", Severity: "critical", Status: "resolved"}}); err != nil {
+		t.Fatal(err)
+	}
+	sums, err := ts.Summaries(ctx, []int64{rec.ID})
+	if err != nil || len(sums) != 1 {
+		t.Fatalf("%+v %v", sums, err)
+	}
+	s := sums[0]
+	if s.SLAAlerts != 2 || s.SLAResponseDecided != 1 || s.SLAResponseMet != 1 || s.SLAResolutionDecided != 1 || s.SLAResolutionMet != 1 {
+		t.Fatalf("rollup after an acknowledgement and a resolution: %+v", s)
+	}
+}

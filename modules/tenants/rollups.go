@@ -12,6 +12,27 @@ type Summary struct {
 	OpenCritical int `gorm:"column:open_critical" json:"open_critical"`
 	OpenWarning  int `gorm:"column:open_warning" json:"open_warning"`
 	OpenInfo     int `gorm:"column:open_info" json:"open_info"`
+	// This month's SLA outcomes (alerts opened this month, UTC).
+	SLAAlerts            int `gorm:"column:sla_alerts" json:"sla_alerts"`
+	SLAResponseDecided   int `gorm:"column:response_decided" json:"sla_response_decided"`
+	SLAResponseMet       int `gorm:"column:response_met" json:"sla_response_met"`
+	SLAResolutionDecided int `gorm:"column:resolution_decided" json:"sla_resolution_decided"`
+	SLAResolutionMet     int `gorm:"column:resolution_met" json:"sla_resolution_met"`
+}
+
+// SLAResponsePercent is this month's share of decided response clocks met (100 when none).
+func (s Summary) SLAResponsePercent() float64 { return percent(s.SLAResponseMet, s.SLAResponseDecided) }
+
+// SLAResolutionPercent is this month's share of decided resolution clocks met (100 when none).
+func (s Summary) SLAResolutionPercent() float64 {
+	return percent(s.SLAResolutionMet, s.SLAResolutionDecided)
+}
+
+func percent(met, decided int) float64 {
+	if decided == 0 {
+		return 100
+	}
+	return 100 * float64(met) / float64(decided)
 }
 
 // Summaries returns the tenants with the given ids (all when ids is nil),
@@ -20,8 +41,11 @@ type Summary struct {
 func (s *Service) Summaries(ctx context.Context, ids []int64) ([]Summary, error) {
 	q := s.root(ctx).Table("control.tenants t").
 		Select("t.*, coalesce(r.active_users, 0) AS active_users, coalesce(r.open_critical, 0) AS open_critical, " +
-			"coalesce(r.open_warning, 0) AS open_warning, coalesce(r.open_info, 0) AS open_info").
+			"coalesce(r.open_warning, 0) AS open_warning, coalesce(r.open_info, 0) AS open_info, coalesce(s.alerts, 0) AS sla_alerts, " +
+			"coalesce(s.response_decided, 0) AS response_decided, coalesce(s.response_met, 0) AS response_met, " +
+			"coalesce(s.resolution_decided, 0) AS resolution_decided, coalesce(s.resolution_met, 0) AS resolution_met").
 		Joins("LEFT JOIN control.tenant_rollups r ON r.tenant_id = t.id").
+		Joins("LEFT JOIN control.sla_rollups s ON s.tenant_id = t.id AND s.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date").
 		Where("t.status <> 'deleting'").Order("lower(t.name), t.slug")
 	if ids != nil {
 		q = q.Where("t.id IN ?", append(ids, 0))
