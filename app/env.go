@@ -147,6 +147,24 @@ func (e *env) connect(ctx context.Context, allowBehind bool) error {
 	e.alerts.OnChanged(e.breaches.Changed)
 	e.reports = slas.NewReports(e.alerts, e.policies)
 	e.alerts.OnChanged(e.reports.Changed)
+	// An SLA change moves deadlines: reschedule the open alerts of the
+	// tenants it touches (all with open alerts, from the rollups, for a baseline).
+	e.policies.OnSLAChange(func(ctx context.Context, t *tenancy.Tenant) {
+		ctx = context.WithoutCancel(ctx)
+		go func() {
+			var ts []tenancy.Tenant
+			if t != nil {
+				ts = []tenancy.Tenant{*t}
+			} else if sums, err := e.tenants.Summaries(ctx, nil); err == nil {
+				for _, s := range sums {
+					if s.OpenCritical+s.OpenWarning+s.OpenInfo > 0 {
+						ts = append(ts, e.tenants.Scope(s.Tenant))
+					}
+				}
+			}
+			e.breaches.Reschedule(ctx, ts)
+		}()
+	})
 	e.breaches.OnBreach = func(ctx context.Context, t tenancy.Tenant, a alerts.Alert) {
 		if err := e.reports.Refresh(ctx, t, a.FirstSeenAt); err != nil {
 			e.log.Error("sla: refreshing the monthly rollup", "tenant", t.Slug, "err", err)

@@ -22,6 +22,9 @@ type Service struct {
 	mu       sync.Mutex
 	globals  []Global
 	loadedAt time.Time
+	// onSLAChange, if set, is told after an SLA item changes: for one tenant,
+	// or for every tenant (nil) when a baseline changed.
+	onSLAChange func(ctx context.Context, t *tenancy.Tenant)
 	// effective caches each tenant's merged policy briefly: every agent
 	// check-in reads it. Writes through this process drop the entry at once.
 	effective map[int64]cachedEffective
@@ -92,6 +95,16 @@ func (s *Service) cachedGlobals(ctx context.Context) ([]Global, error) {
 	return g, nil
 }
 
+// OnSLAChange sets the hook told about SLA changes (SLA deadline jobs); call it while wiring.
+func (s *Service) OnSLAChange(h func(ctx context.Context, t *tenancy.Tenant)) { s.onSLAChange = h }
+
+// slaChanged tells the hook, if the item is an SLA.
+func (s *Service) slaChanged(ctx context.Context, kind string, t *tenancy.Tenant) {
+	if kind == KindSLA && s.onSLAChange != nil {
+		s.onSLAChange(ctx, t)
+	}
+}
+
 // Invalidate drops the cached baselines and merged policies (on a change notification).
 func (s *Service) Invalidate() {
 	s.mu.Lock()
@@ -125,6 +138,9 @@ func (s *Service) SetGlobal(ctx context.Context, it Item, locked bool) error {
 		return audit.RecordPlatform(ctx, tx, "policy.global_set", it.Key, fmt.Sprintf("%s, enabled %v, locked %v: %s", it.Kind, it.Enabled, locked, body))
 	})
 	s.Invalidate()
+	if err == nil {
+		s.slaChanged(ctx, it.Kind, nil)
+	}
 	return err
 }
 
@@ -304,8 +320,7 @@ func (s *Service) Override(ctx context.Context, t tenancy.Tenant, key string, en
 			return err
 		}
 	}
-	defer s.forget(t)
-	return tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+	err = tenancy.Do(ctx, t, func(tx *gorm.DB) error {
 		if err := tx.Exec(`INSERT INTO policy_overrides (key, enabled, body) VALUES (?, ?, ?)
 			ON CONFLICT (key) DO UPDATE SET enabled = EXCLUDED.enabled, body = EXCLUDED.body, updated_at = now()`, key, enabled, raw).Error; err != nil {
 			return fmt.Errorf("saving override: %w", err)
@@ -319,6 +334,11 @@ func (s *Service) Override(ctx context.Context, t tenancy.Tenant, key string, en
 		}
 		return audit.Record(ctx, tx, "policy.overridden", key, summary)
 	})
+	s.forget(t)
+	if err == nil {
+		s.slaChanged(ctx, g.Kind, &t)
+	}
+	return err
 }
 
 // ClearOverride returns a tenant to the baseline for key.

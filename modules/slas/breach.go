@@ -94,6 +94,31 @@ func (b *Breaches) Changed(ctx context.Context, t tenancy.Tenant, ids []int64, a
 	}
 }
 
+// OpenAlerts lists a tenant's open alerts (for rescheduling after an SLA change).
+type OpenAlerts interface {
+	List(ctx context.Context, t tenancy.Tenant, f alerts.Filter) ([]alerts.Alert, error)
+}
+
+// Reschedule inserts jobs for every open alert of the tenants, after an SLA
+// change moved their deadlines (jobs at the old times find nothing to do).
+func (b *Breaches) Reschedule(ctx context.Context, ts []tenancy.Tenant) {
+	if b.jobs == nil {
+		return
+	}
+	for _, t := range ts {
+		open, err := b.alerts.List(ctx, t, alerts.Filter{Status: "open", Limit: 500})
+		if err != nil {
+			b.log.ErrorContext(ctx, "sla: listing open alerts", "tenant", t.Slug, "err", err)
+			continue
+		}
+		for _, a := range open {
+			if err := b.Schedule(ctx, t, a.ID); err != nil {
+				b.log.ErrorContext(ctx, "sla: rescheduling", "tenant", t.Slug, "alert", a.ID, "err", err)
+			}
+		}
+	}
+}
+
 // Schedule inserts the jobs for an alert's running clocks.
 func (b *Breaches) Schedule(ctx context.Context, t tenancy.Tenant, id int64) error {
 	a, events, err := b.alerts.Get(ctx, t, id)

@@ -148,3 +148,61 @@ func TestBreachFiresOnTime(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetChangeReschedules: an alert opened under a one-hour response
+// target breaches within seconds once the target is cut to 3 seconds: the
+// SLA change reschedules the open alerts' deadline jobs.
+func TestTargetChangeReschedules(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c, ts := tenantstest.Open(t)
+	pol := policies.NewService(c)
+	setTarget := func(ack time.Duration) {
+		t.Helper()
+		sla := &policies.SLA{Targets: map[string]policies.SLATarget{
+			"critical": {Acknowledge: ack, Resolve: 2 * time.Hour},
+			"warning":  {Acknowledge: time.Hour, Resolve: 8 * time.Hour},
+			"info":     {Acknowledge: time.Hour, Resolve: 8 * time.Hour}},
+			Calendar: policies.SLACalendar{AlwaysOpen: true}, ClockOwner: "msp", WarnAt: 0.9}
+		if err := pol.SetGlobal(ctx, policies.Item{Key: "sla-default", Kind: policies.KindSLA, Enabled: true, SLA: sla}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setTarget(time.Hour)
+	tn := ts.Scope(tenantstest.Create(t, ts, "resched"))
+	al := alerts.NewService()
+	br := NewBreaches(al, pol, ts, nil, tenantstest.Quiet)
+	al.OnCreated(br.AlertsCreated)
+	pol.OnSLAChange(func(ctx context.Context, _ *tenancy.Tenant) { br.Reschedule(ctx, []tenancy.Tenant{tn}) })
+	workers := river.NewWorkers()
+	br.AddWorkers(workers)
+	client, err := jobs.New(ctx, pgtest.URL(), workers, jobs.Options{Queues: map[string]int{Queue: 2},
+		PollInterval: 50 * time.Millisecond, MaxConns: 4, Logger: tenantstest.Quiet, TestOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	br.UseJobs(client)
+	if err := client.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Stop(context.Background()) })
+
+	out, err := al.Ingest(ctx, tn, []alerts.Signal{{Source: "t", Rule: "r", Severity: "critical"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setTarget(3 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, events, _ := al.Get(ctx, tn, out[0].AlertID)
+		for _, e := range events {
+			if e.Kind == "sla_breach" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the shortened target never produced a breach")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
