@@ -21,14 +21,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"switchboard/config"
-	"switchboard/db"
 	"switchboard/modules/agents"
-	"switchboard/modules/policies"
 	"switchboard/modules/tenants"
-	"switchboard/platform/authz"
 	"switchboard/platform/pgtest"
-	"switchboard/platform/web"
 )
 
 // agentRoot is the root command with the agent command in it (added here
@@ -345,29 +340,15 @@ func TestAgentStopsWhenCredentialRevoked(t *testing.T) {
 	}
 }
 
-// TestAgentAgainstRealAPI runs the agent against the real agent API on the
+// TestAgentAgainstRealAPI runs the agent against the real server on the
 // test database: enrollment with a real token, then a check-in that lands
 // in the tenant's inventory.
 func TestAgentAgainstRealAPI(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg, err := config.Load("", nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Database.URL = pgtest.URL()
-	e := &env{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), url: pgtest.URL()}
-	if err := e.connect(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.close)
-	if _, err := db.MigrateControl(ctx, e.cluster.ControlDB(), db.Control()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.tenants.MigrateFleet(ctx, tenants.MigrateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	svc := agents.NewService(agents.Options{Tenants: e.tenants, Policies: policies.NewService(e.cluster), Alerts: e.alerts, Logger: e.log})
+	// The whole real server, so the agent routes are tested as wired.
+	e, _, ts := testServer(t)
+	svc := e.agents
 	tn, err := e.tenants.Create(ctx, tenants.CreateInput{Slug: "agent-e2e", Name: "Agent end to end"})
 	if err != nil {
 		t.Fatal(err)
@@ -376,15 +357,6 @@ func TestAgentAgainstRealAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ech := web.New(e.log)
-	a, err := authz.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ech.Use(a.Middleware(authz.MiddlewareOptions{}))
-	svc.AgentRoutes(a, ech)
-	ts := httptest.NewServer(ech)
-	defer ts.Close()
 
 	state := filepath.Join(t.TempDir(), "agent.json")
 	runCtx, stop := context.WithCancel(ctx)

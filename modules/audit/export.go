@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"switchboard/platform/web"
 )
 
 // Formats an export can be written in.
@@ -23,8 +25,8 @@ func Export(w io.Writer, format string, list func(Filter) ([]Entry, error), f Fi
 			return err
 		}
 		err := Each(list, f, func(e Entry) error {
-			return cw.Write([]string{fmt.Sprint(e.ID), e.At.UTC().Format(time.RFC3339), csvSafe(e.Actor), csvSafe(e.Action),
-				csvSafe(e.Target), csvSafe(e.Summary), csvSafe(e.ClientIP)})
+			return cw.Write([]string{fmt.Sprint(e.ID), e.At.UTC().Format(time.RFC3339), web.CSVSafe(e.Actor), web.CSVSafe(e.Action),
+				web.CSVSafe(e.Target), web.CSVSafe(e.Summary), web.CSVSafe(e.ClientIP)})
 		})
 		if err != nil {
 			return err
@@ -37,13 +39,4 @@ func Export(w io.Writer, format string, list func(Filter) ([]Entry, error), f Fi
 	default:
 		return fmt.Errorf("unknown export format %q (csv or ndjson)", format)
 	}
-}
-
-// csvSafe defuses spreadsheet formula injection: a cell starting with = + - @
-// is prefixed with a quote so Excel shows it as text.
-func csvSafe(s string) string {
-	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r') {
-		return "'" + s
-	}
-	return s
 }

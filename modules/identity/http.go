@@ -119,7 +119,7 @@ func (s *Service) createClientUser(c echo.Context) error {
 	in := ClientInput{Email: c.FormValue("email"), Name: strings.TrimSpace(c.FormValue("name")), Role: c.FormValue("role")}
 	u, password, err := s.CreateClientUser(ctx, t, in)
 	if status, ok := formErrorStatus(err); ok {
-		return s.renderClientUsers(c, status, clientUsersPage{Form: in}, userMessage(err))
+		return s.renderClientUsers(c, status, clientUsersPage{Form: in}, web.Reason(err, ErrInvalid, ErrConflict))
 	}
 	if err != nil {
 		return err
@@ -208,7 +208,7 @@ func (s *Service) createStaff(c echo.Context) error {
 	}
 	u, password, err := s.CreateStaff(c.Request().Context(), in)
 	if status, ok := formErrorStatus(err); ok {
-		return s.renderStaff(c, status, staffPage{Form: in}, userMessage(err))
+		return s.renderStaff(c, status, staffPage{Form: in}, web.Reason(err, ErrInvalid, ErrConflict))
 	}
 	if err != nil {
 		return err
@@ -229,7 +229,7 @@ func (s *Service) changeGrant(c echo.Context) error {
 	}
 	_, err := s.SetStaffGrant(c.Request().Context(), in)
 	if status, ok := formErrorStatus(err); ok {
-		return s.renderStaff(c, status, staffPage{Form: StaffInput{Role: RoleTechnician, Scope: ScopeAll}}, userMessage(err))
+		return s.renderStaff(c, status, staffPage{Form: StaffInput{Role: RoleTechnician, Scope: ScopeAll}}, web.Reason(err, ErrInvalid, ErrConflict))
 	}
 	if err != nil {
 		return err
@@ -285,16 +285,4 @@ func formErrorStatus(err error) (int, bool) {
 		return http.StatusConflict, true
 	}
 	return 0, false
-}
-
-// userMessage strips the sentinel prefix for display.
-func userMessage(err error) string {
-	msg := err.Error()
-	for _, prefix := range []string{ErrInvalid.Error() + ": ", ErrConflict.Error() + ": "} {
-		msg = strings.TrimPrefix(msg, prefix)
-	}
-	if msg != "" {
-		msg = strings.ToUpper(msg[:1]) + msg[1:]
-	}
-	return msg
 }

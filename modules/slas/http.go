@@ -42,7 +42,7 @@ func (r *Reports) page(c echo.Context) error {
 			"resolution_used_s", "resolution_target_s", "resolution_met"})
 		for _, row := range rep.Rows {
 			_ = w.Write([]string{fmt.Sprint(row.Alert.ID), row.Alert.FirstSeenAt.UTC().Format(time.RFC3339), row.Alert.Severity,
-				csvSafe(row.Alert.Rule), csvSafe(row.Alert.Summary),
+				web.CSVSafe(row.Alert.Rule), web.CSVSafe(row.Alert.Summary),
 				fmt.Sprintf("%.0f", row.Response.Used.Seconds()), fmt.Sprintf("%.0f", row.Response.Target.Seconds()), outcome(row.Response),
 				fmt.Sprintf("%.0f", row.Resolution.Used.Seconds()), fmt.Sprintf("%.0f", row.Resolution.Target.Seconds()), outcome(row.Resolution)})
 		}
@@ -65,12 +65,4 @@ func outcome(c Clock) string {
 	default:
 		return "open"
 	}
-}
-
-// csvSafe keeps spreadsheet formulas out of exported cells.
-func csvSafe(s string) string {
-	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@') {
-		return "'" + s
-	}
-	return s
 }

@@ -99,7 +99,7 @@ func (s *Service) createClient(c echo.Context) error {
 		if errors.Is(err, ErrConflict) {
 			status = http.StatusConflict
 		}
-		return web.RenderError(c, status, "console/client_new.html", "Onboard a client", userMessage(err), f)
+		return web.RenderError(c, status, "console/client_new.html", "Onboard a client", web.Reason(err, ErrInvalid, ErrConflict, ErrNotFound), f)
 	}
 	if err != nil {
 		return err
@@ -154,24 +154,12 @@ func (s *Service) changeStatus(suspend bool) echo.HandlerFunc {
 			change, msg = s.Suspend, " is suspended: its portal and API refuse every request."
 		}
 		if _, err := change(c.Request().Context(), t.Slug); errors.Is(err, ErrInvalid) {
-			return echo.NewHTTPError(http.StatusConflict, userMessage(err))
+			return echo.NewHTTPError(http.StatusConflict, web.Reason(err, ErrInvalid, ErrConflict, ErrNotFound))
 		} else if err != nil {
 			return err
 		}
 		return web.RedirectFlash(c, "/t/"+t.Slug+"/", t.Name+msg)
 	}
-}
-
-// userMessage strips the sentinel prefix ("invalid input: ") for display.
-func userMessage(err error) string {
-	msg := err.Error()
-	for _, prefix := range []string{ErrInvalid.Error() + ": ", ErrConflict.Error() + ": ", ErrNotFound.Error() + ": "} {
-		msg = strings.TrimPrefix(msg, prefix)
-	}
-	if msg != "" {
-		msg = strings.ToUpper(msg[:1]) + msg[1:]
-	}
-	return msg
 }
 
 type apiKeysPage struct {
@@ -198,7 +186,7 @@ func (s *Service) createAPIKeyForm(c echo.Context) error {
 	t, _ := tenancy.FromContext(c.Request().Context())
 	k, plain, err := s.CreateAPIKey(c.Request().Context(), t.Slug, c.FormValue("name"))
 	if errors.Is(err, ErrInvalid) {
-		return s.renderAPIKeys(c, http.StatusUnprocessableEntity, apiKeysPage{}, userMessage(err))
+		return s.renderAPIKeys(c, http.StatusUnprocessableEntity, apiKeysPage{}, web.Reason(err, ErrInvalid, ErrConflict, ErrNotFound))
 	}
 	if err != nil {
 		return err
