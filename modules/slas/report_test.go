@@ -76,6 +76,7 @@ func TestRollupFollowsDecisions(t *testing.T) {
 	c, ts := tenantstest.Open(t)
 	pol := policies.NewService(c)
 	rec := tenantstest.Create(t, ts, "roll")
+	other := tenantstest.Create(t, ts, "roll-other")
 	tn := ts.Scope(rec)
 	al := alerts.NewService()
 	r := NewReports(al, pol)
@@ -90,11 +91,18 @@ func TestRollupFollowsDecisions(t *testing.T) {
 	if _, err := al.Ingest(ctx, tn, []alerts.Signal{{Source: "t", Rule: "a", Severity: "critical", Status: "resolved"}}); err != nil {
 		t.Fatal(err)
 	}
-	sums, err := ts.Summaries(ctx, []int64{rec.ID})
-	if err != nil || len(sums) != 1 {
+	sums, err := ts.Summaries(ctx, []int64{rec.ID, other.ID})
+	if err != nil || len(sums) != 2 {
 		t.Fatalf("%+v %v", sums, err)
 	}
-	s := sums[0]
+	s, o := sums[0], sums[1]
+	if s.ID != rec.ID {
+		s, o = o, s
+	}
+	// The function takes the tenant from the caller's role: another client's row is untouched.
+	if o.SLAAlerts != 0 || o.SLAResponseDecided != 0 {
+		t.Fatalf("another client's rollup changed: %+v", o)
+	}
 	if s.SLAAlerts != 2 || s.SLAResponseDecided != 1 || s.SLAResponseMet != 1 || s.SLAResolutionDecided != 1 || s.SLAResolutionMet != 1 {
 		t.Fatalf("rollup after an acknowledgement and a resolution: %+v", s)
 	}
