@@ -107,3 +107,31 @@ func TestSLAConsoleForm(t *testing.T) {
 		t.Fatalf("a bad month must be a 400, got %d", status)
 	}
 }
+
+// TestUserAndRollupCommandsRefuseBadInput: one line per refused command;
+// each exits 2 and leaves no staff user behind.
+func TestUserAndRollupCommandsRefuseBadInput(t *testing.T) {
+	if code, out := runCLI(t, "migrate"); code != 0 {
+		t.Fatalf("migrate: %d %s", code, out)
+	}
+	cases := [][]string{
+		{"user", "create", "--email", "nope", "--role", "owner"},
+		{"user", "create", "--email", "x@msp.example", "--role", "superhero"},
+		{"user", "create", "--email", "x@msp.example", "--role", "technician", "--except", "a"},
+		{"user", "create", "--email", "x@msp.example", "--role", "technician", "--tenants", "no-such-client"},
+		{"user", "create", "--email", "x@msp.example", "--role", "owner", "--tenants", "a", "--all-tenants"},
+		{"user", "create", "--tenant", "no-such-client", "--email", "x@c.example", "--role", "client_user"},
+		{"user", "disable", "nobody@msp.example"},
+		{"user", "reset-password", "nobody@msp.example"},
+		{"user", "sessions", "revoke", "nobody@msp.example"},
+		{"rollups", "reconcile", "--output", "xml"},
+	}
+	for _, args := range cases {
+		if code, out := runCLI(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, out)
+		}
+	}
+	if code, out := runCLI(t, "user", "list", "--output", "json"); code != 0 || strings.Contains(out, "x@msp.example") {
+		t.Fatalf("a refused create left a user: %d %s", code, out)
+	}
+}
