@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/url"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -20,6 +21,23 @@ type Config struct {
 	Server   Server   `mapstructure:"server"`
 	Log      Log      `mapstructure:"log"`
 	Notify   Notify   `mapstructure:"notify"`
+	DNS      DNS      `mapstructure:"dns"`
+	ACME     ACME     `mapstructure:"acme"`
+}
+
+// DNS configures the lookups that verify custom domains.
+type DNS struct {
+	// Resolver is a HOST:PORT DNS server to ask; empty means the system resolver.
+	Resolver string `mapstructure:"resolver"`
+}
+
+// ACME configures certificates for custom domains (serve --tls).
+type ACME struct {
+	DirectoryURL string `mapstructure:"directory_url"` // the ACME server's directory
+	Email        string `mapstructure:"email"`         // contact for the ACME account (optional)
+	// CAFile is a PEM bundle trusted for talking to the ACME server, for a
+	// private or test CA such as Pebble; empty means the system roots.
+	CAFile string `mapstructure:"ca_file"`
 }
 
 // Notify configures outgoing notifications.
@@ -55,6 +73,11 @@ type Server struct {
 	// SecureCookies marks session cookies Secure; set it when users reach
 	// the server over HTTPS (directly or through a TLS-terminating proxy).
 	SecureCookies bool `mapstructure:"secure_cookies"`
+	// TLS serves HTTPS on HTTPSAddr with certificates obtained on demand
+	// (ACME) for verified domains; Addr then only redirects to HTTPS and
+	// answers ACME HTTP-01 challenges.
+	TLS       bool   `mapstructure:"tls"`
+	HTTPSAddr string `mapstructure:"https_addr"`
 }
 
 // Log configures log/slog output.
@@ -71,6 +94,12 @@ var Defaults = map[string]any{
 	"server.addr":                   "127.0.0.1:8080",
 	"server.console_hosts":          []string{"localhost", "127.0.0.1"},
 	"server.secure_cookies":         false,
+	"server.tls":                    false,
+	"server.https_addr":             "127.0.0.1:8443",
+	"dns.resolver":                  "",
+	"acme.directory_url":            "https://acme-v02.api.letsencrypt.org/directory",
+	"acme.email":                    "",
+	"acme.ca_file":                  "",
 	"log.format":                    "text",
 	"notify.smtp.host":              "",
 	"notify.smtp.port":              587,
@@ -149,6 +178,19 @@ func (c *Config) validate() error {
 	if n.SMTP.Host != "" {
 		if _, err := mail.ParseAddress(n.SMTP.From); err != nil {
 			return fmt.Errorf("%w: notify.smtp.from %q is not an e-mail address", ErrInvalid, n.SMTP.From)
+		}
+	}
+	if c.DNS.Resolver != "" {
+		if _, _, err := net.SplitHostPort(c.DNS.Resolver); err != nil {
+			return fmt.Errorf("%w: dns.resolver %q must be HOST:PORT (or empty for the system resolver)", ErrInvalid, c.DNS.Resolver)
+		}
+	}
+	if c.Server.TLS {
+		if _, _, err := net.SplitHostPort(c.Server.HTTPSAddr); err != nil {
+			return fmt.Errorf("%w: server.https_addr %q must be HOST:PORT", ErrInvalid, c.Server.HTTPSAddr)
+		}
+		if u, err := url.Parse(c.ACME.DirectoryURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("%w: acme.directory_url %q must be an https:// URL", ErrInvalid, c.ACME.DirectoryURL)
 		}
 	}
 	if c.Database.URL == "" && c.Database.DataDir == "" {
