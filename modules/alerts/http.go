@@ -176,7 +176,7 @@ func (s *Service) transitionOne(action string) echo.HandlerFunc {
 
 func (s *Service) note(c echo.Context) error {
 	return s.onDetail(c, func(t tenancy.Tenant, id int64) error {
-		return s.AddNote(c.Request().Context(), t, id, c.FormValue("note"))
+		return s.AddNote(c.Request().Context(), t, id, c.FormValue("note"), c.FormValue("client_visible") == "on")
 	})
 }
 

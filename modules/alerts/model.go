@@ -54,6 +54,8 @@ type Event struct {
 	Kind    string    `gorm:"column:kind" json:"kind"` // created, repeated, acknowledged, resolved, reopened, note, assigned, suppressed
 	Actor   string    `gorm:"column:actor" json:"actor"`
 	Body    string    `gorm:"column:body" json:"body"`
+	// ClientVisible marks a note the client may read in its portal.
+	ClientVisible bool `gorm:"column:client_visible" json:"client_visible"`
 }
 
 // TableName maps Event.

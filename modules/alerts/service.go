@@ -352,14 +352,19 @@ func (s *Service) changed(ctx context.Context, t tenancy.Tenant, ids []int64, ac
 	}
 }
 
-// AddNote appends a note to an alert's timeline.
-func (s *Service) AddNote(ctx context.Context, t tenancy.Tenant, id int64, text string) error {
+// AddNote appends a note to an alert's timeline; forClient shares it with
+// the client's portal, otherwise it stays internal.
+func (s *Service) AddNote(ctx context.Context, t tenancy.Tenant, id int64, text string, forClient bool) error {
 	text = strings.TrimSpace(text)
 	if text == "" || len(text) > 8000 {
 		return invalid("a note must be 1-8000 characters")
 	}
 	return s.onAlert(ctx, t, id, func(tx *gorm.DB, _ Alert) error {
-		return addEvent(tx, id, "note", audit.OriginFrom(ctx).Actor, text)
+		e := Event{AlertID: id, Kind: "note", Actor: audit.OriginFrom(ctx).Actor, Body: text, ClientVisible: forClient}
+		if err := tx.Select("AlertID", "Kind", "Actor", "Body", "ClientVisible").Create(&e).Error; err != nil {
+			return fmt.Errorf("adding note: %w", err)
+		}
+		return nil
 	})
 }
 

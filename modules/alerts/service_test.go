@@ -54,7 +54,7 @@ func TestLifecycle(t *testing.T) {
 	if o := ingest(t, f, tn, disk(""))[0]; o.Status != StatusAcknowledged || o.Occurred != 3 {
 		t.Fatalf("repeat after ack: %+v", o)
 	}
-	if err := f.alerts.AddNote(ctx, tn, first.AlertID, "replacing the disk tonight"); err != nil {
+	if err := f.alerts.AddNote(ctx, tn, first.AlertID, "replacing the disk tonight", false); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.alerts.Assign(ctx, tn, first.AlertID, "tech@msp.example"); err != nil {

@@ -23,11 +23,12 @@ func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo, sm *scs.Sessi
 	a.Route(e, http.MethodPost, "/login", authz.Public, s.login(sm))
 	a.Route(e, http.MethodPost, "/logout", authz.ConsoleView, s.logout(sm))
 
-	a.Route(e, http.MethodGet, "/t/:slug/users", authz.TenantView, s.clientUsers)
-	a.Route(e, http.MethodPost, "/t/:slug/users", authz.TenantManage, s.createClientUser)
-	a.Route(e, http.MethodPost, "/t/:slug/users/:email/disable", authz.TenantManage, s.clientUserAction("disable"))
-	a.Route(e, http.MethodPost, "/t/:slug/users/:email/enable", authz.TenantManage, s.clientUserAction("enable"))
-	a.Route(e, http.MethodPost, "/t/:slug/users/:email/reset-password", authz.TenantManage, s.clientUserAction("reset"))
+	v := consoleUsers
+	a.Route(e, http.MethodGet, "/t/:slug/users", authz.TenantView, s.clientUsers(v))
+	a.Route(e, http.MethodPost, "/t/:slug/users", authz.TenantManage, s.createClientUser(v))
+	a.Route(e, http.MethodPost, "/t/:slug/users/:email/disable", authz.TenantManage, s.clientUserAction(v, "disable"))
+	a.Route(e, http.MethodPost, "/t/:slug/users/:email/enable", authz.TenantManage, s.clientUserAction(v, "enable"))
+	a.Route(e, http.MethodPost, "/t/:slug/users/:email/reset-password", authz.TenantManage, s.clientUserAction(v, "reset"))
 
 	a.Route(e, http.MethodGet, "/platform/staff", authz.PlatformManage, s.staffPage)
 	a.Route(e, http.MethodPost, "/platform/staff", authz.PlatformManage, s.createStaff)
@@ -97,41 +98,63 @@ type clientUsersPage struct {
 	Form     ClientInput
 	Password string // a password just generated, shown once
 	Email    string // whose password it is
+	Me       authz.Subject
 }
 
-func (s *Service) clientUsers(c echo.Context) error {
-	return s.renderClientUsers(c, http.StatusOK, clientUsersPage{Form: ClientInput{Role: RoleClientUser}}, "")
+// usersView is where a client's users are managed: by staff in the console,
+// or by the client's own admins in their portal.
+type usersView struct {
+	template string
+	base     func(t tenancy.Tenant) string
 }
 
-func (s *Service) renderClientUsers(c echo.Context, status int, p clientUsersPage, errMsg string) error {
+var (
+	consoleUsers = usersView{"console/users.html", func(t tenancy.Tenant) string { return "/t/" + t.Slug + "/users" }}
+	portalUsers  = usersView{"portal/users.html", func(tenancy.Tenant) string { return "/users" }}
+)
+
+func (s *Service) clientUsers(v usersView) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		return s.renderClientUsers(c, v, http.StatusOK, clientUsersPage{Form: ClientInput{Role: RoleClientUser}}, "")
+	}
+}
+
+func (s *Service) renderClientUsers(c echo.Context, v usersView, status int, p clientUsersPage, errMsg string) error {
 	t, _ := tenancy.FromContext(c.Request().Context())
 	users, err := s.ListClientUsers(c.Request().Context(), t)
 	if err != nil {
 		return err
 	}
 	p.Users = users
-	return c.Render(status, "console/users.html", web.Page{Title: "Users · " + t.Name, Error: errMsg, Data: p})
+	p.Me, _ = authz.SubjectFrom(c.Request().Context())
+	return c.Render(status, v.template, web.Page{Title: "Users · " + t.Name, Error: errMsg, Data: p})
 }
 
-func (s *Service) createClientUser(c echo.Context) error {
-	ctx := c.Request().Context()
-	t, _ := tenancy.FromContext(ctx)
-	in := ClientInput{Email: c.FormValue("email"), Name: strings.TrimSpace(c.FormValue("name")), Role: c.FormValue("role")}
-	u, password, err := s.CreateClientUser(ctx, t, in)
-	if status, ok := formErrorStatus(err); ok {
-		return s.renderClientUsers(c, status, clientUsersPage{Form: in}, web.Reason(err, ErrInvalid, ErrConflict))
+func (s *Service) createClientUser(v usersView) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		t, _ := tenancy.FromContext(ctx)
+		in := ClientInput{Email: c.FormValue("email"), Name: strings.TrimSpace(c.FormValue("name")), Role: c.FormValue("role")}
+		u, password, err := s.CreateClientUser(ctx, t, in)
+		if status, ok := formErrorStatus(err); ok {
+			return s.renderClientUsers(c, v, status, clientUsersPage{Form: in}, web.Reason(err, ErrInvalid, ErrConflict))
+		}
+		if err != nil {
+			return err
+		}
+		return s.renderClientUsers(c, v, http.StatusCreated, clientUsersPage{Form: ClientInput{Role: RoleClientUser}, Password: password, Email: u.Email}, "")
 	}
-	if err != nil {
-		return err
-	}
-	return s.renderClientUsers(c, http.StatusCreated, clientUsersPage{Form: ClientInput{Role: RoleClientUser}, Password: password, Email: u.Email}, "")
 }
 
-func (s *Service) clientUserAction(action string) echo.HandlerFunc {
+func (s *Service) clientUserAction(v usersView, action string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
 		t, _ := tenancy.FromContext(ctx)
 		email := c.Param("email")
+		if me, ok := authz.SubjectFrom(ctx); ok && !me.Staff && action == "disable" && strings.EqualFold(me.Email, email) {
+			return s.renderClientUsers(c, v, http.StatusBadRequest, clientUsersPage{Form: ClientInput{Role: RoleClientUser}},
+				"You cannot disable your own account; ask another admin.")
+		}
 		var err error
 		var password, flash string
 		switch action {
@@ -151,9 +174,9 @@ func (s *Service) clientUserAction(action string) echo.HandlerFunc {
 			return err
 		}
 		if password != "" {
-			return s.renderClientUsers(c, http.StatusOK, clientUsersPage{Form: ClientInput{Role: RoleClientUser}, Password: password, Email: email}, "")
+			return s.renderClientUsers(c, v, http.StatusOK, clientUsersPage{Form: ClientInput{Role: RoleClientUser}, Password: password, Email: email}, "")
 		}
-		return web.RedirectFlash(c, "/t/"+t.Slug+"/users", flash)
+		return web.RedirectFlash(c, v.base(t), flash)
 	}
 }
 

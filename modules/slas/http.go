@@ -3,6 +3,7 @@ package slas
 import (
 	"encoding/csv"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -20,13 +21,9 @@ func (r *Reports) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo) {
 
 func (r *Reports) page(c echo.Context) error {
 	t, _ := tenancy.FromContext(c.Request().Context())
-	month := r.now().UTC()
-	if m := c.QueryParam("month"); m != "" {
-		parsed, err := time.Parse("2006-01", m)
-		if err != nil {
-			return echo.NewHTTPError(http.StatusBadRequest, "month must look like 2026-11")
-		}
-		month = parsed
+	month, err := r.MonthOf(c.QueryParam("month"))
+	if err != nil {
+		return err
 	}
 	rep, err := r.Month(c.Request().Context(), t, month)
 	if err != nil {
@@ -37,22 +34,68 @@ func (r *Reports) page(c echo.Context) error {
 		h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 		h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s-sla-%s.csv"`, t.Slug, rep.Month.Format("2006-01")))
 		c.Response().WriteHeader(http.StatusOK)
-		w := csv.NewWriter(c.Response())
-		_ = w.Write([]string{"alert_id", "opened_at", "severity", "rule", "summary", "response_used_s", "response_target_s", "response_met",
-			"resolution_used_s", "resolution_target_s", "resolution_met"})
-		for _, row := range rep.Rows {
-			_ = w.Write([]string{fmt.Sprint(row.Alert.ID), row.Alert.FirstSeenAt.UTC().Format(time.RFC3339), row.Alert.Severity,
-				web.CSVSafe(row.Alert.Rule), web.CSVSafe(row.Alert.Summary),
-				fmt.Sprintf("%.0f", row.Response.Used.Seconds()), fmt.Sprintf("%.0f", row.Response.Target.Seconds()), outcome(row.Response),
-				fmt.Sprintf("%.0f", row.Resolution.Used.Seconds()), fmt.Sprintf("%.0f", row.Resolution.Target.Seconds()), outcome(row.Resolution)})
-		}
-		w.Flush()
-		return w.Error()
+		return rep.WriteCSV(c.Response())
 	} else if f := c.QueryParam("format"); f != "" {
 		return echo.NewHTTPError(http.StatusBadRequest, "format must be csv")
 	}
 	return web.Render(c, http.StatusOK, "console/sla.html", "SLA · "+t.Name, map[string]any{
 		"Report": rep, "Prev": rep.Month.AddDate(0, -1, 0).Format("2006-01"), "Next": rep.Month.AddDate(0, 1, 0).Format("2006-01")})
+}
+
+// PortalRoutes registers the client's own SLA report (HTML and CSV) on its portal.
+func (r *Reports) PortalRoutes(a *authz.Authorizer, e *echo.Echo) {
+	a.Route(e, http.MethodGet, "/sla", authz.PortalView, func(c echo.Context) error {
+		t, _ := tenancy.FromContext(c.Request().Context())
+		month, err := r.MonthOf(c.QueryParam("month"))
+		if err != nil {
+			return err
+		}
+		rep, err := r.Month(c.Request().Context(), t, month)
+		if err != nil {
+			return err
+		}
+		switch c.QueryParam("format") {
+		case "csv":
+			h := c.Response().Header()
+			h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+			h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="sla-%s.csv"`, rep.Month.Format("2006-01")))
+			c.Response().WriteHeader(http.StatusOK)
+			return rep.WriteCSV(c.Response())
+		case "":
+		default:
+			return echo.NewHTTPError(http.StatusBadRequest, "format must be csv")
+		}
+		return web.Render(c, http.StatusOK, "portal/sla.html", "Service levels", map[string]any{
+			"Report": rep, "Prev": rep.Month.AddDate(0, -1, 0).Format("2006-01"), "Next": rep.Month.AddDate(0, 1, 0).Format("2006-01")})
+	})
+}
+
+// MonthOf reads a report's ?month=YYYY-MM (empty: this month); a malformed
+// one is a 400 with the expected shape.
+func (r *Reports) MonthOf(q string) (time.Time, error) {
+	if q == "" {
+		return r.now().UTC(), nil
+	}
+	m, err := time.Parse("2006-01", q)
+	if err != nil {
+		return time.Time{}, echo.NewHTTPError(http.StatusBadRequest, "month must look like 2026-11")
+	}
+	return m, nil
+}
+
+// WriteCSV writes the report's rows, one per alert, with formula-safe text cells.
+func (rep Report) WriteCSV(out io.Writer) error {
+	w := csv.NewWriter(out)
+	_ = w.Write([]string{"alert_id", "opened_at", "severity", "rule", "summary", "response_used_s", "response_target_s", "response_met",
+		"resolution_used_s", "resolution_target_s", "resolution_met"})
+	for _, row := range rep.Rows {
+		_ = w.Write([]string{fmt.Sprint(row.Alert.ID), row.Alert.FirstSeenAt.UTC().Format(time.RFC3339), row.Alert.Severity,
+			web.CSVSafe(row.Alert.Rule), web.CSVSafe(row.Alert.Summary),
+			fmt.Sprintf("%.0f", row.Response.Used.Seconds()), fmt.Sprintf("%.0f", row.Response.Target.Seconds()), outcome(row.Response),
+			fmt.Sprintf("%.0f", row.Resolution.Used.Seconds()), fmt.Sprintf("%.0f", row.Resolution.Target.Seconds()), outcome(row.Resolution)})
+	}
+	w.Flush()
+	return w.Error()
 }
 
 // outcome is a clock's result as a report cell.

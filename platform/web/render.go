@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -23,6 +24,19 @@ type Chrome struct {
 	Current *SwitcherTenant // the client being worked in, if any
 	Section string          // highlights the active navigation item
 	Path    string          // the request path, for switching clients in place
+	Brand   *Brand          // the client's look, on its portal only
+}
+
+// Brand is how a client's portal looks. Colours are #rrggbb; URLs are
+// relative to the portal's host; empty fields mean "none".
+type Brand struct {
+	Name         string
+	Primary      string
+	Accent       string
+	LogoURL      string
+	FaviconURL   string
+	SupportEmail string
+	SupportPhone string
 }
 
 // SwitcherTenant is one entry of the client switcher.
@@ -114,15 +128,19 @@ func NewRenderer(fsys fs.FS, chrome ChromeFunc, patterns ...string) (*Renderer, 
 			return nil, fmt.Errorf("listing templates %s: %w", pattern, err)
 		}
 		for _, name := range names {
-			if strings.HasSuffix(name, "_form.html") {
-				continue // a partial, parsed into the pages that use it
+			if isPartial(name) {
+				continue // parsed into the pages of its folder
 			}
 			layout := "layout.html"
-			if strings.HasPrefix(name, "portal/") || strings.HasPrefix(name, "public/") {
+			switch {
+			case strings.HasPrefix(name, "portal/"):
+				layout = "layout_portal.html"
+			case strings.HasPrefix(name, "public/"):
 				layout = "layout_plain.html"
 			}
 			files := []string{layout, name}
-			if partials, _ := fs.Glob(fsys, "console/*_form.html"); strings.HasPrefix(name, "console/") {
+			for _, suffix := range []string{"_form.html", "_part.html"} {
+				partials, _ := fs.Glob(fsys, path.Dir(name)+"/*"+suffix)
 				files = append(files, partials...)
 			}
 			t, err := template.New(name).Funcs(Funcs).ParseFS(fsys, files...)
@@ -133,6 +151,12 @@ func NewRenderer(fsys fs.FS, chrome ChromeFunc, patterns ...string) (*Renderer, 
 		}
 	}
 	return r, nil
+}
+
+// isPartial reports whether a template file is a piece shared by the pages
+// of its folder (named *_form.html or *_part.html) rather than a page.
+func isPartial(name string) bool {
+	return strings.HasSuffix(name, "_form.html") || strings.HasSuffix(name, "_part.html")
 }
 
 // Render implements echo.Renderer. data may be a Page (the frame is filled

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"switchboard/modules/alerts"
+	"switchboard/modules/identity"
+	"switchboard/modules/tenants"
+	"switchboard/platform/tenancy"
+)
+
+// newHostClient is a browser that asks for host but connects to the test
+// server, so cookies are scoped to host exactly as a real browser scopes them.
+func newHostClient(t *testing.T, serverURL, host string) *client {
+	u, _ := url.Parse(serverURL)
+	addr := u.Host
+	jar, _ := cookiejar.New(nil)
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &client{t: t, base: "http://" + host + ":" + u.Port(), c: &http.Client{Jar: jar, Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// portalTenant is a client with a verified portal host, an admin, a user
+// and one alert with an internal and a shared note.
+type portalTenant struct {
+	tenant         tenancy.Tenant
+	host           string
+	admin, user    string
+	alertID        int64
+	internal, open string // note texts
+}
+
+const portalPassword = "portal-password-1"
+
+func seedPortalTenant(t *testing.T, e *env, prefix string) portalTenant {
+	t.Helper()
+	ctx := context.Background()
+	slug := prefix + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
+	p := portalTenant{host: "portal." + slug + ".test", admin: "admin@" + slug + ".example", user: "user@" + slug + ".example",
+		internal: "internal: " + slug + " tech thinks the PSU is dying", open: "We replace the power supply tonight (" + slug + ")."}
+	tn, err := e.tenants.Create(ctx, tenants.CreateInput{Slug: slug, Name: "Client " + slug, Domain: p.host, TrustDomain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.tenant = e.tenants.Scope(tn)
+	for email, role := range map[string]string{p.admin: identity.RoleClientAdmin, p.user: identity.RoleClientUser} {
+		if _, _, err := e.identity.CreateClientUser(ctx, p.tenant, identity.ClientInput{Email: email, Role: role, Password: portalPassword}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := e.alerts.Ingest(ctx, p.tenant, []alerts.Signal{{Source: "test", Rule: "psu", Severity: "critical", Summary: "Power supply failing on srv-" + slug, Endpoint: "srv-" + slug}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.alertID = out[0].AlertID
+	for text, shared := range map[string]bool{p.internal: false, p.open: true} {
+		if err := e.alerts.AddNote(ctx, p.tenant, p.alertID, text, shared); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+// TestPortal walks the client portal as its users, another client's users,
+// staff and strangers would.
+func TestPortal(t *testing.T) {
+	e, _, ts := testServer(t)
+	a := seedPortalTenant(t, e, "pa")
+	b := seedPortalTenant(t, e, "pb")
+	staffEmail := "staff-" + a.tenant.Slug + "@msp.example"
+	if _, _, err := e.identity.CreateStaff(context.Background(), identity.StaffInput{Email: staffEmail, Role: "owner", Scope: "all", Password: portalPassword}); err != nil {
+		t.Fatal(err)
+	}
+
+	anon := newHostClient(t, ts.URL, a.host)
+	if status, _, h := anon.do(http.MethodGet, "/", nil); status != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/login") {
+		t.Fatalf("anonymous / = %d to %q; want the login page", status, h.Get("Location"))
+	}
+	status, body, _ := anon.do(http.MethodGet, "/login", nil)
+	if status != http.StatusOK || !strings.Contains(body, a.tenant.Name) || strings.Contains(body, "Switchboard") || strings.Contains(body, b.tenant.Name) {
+		t.Fatalf("login page = %d, want %q's name and no other name:\n%s", status, a.tenant.Name, body)
+	}
+
+	// Who may sign in here: only this client's own users.
+	for _, tc := range []struct {
+		name, email string
+		want        int
+	}{
+		{"staff account", staffEmail, http.StatusUnauthorized},
+		{"other client's user", b.user, http.StatusUnauthorized},
+		{"wrong password", a.user, http.StatusUnauthorized},
+		{"own user", a.user, http.StatusSeeOther},
+	} {
+		c := newHostClient(t, ts.URL, a.host)
+		pw := portalPassword
+		if tc.name == "wrong password" {
+			pw = "not-the-password"
+		}
+		if got := c.login(tc.email, pw); got != tc.want {
+			t.Errorf("%s: login = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+
+	user := newHostClient(t, ts.URL, a.host)
+	if got := user.login(a.user, portalPassword); got != http.StatusSeeOther {
+		t.Fatalf("login = %d", got)
+	}
+	admin := newHostClient(t, ts.URL, a.host)
+	if got := admin.login(a.admin, portalPassword); got != http.StatusSeeOther {
+		t.Fatalf("admin login = %d", got)
+	}
+	alertPath := "/alerts/" + itoa(a.alertID)
+	for _, tc := range []struct {
+		who         *client
+		method, url string
+		form        url.Values
+		want        int
+		has, hasNot []string
+	}{
+		{user, "GET", "/", nil, 200, []string{a.tenant.Name, "Power supply failing on srv-" + a.tenant.Slug, "Open alerts", "Service levels"}, []string{b.tenant.Name, "Switchboard", "/t/"}},
+		{user, "GET", "/alerts", nil, 200, []string{"srv-" + a.tenant.Slug}, []string{b.tenant.Slug}},
+		{user, "GET", "/alerts?status=bogus", nil, 400, []string{"status must be open or resolved"}, nil},
+		{user, "GET", alertPath, nil, 200, []string{a.open, "Note from Support", "Opened"}, []string{a.internal, "staff-", "@msp.example"}},
+		{user, "GET", "/alerts/999999", nil, 404, nil, []string{a.tenant.Name}},
+		{user, "GET", "/alerts/abc", nil, 404, nil, nil},
+		{user, "GET", "/endpoints", nil, 200, []string{"No endpoints are monitored yet."}, nil},
+		{user, "GET", "/sla", nil, 200, []string{"Service levels ·"}, nil},
+		{user, "GET", "/sla?format=csv", nil, 200, []string{"alert_id,opened_at", itoa(a.alertID)}, nil},
+		{user, "GET", "/sla?month=2026-13", nil, 400, []string{"month must look like"}, nil},
+		{user, "GET", "/users", nil, 404, nil, nil},
+		{user, "POST", "/users", url.Values{"email": {"x@" + a.tenant.Slug + ".example"}, "role": {"client_user"}}, 404, nil, nil},
+		{admin, "GET", "/users", nil, 200, []string{a.user, a.admin}, []string{b.user}},
+		{admin, "POST", "/users", url.Values{"email": {"not-an-email"}, "role": {"client_user"}}, 400, []string{"email"}, nil},
+		{admin, "POST", "/users", url.Values{"email": {"new@" + a.tenant.Slug + ".example"}, "role": {"client_user"}}, 201, []string{"shown once"}, nil},
+		{admin, "POST", "/users", url.Values{"email": {"new@" + a.tenant.Slug + ".example"}, "role": {"client_user"}}, 409, []string{"already"}, nil},
+		{admin, "POST", "/users/" + a.admin + "/disable", nil, 400, []string{"cannot disable your own account"}, nil},
+		{admin, "POST", "/users/nobody@x.example/disable", nil, 404, nil, nil},
+		// Console pages do not exist on a client's host.
+		{admin, "GET", "/t/" + a.tenant.Slug + "/alerts", nil, 404, nil, []string{a.tenant.Name}},
+		{admin, "GET", "/platform/staff", nil, 404, nil, nil},
+	} {
+		status, body, _ := tc.who.do(tc.method, tc.url, tc.form)
+		if status != tc.want {
+			t.Errorf("%s %s = %d, want %d\n%.400s", tc.method, tc.url, status, tc.want, body)
+			continue
+		}
+		for _, s := range tc.has {
+			if !strings.Contains(body, s) {
+				t.Errorf("%s %s: body lacks %q", tc.method, tc.url, s)
+			}
+		}
+		for _, s := range tc.hasNot {
+			if strings.Contains(body, s) {
+				t.Errorf("%s %s: body reveals %q", tc.method, tc.url, s)
+			}
+		}
+	}
+	// The refused create wrote nothing; the good one wrote one user.
+	users, err := e.identity.ListClientUsers(context.Background(), a.tenant)
+	if err != nil || len(users) != 3 {
+		t.Errorf("users of %s = %d (%v), want 3", a.tenant.Slug, len(users), err)
+	}
+
+	// A session made on A's host means nothing on B's host.
+	var sess *http.Cookie
+	for _, c := range user.c.Jar.Cookies(mustURL(user.base)) {
+		if c.Name == "portal_session" {
+			sess = c
+		}
+	}
+	if sess == nil {
+		t.Fatal("no portal_session cookie after login")
+	}
+	thief := newHostClient(t, ts.URL, b.host)
+	thief.c.Jar.SetCookies(mustURL(thief.base), []*http.Cookie{{Name: sess.Name, Value: sess.Value}})
+	if status, _, h := thief.do(http.MethodGet, "/", nil); status != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/login") {
+		t.Errorf("A's session on B's host: / = %d to %q; want the login page", status, h.Get("Location"))
+	}
+	if status, body, _ := thief.do(http.MethodGet, alertPath, nil); status == http.StatusOK || strings.Contains(body, a.open) {
+		t.Errorf("A's session on B's host read A's alert: %d", status)
+	}
+
+	// Unknown and unverified hosts: a plain 404 with nobody's brand.
+	if _, err := e.tenants.AddDomain(context.Background(), a.tenant.Slug, "unverified."+a.tenant.Slug+".test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"unknown.example.test", "unverified." + a.tenant.Slug + ".test"} {
+		c := newHostClient(t, ts.URL, host)
+		for _, path := range []string{"/", "/login", "/static/app.css"} {
+			status, body := c.get(path)
+			if status != http.StatusNotFound || strings.Contains(body, a.tenant.Name) || strings.Contains(body, "Switchboard") || strings.Contains(body, "--brand") {
+				t.Errorf("%s%s = %d, want a brand-free 404:\n%.300s", host, path, status, body)
+			}
+		}
+	}
+
+	// Signing out ends the session server-side.
+	if status, _, _ := user.do(http.MethodPost, "/logout", nil); status != http.StatusSeeOther {
+		t.Errorf("logout = %d", status)
+	}
+	if status, _, _ := user.do(http.MethodGet, "/", nil); status != http.StatusSeeOther {
+		t.Errorf("/ after logout = %d, want a redirect to login", status)
+	}
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
