@@ -129,7 +129,8 @@ func (e *env) connect(ctx context.Context, allowBehind bool) error {
 		}
 	}
 	e.tenants = tenants.NewService(e.cluster, tenants.Options{Logger: e.log,
-		Export: tenants.ExportConfig{DatabaseURL: e.url, BinDir: e.binDir}})
+		Export:   tenants.ExportConfig{DatabaseURL: e.url, BinDir: e.binDir},
+		Resolver: tenants.DNSResolver(e.cfg.DNS.Resolver), ConsoleHosts: e.cfg.Server.ConsoleHosts})
 	e.identity = identity.NewService(e.cluster, e.tenants, e.log)
 	e.audit = audit.NewService(e.cluster)
 	e.policies = policies.NewService(e.cluster)

@@ -14,7 +14,7 @@ func TestDirectoryLookups(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openService(t, db.Tenant())
 	slug := uniqueSlug("dir")
-	tn, err := s.Create(ctx, CreateInput{Slug: slug, Name: "Dir", Domain: "portal." + slug + ".example"})
+	tn, err := s.Create(ctx, CreateInput{Slug: slug, Name: "Dir", Domain: "portal." + slug + ".example", TrustDomain: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,7 @@ func (s *Service) newClientForm(c echo.Context) error {
 
 func (s *Service) createClient(c echo.Context) error {
 	f := clientForm{Slug: strings.TrimSpace(c.FormValue("slug")), Name: strings.TrimSpace(c.FormValue("name")), Domain: strings.TrimSpace(c.FormValue("domain"))}
-	t, err := s.Create(c.Request().Context(), CreateInput(f))
+	t, err := s.Create(c.Request().Context(), CreateInput{Slug: f.Slug, Name: f.Name, Domain: f.Domain})
 	if errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict) {
 		status := http.StatusUnprocessableEntity
 		if errors.Is(err, ErrConflict) {

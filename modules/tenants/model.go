@@ -35,6 +35,11 @@ type Domain struct {
 	IsPrimary bool      `gorm:"column:is_primary" json:"primary"`
 	Verified  bool      `gorm:"column:verified" json:"verified"`
 	CreatedAt time.Time `gorm:"column:created_at" json:"created_at"`
+	// VerifyToken is the value the TXT record at ChallengeName must hold.
+	VerifyToken string     `gorm:"column:verify_token" json:"verify_token"`
+	VerifiedAt  *time.Time `gorm:"column:verified_at" json:"verified_at,omitempty"`
+	CheckedAt   *time.Time `gorm:"column:checked_at" json:"checked_at,omitempty"`
+	CheckError  *string    `gorm:"column:check_error" json:"check_error,omitempty"`
 }
 
 // TableName maps Domain to the control plane.

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
@@ -21,6 +24,10 @@ type Service struct {
 	migrations db.Set
 	log        *slog.Logger
 	export     ExportConfig
+
+	dns           TXTResolver
+	lookupTimeout time.Duration
+	consoleHosts  map[string]bool
 }
 
 // Options configures a Service.
@@ -28,6 +35,13 @@ type Options struct {
 	Migrations db.Set // tenant-plane migrations; defaults to the embedded set
 	Logger     *slog.Logger
 	Export     ExportConfig
+	// Resolver answers the TXT lookups that verify custom domains; nil
+	// means the system resolver.
+	Resolver TXTResolver
+	// LookupTimeout bounds one verification lookup; zero means 5 seconds.
+	LookupTimeout time.Duration
+	// ConsoleHosts are the staff console's hostnames, never given to a client.
+	ConsoleHosts []string
 }
 
 // NewService returns the tenants service over the given cluster.
@@ -38,7 +52,21 @@ func NewService(cluster *tenancy.Cluster, opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Service{cluster: cluster, migrations: opts.Migrations, log: opts.Logger, export: opts.Export}
+	if opts.Resolver == nil {
+		opts.Resolver = DNSResolver("")
+	}
+	if opts.LookupTimeout <= 0 {
+		opts.LookupTimeout = defaultLookupTimeout
+	}
+	console := map[string]bool{}
+	for _, h := range opts.ConsoleHosts {
+		if host, _, err := net.SplitHostPort(h); err == nil {
+			h = host
+		}
+		console[strings.TrimSuffix(strings.ToLower(h), ".")] = true
+	}
+	return &Service{cluster: cluster, migrations: opts.Migrations, log: opts.Logger, export: opts.Export,
+		dns: opts.Resolver, lookupTimeout: opts.LookupTimeout, consoleHosts: console}
 }
 
 // TargetVersion is the tenant schema version this binary serves.
@@ -50,7 +78,10 @@ func (s *Service) root(ctx context.Context) *gorm.DB { return s.cluster.ControlD
 type CreateInput struct {
 	Slug   string
 	Name   string
-	Domain string // optional portal hostname
+	Domain string // optional portal hostname, added unverified (see AddDomain)
+	// TrustDomain adds Domain as verified without a DNS check. Only the demo
+	// and tests set it; the console and the CLI never do.
+	TrustDomain bool
 }
 
 // Create provisions a tenant in one transaction: the control-plane row, the
@@ -65,15 +96,19 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, error) {
 	}
 	var host string
 	if in.Domain != "" {
-		h, err := NormalizeHostname(in.Domain)
+		h, err := s.checkHost(in.Domain)
 		if err != nil {
 			return Tenant{}, err
 		}
 		host = h
 	}
 
+	token, err := newVerifyToken()
+	if err != nil {
+		return Tenant{}, err
+	}
 	var t Tenant
-	err := s.root(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.root(ctx).Transaction(func(tx *gorm.DB) error {
 		err := tx.Raw(`INSERT INTO control.tenants (id, slug, name, schema_name, role_name)
 			OVERRIDING SYSTEM VALUE
 			SELECT n, ?, ?, 'tenant_' || n, 'tenant_' || n
@@ -102,12 +137,12 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, error) {
 			return fmt.Errorf("recording schema version: %w", err)
 		}
 		if host != "" {
-			// Added by an operator at onboarding, so trusted as verified.
-			err := tx.Exec(`INSERT INTO control.tenant_domains (hostname, tenant_id, is_primary, verified) VALUES (?, ?, true, true)`, host, t.ID).Error
+			// Unverified like any other domain until its TXT record is found.
+			err := insertDomain(tx, t.ID, host, token, true, in.TrustDomain)
 			if isUniqueViolation(err) {
 				return fmt.Errorf("%w: hostname %q belongs to another tenant", ErrConflict, host)
 			} else if err != nil {
-				return fmt.Errorf("adding domain: %w", err)
+				return err
 			}
 		}
 		summary := in.Name
