@@ -70,53 +70,54 @@ func CheckImage(k Kind, data []byte) (Asset, error) {
 	if len(data) > k.MaxBytes {
 		return Asset{}, fmt.Errorf("%w: the %s is %s; the limit is %s", ErrTooLarge, k.Name, kib(len(data)), kib(k.MaxBytes))
 	}
-	ct, err := sniff(data)
+	ct, err := sniff(k.Name, data)
 	if err != nil {
-		return Asset{}, fmt.Errorf("the %s: %w", k.Name, err)
+		return Asset{}, err
 	}
 	allowed := false
 	for _, t := range k.Types {
 		allowed = allowed || t == ct
 	}
 	if !allowed {
-		return Asset{}, fmt.Errorf("%w: the %s must be %s; this file is %s", ErrUnsupported, k.Name, typeList(k.Types), extensions[ct])
+		return Asset{}, fmt.Errorf("%w: the %s must be %s; this file is %s", ErrUnsupported, k.Name, typeList(k.Types), typeName(ct))
 	}
 	sum := sha256.Sum256(data)
 	return Asset{SHA256: hex.EncodeToString(sum[:]), ContentType: ct, Bytes: data, Size: len(data)}, nil
 }
 
-// sniff finds the type of an image from its bytes.
-func sniff(data []byte) (string, error) {
+// sniff finds the type of an image from its bytes; name says which image
+// it is in messages.
+func sniff(name string, data []byte) (string, error) {
 	switch ct := http.DetectContentType(data); ct {
 	case TypePNG, TypeJPEG:
 		cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
 		if err != nil {
-			return "", fmt.Errorf("%w: the file starts like %s but is not a readable image", ErrUnsupported, extensions[ct])
+			return "", fmt.Errorf("%w: the %s starts like a %s but is not a readable image", ErrUnsupported, name, typeName(ct))
 		}
 		if cfg.Width > maxPixels || cfg.Height > maxPixels || cfg.Width == 0 || cfg.Height == 0 {
-			return "", fmt.Errorf("%w: the image is %d×%d pixels; at most %d×%d", ErrInvalid, cfg.Width, cfg.Height, maxPixels, maxPixels)
+			return "", fmt.Errorf("%w: the %s is %d×%d pixels; at most %d×%d", ErrInvalid, name, cfg.Width, cfg.Height, maxPixels, maxPixels)
 		}
 		return ct, nil
 	case TypeICO:
-		if err := checkICO(data); err != nil {
+		if err := checkICO(name, data); err != nil {
 			return "", err
 		}
 		return ct, nil
 	}
 	// Anything else may be SVG, which is text: only a parse can tell.
 	if isSVG(data) {
-		if err := checkSVG(data); err != nil {
+		if err := checkSVG(name, data); err != nil {
 			return "", err
 		}
 		return TypeSVG, nil
 	}
-	return "", fmt.Errorf("%w: the file is not a PNG, JPEG, ICO or SVG image", ErrUnsupported)
+	return "", fmt.Errorf("%w: the %s is not a PNG, JPEG, ICO or SVG image", ErrUnsupported, name)
 }
 
 // checkICO checks an ICO header: reserved 0, type 1 (icon, not cursor), and
 // a directory of 1-64 entries that fits in the file.
-func checkICO(data []byte) error {
-	bad := fmt.Errorf("%w: the file starts like an icon but is not a readable ICO", ErrUnsupported)
+func checkICO(name string, data []byte) error {
+	bad := fmt.Errorf("%w: the %s starts like an icon but is not a readable ICO", ErrUnsupported, name)
 	if len(data) < 6 || binary.LittleEndian.Uint16(data[2:]) != 1 {
 		return bad
 	}
@@ -181,9 +182,9 @@ var cssURL = regexp.MustCompile(`(?i)url\(\s*['"]?\s*([^'")\s]*)`)
 // or in a namespace other than SVG and the editors', event-handler
 // attributes (on…), links that are not "#fragment" (so no javascript:,
 // data: or external URLs), and CSS that imports or points outside.
-func checkSVG(data []byte) error {
+func checkSVG(name string, data []byte) error {
 	refuse := func(format string, args ...any) error {
-		return fmt.Errorf("%w: the SVG is refused because it %s; save it again without it (plain shapes, text and gradients are fine)", ErrInvalid, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: the %s (SVG) is refused because it %s; save it again without it (plain shapes, text and gradients are fine)", ErrInvalid, name, fmt.Sprintf(format, args...))
 	}
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.Strict = true // undefined entities are errors, not text
@@ -298,9 +299,17 @@ func setOf(items ...string) map[string]bool {
 func typeList(types []string) string {
 	names := make([]string, len(types))
 	for i, t := range types {
-		names[i] = strings.ToUpper(extensions[t])
+		names[i] = typeName(t)
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// typeName is a type as people call it: PNG, JPEG, SVG, ICO.
+func typeName(ct string) string {
+	if ct == TypeJPEG {
+		return "JPEG"
+	}
+	return strings.ToUpper(extensions[ct])
 }
 
 func kib(n int) string {

@@ -51,3 +51,17 @@ func count(t *testing.T, tn tenants.Tenant, table string) int {
 	}
 	return n
 }
+
+// adminExec runs a statement as the superuser (test set-up the app may not do).
+func adminExec(t *testing.T, sql string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pgtest.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		t.Fatal(err)
+	}
+}

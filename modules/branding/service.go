@@ -232,11 +232,11 @@ func normalize(in Input) (next Settings, logo, favicon *Asset, err error) {
 		return
 	}
 	if next.PrimaryColor, err = NormalizeColor(in.PrimaryColor); err != nil {
-		err = fmt.Errorf("primary colour: %w", err)
+		err = fmt.Errorf("%w: the primary colour %q is not of the form #rrggbb", ErrInvalid, in.PrimaryColor)
 		return
 	}
 	if next.AccentColor, err = NormalizeColor(in.AccentColor); err != nil {
-		err = fmt.Errorf("accent colour: %w", err)
+		err = fmt.Errorf("%w: the accent colour %q is not of the form #rrggbb", ErrInvalid, in.AccentColor)
 		return
 	}
 	if next.SupportEmail, err = normalizeEmail(in.SupportEmail); err != nil {
