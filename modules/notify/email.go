@@ -54,7 +54,18 @@ func (s *Service) sendEmail(ctx context.Context, t tenancy.Tenant, ch Channel, a
 	if err != nil {
 		return "", permanent(fmt.Errorf("the configured sender %q is not an address: %w", cfg.From, err))
 	}
-	msg := s.message(t, from, ch.EmailTo, a, reason)
+	var brand *EmailBrand
+	if s.deps.Brand != nil {
+		b, err := s.deps.Brand(ctx, t)
+		if err != nil {
+			return "", fmt.Errorf("reading the client's e-mail brand: %w", err)
+		}
+		brand = &b
+		if b.SenderName != "" {
+			from = &mail.Address{Name: b.SenderName, Address: from.Address}
+		}
+	}
+	msg := s.message(t, from, ch.EmailTo, a, reason, brand)
 	accepted, refused, err := sendMail(ctx, cfg, from.Address, ch.EmailTo, msg)
 	if err != nil {
 		return "", err
@@ -81,7 +92,9 @@ func subject(a alerts.Alert, reason string) string {
 }
 
 // message builds the whole RFC 5322 message: plain text, quoted-printable.
-func (s *Service) message(t tenancy.Tenant, from *mail.Address, to []string, a alerts.Alert, reason string) []byte {
+// With a brand, it links to the client's portal (or nowhere) and is signed
+// by the client's service desk, so nothing in it points at the console.
+func (s *Service) message(t tenancy.Tenant, from *mail.Address, to []string, a alerts.Alert, reason string, brand *EmailBrand) []byte {
 	var b bytes.Buffer
 	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
 	header("From", from.String())
@@ -115,8 +128,16 @@ func (s *Service) message(t tenancy.Tenant, from *mail.Address, to []string, a a
 		line("Since", a.FirstSeenAt.UTC().Format("2006-01-02 15:04 MST"))
 	}
 	line("Labels", labelList(a.Labels))
-	fmt.Fprintf(&body, "\nView the alert: %s\n", s.alertURL(t, a.ID))
-	body.WriteString("\n-- \nSent by Switchboard because a routing policy sends this alert here.\n")
+	switch {
+	case brand == nil:
+		fmt.Fprintf(&body, "\nView the alert: %s\n", s.alertURL(t, a.ID))
+		body.WriteString("\n-- \nSent by Switchboard because a routing policy sends this alert here.\n")
+	default:
+		if brand.PortalURL != "" {
+			fmt.Fprintf(&body, "\nView the alert: %s/alerts/%d\n", strings.TrimRight(brand.PortalURL, "/"), a.ID)
+		}
+		fmt.Fprintf(&body, "\n-- \nSent by %s because a routing policy sends this alert here.\n", oneLine(brand.Name))
+	}
 
 	qp := quotedprintable.NewWriter(&b)
 	_, _ = qp.Write([]byte(strings.ReplaceAll(body.String(), "\n", "\r\n")))

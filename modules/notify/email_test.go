@@ -15,6 +15,7 @@ import (
 
 	"switchboard/modules/alerts"
 	"switchboard/modules/policies"
+	"switchboard/platform/tenancy"
 )
 
 func TestEmailDelivery(t *testing.T) {
@@ -70,5 +71,61 @@ func TestEmailDelivery(t *testing.T) {
 	}
 	if st := h.finalState(t); st != rivertype.JobStateCompleted {
 		t.Fatalf("job %s", st)
+	}
+}
+
+// TestEmailSpeaksAsTheClient: with a brand, the sender name, the link and
+// the signature are the client's; nothing points at the console or the MSP.
+func TestEmailSpeaksAsTheClient(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		portal    string
+		wantLink  string
+		wantNoURL bool
+	}{
+		{"with a portal", "https://portal.acme.example", "View the alert: https://portal.acme.example/alerts/", false},
+		{"without a portal", "", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			h := newHarness(t, f, nil)
+			h.svc.deps.Brand = func(context.Context, tenancy.Tenant) (EmailBrand, error) {
+				return EmailBrand{SenderName: "Acme Service Desk", Name: "Acme Health IT", PortalURL: tc.portal}, nil
+			}
+			tn := f.tenant(t)
+			ctx := context.Background()
+			if _, err := h.svc.Create(ctx, tn, ChannelInput{Name: "client-mail", Kind: KindEmail, EmailTo: []string{"it@acme.example"}}); err != nil {
+				t.Fatal(err)
+			}
+			a := fire(t, f, tn, diskFull())
+			if n, err := h.svc.Enqueue(ctx, tn, []alerts.Alert{a}, []policies.EffectiveItem{routingItem("critical", nil, "client-mail")}); err != nil || n != 1 {
+				t.Fatalf("Enqueue = %d, %v", n, err)
+			}
+			notifyEvents(t, f, tn, a.ID, 1)
+			msgs := h.mail.all()
+			if len(msgs) != 1 {
+				t.Fatalf("%d messages", len(msgs))
+			}
+			msg, err := mail.ReadMessage(strings.NewReader(string(msgs[0].data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if from := msg.Header.Get("From"); from != `"Acme Service Desk" <alerts@msp.example>` {
+				t.Errorf("From = %q", from)
+			}
+			body, _ := io.ReadAll(quotedprintable.NewReader(msg.Body))
+			text := string(body)
+			if !strings.Contains(text, "Sent by Acme Health IT") || (tc.wantLink != "" && !strings.Contains(text, tc.wantLink+strconv.FormatInt(a.ID, 10))) {
+				t.Errorf("body:\n%s", text)
+			}
+			for _, leak := range []string{"Switchboard", "console.msp.example", "/t/" + tn.Slug} {
+				if strings.Contains(text, leak) {
+					t.Errorf("the client's e-mail reveals %q:\n%s", leak, text)
+				}
+			}
+			if tc.wantNoURL && strings.Contains(text, "http") {
+				t.Errorf("a client without a portal gets a link:\n%s", text)
+			}
+		})
 	}
 }

@@ -56,7 +56,20 @@ type Deps struct {
 	Alerts   Alerts
 	Tenants  jobs.TenantLookup // resolves a job's tenant id
 	Policies Policies          // routing for AlertsCreated
+	// Brand, when set, makes e-mails speak as the client's own service
+	// desk: its sender name and portal link instead of the platform's.
+	Brand BrandSource
 }
+
+// EmailBrand is how a client's e-mails present themselves.
+type EmailBrand struct {
+	SenderName string // display name of the From address
+	Name       string // signs the message
+	PortalURL  string // the client's portal (https://host), "" when it has none
+}
+
+// BrandSource returns a tenant's e-mail brand.
+type BrandSource func(ctx context.Context, t tenancy.Tenant) (EmailBrand, error)
 
 // Options configures delivery.
 type Options struct {
