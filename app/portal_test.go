@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -141,7 +142,7 @@ func TestPortal(t *testing.T) {
 		{user, "GET", "/users", nil, 404, nil, nil},
 		{user, "POST", "/users", url.Values{"email": {"x@" + a.tenant.Slug + ".example"}, "role": {"client_user"}}, 404, nil, nil},
 		{admin, "GET", "/users", nil, 200, []string{a.user, a.admin}, []string{b.user}},
-		{admin, "POST", "/users", url.Values{"email": {"not-an-email"}, "role": {"client_user"}}, 400, []string{"email"}, nil},
+		{admin, "POST", "/users", url.Values{"email": {"not-an-email"}, "role": {"client_user"}}, 422, []string{"email"}, nil},
 		{admin, "POST", "/users", url.Values{"email": {"new@" + a.tenant.Slug + ".example"}, "role": {"client_user"}}, 201, []string{"shown once"}, nil},
 		{admin, "POST", "/users", url.Values{"email": {"new@" + a.tenant.Slug + ".example"}, "role": {"client_user"}}, 409, []string{"already"}, nil},
 		{admin, "POST", "/users/" + a.admin + "/disable", nil, 400, []string{"cannot disable your own account"}, nil},
@@ -223,3 +224,63 @@ func mustURL(s string) *url.URL {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestPortalRouteMatrix: every route of the portal has a row saying who may
+// use it; anonymous visitors are sent to sign in, users are refused the
+// admins' pages with the same 404 as a page that does not exist.
+func TestPortalRouteMatrix(t *testing.T) {
+	e, srv, ts := testServer(t)
+	p := seedPortalTenant(t, e, "pm")
+	const anon, user, admin = "anonymous", "user", "admin"
+	everyone, signedIn, admins := []string{anon, user, admin}, []string{user, admin}, []string{admin}
+	type row struct {
+		method, route, path string
+		form                url.Values
+		who                 []string
+	}
+	rows := []row{
+		{"GET", "/healthz", "/healthz", nil, everyone},
+		{"GET", "/readyz", "/readyz", nil, everyone},
+		{"GET", "/static/*", "/static/app.css", nil, everyone},
+		{"GET", "/brand/:file", "/brand/" + strings.Repeat("0", 64) + ".png", nil, nil}, // public, but no such asset: 404 for all
+		{"GET", "/login", "/login", nil, everyone},
+		{"POST", "/login", "/login", url.Values{"email": {p.user}, "password": {portalPassword}}, everyone},
+		{"POST", "/logout", "/logout", nil, signedIn},
+		{"GET", "/", "/", nil, signedIn},
+		{"GET", "/alerts", "/alerts", nil, signedIn},
+		{"GET", "/alerts/:id", "/alerts/" + itoa(p.alertID), nil, signedIn},
+		{"GET", "/endpoints", "/endpoints", nil, signedIn},
+		{"GET", "/sla", "/sla", nil, signedIn},
+		{"GET", "/users", "/users", nil, admins},
+		{"POST", "/users", "/users", url.Values{"email": {"bad"}}, admins},
+		{"POST", "/users/:email/disable", "/users/" + p.user + "/enable", nil, admins},
+		{"POST", "/users/:email/enable", "/users/" + p.user + "/enable", nil, admins},
+		{"POST", "/users/:email/reset-password", "/users/" + p.user + "/reset-password", nil, admins},
+	}
+	covered := map[string]bool{}
+	for _, r := range rows {
+		covered[r.method+" "+r.route] = true
+	}
+	for _, r := range srv.portal.Routes() {
+		if !covered[r.Method+" "+r.Path] && r.Method != "echo_route_not_found" {
+			t.Errorf("portal route %s %s has no row in TestPortalRouteMatrix", r.Method, r.Path)
+		}
+	}
+	for _, r := range rows {
+		for _, who := range everyone {
+			c := newHostClient(t, ts.URL, p.host)
+			switch who {
+			case user:
+				c.login(p.user, portalPassword)
+			case admin:
+				c.login(p.admin, portalPassword)
+			}
+			status, _, h := c.do(r.method, r.path, r.form)
+			allowed := slices.Contains(r.who, who)
+			refused := status == http.StatusNotFound || status == http.StatusUnauthorized || (status == http.StatusSeeOther && strings.HasPrefix(h.Get("Location"), "/login?"))
+			if allowed == refused {
+				t.Errorf("%s %s as %s = %d (to %q); allowed: %v", r.method, r.path, who, status, h.Get("Location"), allowed)
+			}
+		}
+	}
+}
