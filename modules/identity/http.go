@@ -106,11 +106,17 @@ type clientUsersPage struct {
 type usersView struct {
 	template string
 	base     func(t tenancy.Tenant) string
+	title    func(t tenancy.Tenant) string
 }
 
 var (
-	consoleUsers = usersView{"console/users.html", func(t tenancy.Tenant) string { return "/t/" + t.Slug + "/users" }}
-	portalUsers  = usersView{"portal/users.html", func(tenancy.Tenant) string { return "/users" }}
+	consoleUsers = usersView{"console/users.html",
+		func(t tenancy.Tenant) string { return "/t/" + t.Slug + "/users" },
+		func(t tenancy.Tenant) string { return "Users · " + t.Name }}
+	// The portal's frame adds the client's name to every title itself.
+	portalUsers = usersView{"portal/users.html",
+		func(tenancy.Tenant) string { return "/users" },
+		func(tenancy.Tenant) string { return "Users" }}
 )
 
 func (s *Service) clientUsers(v usersView) echo.HandlerFunc {
@@ -127,7 +133,7 @@ func (s *Service) renderClientUsers(c echo.Context, v usersView, status int, p c
 	}
 	p.Users = users
 	p.Me, _ = authz.SubjectFrom(c.Request().Context())
-	return c.Render(status, v.template, web.Page{Title: "Users · " + t.Name, Error: errMsg, Data: p})
+	return c.Render(status, v.template, web.Page{Title: v.title(t), Error: errMsg, Data: p})
 }
 
 func (s *Service) createClientUser(v usersView) echo.HandlerFunc {
