@@ -27,17 +27,21 @@ is started if needed and stopped on SIGINT/SIGTERM.`,
 		Args: cobra.NoArgs,
 		RunE: runServe,
 	}
-	c.Flags().String("addr", "", "listen address HOST:PORT (default 127.0.0.1:8080)")
+	c.Flags().String("addr", "", "listen address HOST:PORT (default 127.0.0.1:8080); with --tls it only redirects to HTTPS and answers ACME challenges")
+	c.Flags().Bool("tls", false, "serve HTTPS on server.https_addr with certificates obtained on demand (ACME) for the console hosts and verified client domains")
 	return c
 }
 
 func runServe(cmd *cobra.Command, _ []string) error {
 	ctx := cmd.Context()
-	e, err := openEnv(ctx, cmd, map[string]string{"addr": "server.addr"}, false)
+	e, err := openEnv(ctx, cmd, map[string]string{"addr": "server.addr", "tls": "server.tls"}, false)
 	if err != nil {
 		return err
 	}
 	defer e.close()
+	if e.cfg.Server.TLS {
+		e.cfg.Server.SecureCookies = true // every browser request arrives over HTTPS
+	}
 
 	handler, err := buildServer(ctx, e)
 	if err != nil {
@@ -56,6 +60,9 @@ func runServe(cmd *cobra.Command, _ []string) error {
 			e.log.Warn("stopping background jobs", "err", err)
 		}
 	}()
+	if e.cfg.Server.TLS {
+		return serveTLS(ctx, e, handler, handler.resolver)
+	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
 	ln, err := net.Listen("tcp", e.cfg.Server.Addr)
