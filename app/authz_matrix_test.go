@@ -16,6 +16,7 @@ import (
 	"switchboard/config"
 	"switchboard/db"
 	"switchboard/modules/alerts"
+	"switchboard/modules/branding"
 	"switchboard/modules/identity"
 	"switchboard/modules/notify"
 	"switchboard/modules/tenants"
@@ -122,6 +123,11 @@ type matrixRow struct {
 	allowed             []string // roles that get through; everyone else is refused
 }
 
+// matrixLogo is the logo both matrix clients have; matrixLogoFile its URL file name.
+const matrixLogo = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4"><rect width="4" height="4"/></svg>`
+
+var matrixLogoFile = func() string { a, _ := branding.CheckImage(branding.Logo, []byte(matrixLogo)); return a.File() }()
+
 // TestRouteMatrix walks every console route for every role: a technician
 // granted one client gets 404 on the other's pages, only owners and admins
 // reach platform pages, and anonymous browsers are sent to the login page.
@@ -174,6 +180,10 @@ func TestRouteMatrix(t *testing.T) {
 		if _, err := e.notify.Create(ctx, e.tenants.Scope(tn), notify.ChannelInput{Name: "seed", Kind: "email", EmailTo: []string{"noc@" + tn.Slug + ".example"}}); err != nil {
 			t.Fatal(err)
 		}
+		// The same logo in both clients: one hash, reachable only inside each client.
+		if _, err := e.branding.Save(ctx, e.tenants.Scope(tn), branding.Input{Logo: []byte(matrixLogo)}); err != nil {
+			t.Fatal(err)
+		}
 		// Alert #1 of each client, for the alert pages.
 		if _, err := e.alerts.Ingest(ctx, e.tenants.Scope(tn), []alerts.Signal{{Source: "matrix", Rule: "r", Summary: "user@" + tn.Slug + ".example's disk"}}); err != nil {
 			t.Fatal(err)
@@ -216,6 +226,9 @@ func TestRouteMatrix(t *testing.T) {
 			matrixRow{"GET", "/t/:slug/endpoints", p + "/endpoints", nil, side.view},
 			matrixRow{"GET", "/t/:slug/channels", p + "/channels", nil, side.view},
 			matrixRow{"GET", "/t/:slug/sla", p + "/sla", nil, side.view},
+			matrixRow{"GET", "/t/:slug/branding", p + "/branding", nil, side.view},
+			matrixRow{"POST", "/t/:slug/branding", p + "/branding", url.Values{"primary_color": {"bad"}}, ownerAdmin},
+			matrixRow{"GET", "/t/:slug/branding/assets/:file", p + "/branding/assets/" + matrixLogoFile, nil, side.view},
 			matrixRow{"POST", "/t/:slug/channels", p + "/channels", url.Values{"name": {"bad name!"}, "kind": {"webhook"}}, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/channels/:name/delete", p + "/channels/seed/delete", nil, ownerAdmin},
 			matrixRow{"GET", "/t/:slug/endpoints/:id", p + "/endpoints/1", nil, side.view},

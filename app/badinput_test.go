@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -76,6 +79,9 @@ func TestConsoleBadInput(t *testing.T) {
 		{"audit: bad date", "GET", p + "/audit?since=yesterday", nil, 400, "YYYY-MM-DD"},
 		{"audit: bad export format", "GET", p + "/audit?format=xls", nil, 400, "csv or ndjson"},
 		{"sla: bad month", "GET", p + "/sla?month=May", nil, 400, "month"},
+		{"branding: bad colour", "POST", p + "/branding", url.Values{"primary_color": {"blue"}}, 422, "#rrggbb"},
+		{"branding: bad support e-mail", "POST", p + "/branding", url.Values{"support_email": {"help"}}, 422, "not a valid e-mail"},
+		{"branding: bad phone", "POST", p + "/branding", url.Values{"support_phone": {"call us"}}, 422, "phone"},
 		{"switcher: overlong search", "GET", "/switcher?q=" + strings.Repeat("a", 101), nil, 400, "too long"},
 	}
 	for _, tc := range cases {
@@ -90,6 +96,49 @@ func TestConsoleBadInput(t *testing.T) {
 			}
 		})
 	}
+	// Branding images come as multipart uploads; the type is sniffed, the name ignored.
+	for _, tc := range []struct {
+		name, field, filename, body string
+		status                      int
+		reason                      string
+	}{
+		{"branding: logo too large", "logo", "big.png", strings.Repeat("\x00", 600<<10), 413, "limit is 512 KiB"},
+		{"branding: text named .png", "logo", "logo.png", "not an image at all", 415, "not a PNG"},
+		{"branding: SVG with a script", "logo", "logo.svg", `<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`, 422, "&lt;script&gt;"},
+		{"branding: SVG with an event handler", "favicon", "f.svg", `<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`, 422, "event handler"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := writeCounts(t, tn.SchemaName)
+			status, body := b.upload(p+"/branding", tc.field, tc.filename, tc.body)
+			if status != tc.status || !strings.Contains(body, tc.reason) {
+				t.Fatalf("status %d, body %.300q; want %d with %q", status, body, tc.status, tc.reason)
+			}
+			if after := writeCounts(t, tn.SchemaName); after != before {
+				t.Fatalf("a refused upload wrote something: %v → %v", before, after)
+			}
+		})
+	}
+}
+
+// upload posts one file as a multipart form, as a browser's file input does.
+func (b *client) upload(path, field, filename, content string) (int, string) {
+	b.t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	f, _ := w.CreateFormFile(field, filename)
+	_, _ = f.Write([]byte(content))
+	_ = w.Close()
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, &buf)
+	req.Header.Set("Accept", "text/html")
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	req.Header.Set("X-CSRF-Token", b.csrf())
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }
 
 // writeCounts totals what the console's forms could write, as the superuser.
@@ -107,7 +156,7 @@ func writeCounts(t *testing.T, schema string) [2]int64 {
 		(SELECT count(*) FROM ` + schema + `.audit_log) + (SELECT count(*) FROM ` + schema + `.alert_events) + (SELECT count(*) FROM ` + schema + `.silences)
 		+ (SELECT count(*) FROM ` + schema + `.policy_items) + (SELECT count(*) FROM ` + schema + `.policy_overrides)
 		+ (SELECT count(*) FROM ` + schema + `.notification_channels) + (SELECT count(*) FROM ` + schema + `.enrollment_tokens)
-		+ (SELECT count(*) FROM ` + schema + `.users)`
+		+ (SELECT count(*) FROM ` + schema + `.users) + (SELECT count(*) FROM ` + schema + `.branding) + (SELECT count(*) FROM ` + schema + `.brand_assets)`
 	if err := conn.QueryRow(ctx, q).Scan(&out[0], &out[1]); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"switchboard/modules/agents"
 	"switchboard/modules/alerts"
 	"switchboard/modules/audit"
+	"switchboard/modules/branding"
 	"switchboard/modules/dashboard"
 	"switchboard/modules/identity"
 	"switchboard/modules/notify"
@@ -42,6 +43,7 @@ type env struct {
 	dashboard *dashboard.Service
 	agents    *agents.Service
 	notify    *notify.Service
+	branding  *branding.Service
 	breaches  *slas.Breaches
 	reports   *slas.Reports
 }
@@ -172,6 +174,7 @@ func (e *env) connect(ctx context.Context, allowBehind bool) error {
 		}
 	}
 	e.agents = agents.NewService(agents.Options{Tenants: e.tenants, Policies: e.policies, Alerts: e.alerts, Logger: e.log})
+	e.branding = branding.NewService(branding.Options{})
 	return nil
 }
 

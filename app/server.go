@@ -147,6 +147,8 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 	e.policies.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.identity.ConsoleRoutes(s.consoleAuthz, s.console, s.sessions)
 	e.audit.ConsoleRoutes(s.consoleAuthz, s.console)
+	e.branding.ConsoleRoutes(s.consoleAuthz, s.console)
+	e.branding.PortalRoutes(s.portalAuthz, s.portal)
 	e.tenants.PortalRoutes(s.portalAuthz, s.portal)
 	return s, nil
 }
@@ -241,7 +243,7 @@ var sections = map[string]string{
 	"/": "home", "/clients/new": "home", "/clients": "home",
 	"/t/:slug/": "overview", "/t/:slug/users": "users", "/t/:slug/audit": "audit",
 	"/t/:slug/alerts": "alerts", "/t/:slug/alerts/:id": "alerts", "/t/:slug/policy": "policy",
-	"/t/:slug/endpoints": "endpoints", "/t/:slug/endpoints/:id": "endpoints", "/t/:slug/enrollment": "endpoints", "/t/:slug/channels": "policy", "/t/:slug/apikeys": "overview", "/t/:slug/sla": "sla", "/platform/policies": "policies",
+	"/t/:slug/endpoints": "endpoints", "/t/:slug/endpoints/:id": "endpoints", "/t/:slug/enrollment": "endpoints", "/t/:slug/channels": "policy", "/t/:slug/apikeys": "overview", "/t/:slug/sla": "sla", "/t/:slug/branding": "branding", "/platform/policies": "policies",
 	"/platform/staff": "staff", "/platform/audit": "platform-audit",
 }
 

@@ -73,7 +73,7 @@
       preview.style.setProperty("--bp-accent", a);
       form.querySelector('[data-for="accent_color"]').value = a;
       var ra = contrast(a, "#ffffff");
-      if (ra < 4.5) note("The accent colour " + a + " on white has a contrast ratio of " + ratio(ra) + ":1, below the 4.5:1 that WCAG AA asks for; links in it will be hard to read.", "brand-warn");
+      if (ra < 4.5) note("The accent colour " + a + " on white has a contrast ratio of " + ratio(ra) + ":1, below the 4.5:1 that WCAG AA asks for; links and buttons in it will be hard to read.", "brand-warn");
     } else {
       note("The accent colour must be of the form #rrggbb.", "notice-error");
     }

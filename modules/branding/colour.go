@@ -69,7 +69,7 @@ func ContrastWarnings(primary, accent string) []string {
 		out = append(out, fmt.Sprintf("White text on the primary colour %s has a contrast ratio of %s:1, below the %.1f:1 that WCAG AA asks for; some people will not be able to read it.", primary, ratio(r), MinContrast))
 	}
 	if r, err := Contrast(accent, "#ffffff"); err == nil && r < MinContrast {
-		out = append(out, fmt.Sprintf("The accent colour %s on white has a contrast ratio of %s:1, below the %.1f:1 that WCAG AA asks for; links in it will be hard to read.", accent, ratio(r), MinContrast))
+		out = append(out, fmt.Sprintf("The accent colour %s on white has a contrast ratio of %s:1, below the %.1f:1 that WCAG AA asks for; links and buttons in it will be hard to read.", accent, ratio(r), MinContrast))
 	}
 	return out
 }
