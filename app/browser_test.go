@@ -303,15 +303,17 @@ func brStartServer(t *testing.T) string {
 	return ""
 }
 
-// brNewBrowser starts a headless Chromium with a fresh profile and returns the
-// context of its first tab; both close when the test ends.
-func brNewBrowser(t *testing.T) context.Context {
+// brNewBrowser starts a headless Chromium with a fresh profile (and extra
+// options) and returns the context of its first tab; both close when the
+// test ends.
+func brNewBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
 		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+	opts = append(opts, extra...)
 	allocCtx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	return brNewTab(t, allocCtx)

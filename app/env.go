@@ -20,10 +20,12 @@ import (
 	"switchboard/modules/identity"
 	"switchboard/modules/notify"
 	"switchboard/modules/policies"
+	"switchboard/modules/portal"
 	"switchboard/modules/slas"
 	"switchboard/modules/tenants"
 	"switchboard/platform/pgembed"
 	"switchboard/platform/tenancy"
+	"switchboard/platform/web"
 )
 
 // env is what a command needs at run time: configuration, the database
@@ -46,6 +48,41 @@ type env struct {
 	branding  *branding.Service
 	breaches  *slas.Breaches
 	reports   *slas.Reports
+	portal    *portal.Service
+}
+
+// portalBrand is how a client's portal looks, from its branding.
+func (e *env) portalBrand(ctx context.Context, t tenancy.Tenant) (web.Brand, error) {
+	b, err := e.branding.For(ctx, t)
+	if err != nil {
+		return web.Brand{}, err
+	}
+	return web.Brand{Name: b.DisplayName, Primary: b.PrimaryColor, Accent: b.AccentColor, LogoURL: b.LogoURL,
+		FaviconURL: b.FaviconURL, SupportEmail: b.SupportEmail, SupportPhone: b.SupportPhone}, nil
+}
+
+// emailBrand is how a client's e-mails present themselves: its sender name,
+// and a link to its portal on its primary (or first) verified domain.
+func (e *env) emailBrand(ctx context.Context, t tenancy.Tenant) (notify.EmailBrand, error) {
+	b, err := e.branding.For(ctx, t)
+	if err != nil {
+		return notify.EmailBrand{}, err
+	}
+	out := notify.EmailBrand{SenderName: b.SenderName, Name: b.DisplayName}
+	domains, err := e.tenants.ListDomains(ctx, t.Slug)
+	if err != nil {
+		return notify.EmailBrand{}, err
+	}
+	scheme := "http://"
+	if e.cfg.Server.TLS || e.cfg.Server.SecureCookies {
+		scheme = "https://"
+	}
+	for _, d := range domains {
+		if d.Verified && (out.PortalURL == "" || d.IsPrimary) {
+			out.PortalURL = scheme + d.Hostname
+		}
+	}
+	return out, nil
 }
 
 // loadConfig reads the configuration for cmd, with extra flag bindings.
@@ -138,7 +175,7 @@ func (e *env) connect(ctx context.Context, allowBehind bool) error {
 	e.policies = policies.NewService(e.cluster)
 	e.alerts = alerts.NewService().WithMaintenance(e.policies).WithSLA(slas.Panel(e.policies))
 	e.dashboard = dashboard.NewService(e.tenants, e.alerts)
-	e.notify = notify.NewService(notify.Deps{Alerts: e.alerts, Tenants: e.tenants, Policies: e.policies}, notify.Options{
+	e.notify = notify.NewService(notify.Deps{Alerts: e.alerts, Tenants: e.tenants, Policies: e.policies, Brand: e.emailBrand}, notify.Options{
 		SMTP: notify.SMTPConfig{Host: e.cfg.Notify.SMTP.Host, Port: e.cfg.Notify.SMTP.Port, From: e.cfg.Notify.SMTP.From,
 			Username: e.cfg.Notify.SMTP.Username, Password: e.cfg.Notify.SMTP.Password, RequireTLS: e.cfg.Notify.SMTP.RequireTLS},
 		MaxAttempts: e.cfg.Notify.MaxAttempts, BaseURL: e.cfg.Notify.BaseURL,
@@ -175,6 +212,7 @@ func (e *env) connect(ctx context.Context, allowBehind bool) error {
 	}
 	e.agents = agents.NewService(agents.Options{Tenants: e.tenants, Policies: e.policies, Alerts: e.alerts, Logger: e.log})
 	e.branding = branding.NewService(branding.Options{})
+	e.portal = portal.NewService(e.alerts, e.agents, e.reports, e.portalBrand, e.log)
 	return nil
 }
 

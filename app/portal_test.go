@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"switchboard/modules/agents"
 	"switchboard/modules/alerts"
 	"switchboard/modules/identity"
 	"switchboard/modules/tenants"
@@ -59,6 +60,19 @@ func seedPortalTenant(t *testing.T, e *env, prefix string) portalTenant {
 		if _, _, err := e.identity.CreateClientUser(ctx, p.tenant, identity.ClientInput{Email: email, Role: role, Password: portalPassword}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// One endpoint that has checked in.
+	token, _, err := e.agents.CreateToken(ctx, p.tenant, "seed", time.Hour, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enr, err := e.agents.Enroll(ctx, token, "srv-"+slug, "linux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.agents.CheckIn(ctx, enr.Credential, agents.Report{Hostname: "srv-" + slug, OS: "linux", UptimeSeconds: 3600,
+		CPUPercent: 12, MemoryPercent: 41, Disks: []agents.Disk{{Mount: "/", UsedPercent: 63}}}); err != nil {
+		t.Fatal(err)
 	}
 	out, err := e.alerts.Ingest(ctx, p.tenant, []alerts.Signal{{Source: "test", Rule: "psu", Severity: "critical", Summary: "Power supply failing on srv-" + slug, Endpoint: "srv-" + slug}})
 	if err != nil {
@@ -135,7 +149,7 @@ func TestPortal(t *testing.T) {
 		{user, "GET", alertPath, nil, 200, []string{a.open, "Note from Support", "Opened"}, []string{a.internal, "staff-", "@msp.example"}},
 		{user, "GET", "/alerts/999999", nil, 404, nil, []string{a.tenant.Name}},
 		{user, "GET", "/alerts/abc", nil, 404, nil, nil},
-		{user, "GET", "/endpoints", nil, 200, []string{"No endpoints are monitored yet."}, nil},
+		{user, "GET", "/endpoints", nil, 200, []string{"srv-" + a.tenant.Slug, "online", "63%"}, []string{"srv-" + b.tenant.Slug}},
 		{user, "GET", "/sla", nil, 200, []string{"Service levels ·"}, nil},
 		{user, "GET", "/sla?format=csv", nil, 200, []string{"alert_id,opened_at", itoa(a.alertID)}, nil},
 		{user, "GET", "/sla?month=2026-13", nil, 400, []string{"month must look like"}, nil},
