@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"switchboard/modules/tenants"
 	"switchboard/platform/dnstest"
 	"switchboard/platform/pgtest"
+	"switchboard/platform/tenancy"
 )
 
 // TestTLSEndToEnd runs `switchboard serve --tls` in-process against Pebble
@@ -527,4 +529,50 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// fakeHosts answers the certificate policy from a map.
+type fakeHosts struct {
+	console string
+	domains map[string]tenancy.Tenant
+	err     error
+}
+
+func (f fakeHosts) IsConsoleHost(host string) bool { return host == f.console }
+
+func (f fakeHosts) ByHost(_ context.Context, host string) (tenancy.Tenant, error) {
+	if f.err != nil {
+		return tenancy.Tenant{}, f.err
+	}
+	t, ok := f.domains[host]
+	if !ok {
+		return tenancy.Tenant{}, fmt.Errorf("host %q: %w", host, tenancy.ErrUnknownTenant)
+	}
+	return t, nil
+}
+
+func TestCertHostPolicy(t *testing.T) {
+	hosts := fakeHosts{console: "console.example", domains: map[string]tenancy.Tenant{
+		"portal.active.example":    {Status: tenancy.StatusActive},
+		"portal.suspended.example": {Status: tenancy.StatusSuspended}, // still served, with the suspension page
+		"portal.deleting.example":  {Status: tenancy.StatusDeleting},
+	}}
+	policy := certHostPolicy(hosts)
+	ctx := context.Background()
+	for _, host := range []string{"console.example", "portal.active.example", "PORTAL.Active.example.", "portal.active.example:5002", "portal.suspended.example"} {
+		if err := policy(ctx, host); err != nil {
+			t.Errorf("policy(%q) = %v, want allowed", host, err)
+		}
+	}
+	for _, host := range []string{"portal.unknown.example", "portal.deleting.example", "example"} {
+		if err := policy(ctx, host); !errors.Is(err, errHostRefused) {
+			t.Errorf("policy(%q) = %v, want errHostRefused", host, err)
+		}
+	}
+	// A failing lookup refuses too, but says why (it is not the host's fault).
+	down := errors.New("connection refused")
+	err := certHostPolicy(fakeHosts{err: down})(ctx, "portal.active.example")
+	if !errors.Is(err, down) || errors.Is(err, errHostRefused) {
+		t.Errorf("policy with the directory down = %v, want the lookup error", err)
+	}
 }
