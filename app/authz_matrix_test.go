@@ -241,6 +241,12 @@ func TestRouteMatrix(t *testing.T) {
 			matrixRow{"GET", "/t/:slug/apikeys", p + "/apikeys", nil, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/apikeys", p + "/apikeys", url.Values{"name": {""}}, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/apikeys/:prefix/revoke", p + "/apikeys/sbk_nope/revoke", nil, ownerAdmin},
+			// Bad hostnames: the handler answers 422 without asking DNS or writing.
+			matrixRow{"GET", "/t/:slug/domains", p + "/domains", nil, ownerAdmin},
+			matrixRow{"POST", "/t/:slug/domains", p + "/domains", url.Values{"host": {"bad_host.example"}}, ownerAdmin},
+			matrixRow{"POST", "/t/:slug/domains/:host/verify", p + "/domains/bad_host.example/verify", nil, ownerAdmin},
+			matrixRow{"POST", "/t/:slug/domains/:host/primary", p + "/domains/bad_host.example/primary", nil, ownerAdmin},
+			matrixRow{"POST", "/t/:slug/domains/:host/remove", p + "/domains/bad_host.example/remove", nil, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/suspend", p + "/suspend", nil, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/resume", p + "/resume", nil, ownerAdmin},
 		)

@@ -33,6 +33,9 @@ func TestConsoleBadInput(t *testing.T) {
 	if _, err := e.alerts.Ingest(ctx, e.tenants.Scope(tn), []alerts.Signal{{Source: "t", Rule: "r"}}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := e.tenants.AddDomain(ctx, tn.Slug, "portal.bad-input.example"); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := e.identity.CreateStaff(ctx, identity.StaffInput{Email: "bad-owner@msp.example", Role: "owner", Password: "bad-input-password"}); err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +79,14 @@ func TestConsoleBadInput(t *testing.T) {
 		{"enrollment: bad validity", "POST", p + "/enrollment", url.Values{"name": {"x"}, "ttl": {"soon"}, "max_uses": {"1"}}, 422, "duration"},
 		{"enrollment: bad uses", "POST", p + "/enrollment", url.Values{"name": {"x"}, "ttl": {"1h"}, "max_uses": {"many"}}, 422, "whole number"},
 		{"api key: no name", "POST", p + "/apikeys", url.Values{"name": {""}}, 422, "name"},
+		{"domain: bad hostname", "POST", p + "/domains", url.Values{"host": {"bad_host.example"}}, 422, "invalid label"},
+		{"domain: IP address", "POST", p + "/domains", url.Values{"host": {"10.0.0.1"}}, 422, "IP address"},
+		{"domain: empty", "POST", p + "/domains", url.Values{"host": {""}}, 422, "hostname"},
+		{"domain: already added", "POST", p + "/domains", url.Values{"host": {"Portal.Bad-Input.example"}}, 409, "already a domain of bad-input"},
+		{"domain: verify unknown", "POST", p + "/domains/nope.example/verify", nil, 404, "has no domain"},
+		{"domain: verify bad hostname", "POST", p + "/domains/bad_host.example/verify", nil, 422, "invalid label"},
+		{"domain: primary unknown", "POST", p + "/domains/nope.example/primary", nil, 404, "has no domain"},
+		{"domain: remove unknown", "POST", p + "/domains/nope.example/remove", nil, 404, "has no domain"},
 		{"audit: bad date", "GET", p + "/audit?since=yesterday", nil, 400, "YYYY-MM-DD"},
 		{"audit: bad export format", "GET", p + "/audit?format=xls", nil, 400, "csv or ndjson"},
 		{"sla: bad month", "GET", p + "/sla?month=May", nil, 400, "month"},
@@ -152,7 +163,7 @@ func writeCounts(t *testing.T, schema string) [2]int64 {
 	defer conn.Close(ctx)
 	var out [2]int64
 	q := `SELECT (SELECT count(*) FROM control.audit_log) + (SELECT count(*) FROM control.tenants) + (SELECT count(*) FROM control.staff_users)
-		+ (SELECT count(*) FROM control.api_keys),
+		+ (SELECT count(*) FROM control.api_keys) + (SELECT count(*) FROM control.tenant_domains),
 		(SELECT count(*) FROM ` + schema + `.audit_log) + (SELECT count(*) FROM ` + schema + `.alert_events) + (SELECT count(*) FROM ` + schema + `.silences)
 		+ (SELECT count(*) FROM ` + schema + `.policy_items) + (SELECT count(*) FROM ` + schema + `.policy_overrides)
 		+ (SELECT count(*) FROM ` + schema + `.notification_channels) + (SELECT count(*) FROM ` + schema + `.enrollment_tokens)

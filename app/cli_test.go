@@ -219,7 +219,8 @@ func TestCLI(t *testing.T) {
 			`(?m)^schema:\s+tenant_[1-9][0-9]*$`,
 			`(?m)^role:\s+tenant_[1-9][0-9]*$`,
 			`(?m)^schema version:\s+` + strconv.Itoa(target) + `$`,
-			`(?m)^domains:\s+` + regexp.QuoteMeta(domain) + `$`, // normalised to lower case, verified
+			`(?m)^domains:\s+` + regexp.QuoteMeta(domain) + ` \(unverified\)$`,                             // normalised to lower case, unverified until DNS proves it
+			`(?m)^  _switchboard-challenge\.` + regexp.QuoteMeta(domain) + `\. 300 IN TXT "[0-9a-f]{32}"$`, // the record to create
 		} {
 			if !regexp.MustCompile(re).MatchString(r.stdout) {
 				t.Errorf("create output does not match %s\n%s", re, r)
@@ -253,8 +254,8 @@ func TestCLI(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("show --output json = %+v, want %+v", got, want)
 		}
-		if len(first.Domains) != 1 || first.Domains[0].Hostname != domain || !first.Domains[0].Primary || !first.Domains[0].Verified {
-			t.Errorf("domains = %+v, want one verified primary %q", first.Domains, domain)
+		if len(first.Domains) != 1 || first.Domains[0].Hostname != domain || !first.Domains[0].Primary || first.Domains[0].Verified {
+			t.Errorf("domains = %+v, want one unverified primary %q", first.Domains, domain)
 		}
 		// The schema really exists, owned by the role of the same name.
 		var owner string

@@ -16,7 +16,7 @@ func newTenantCommand() *cobra.Command {
 	c.AddCommand(tenantCreateCommand(), tenantListCommand(), tenantShowCommand(),
 		tenantStatusCommand("suspend", "Refuse every request for a client until it is resumed"),
 		tenantStatusCommand("resume", "Serve a suspended client again"),
-		tenantDeleteCommand(), tenantExportCommand(), tenantAPIKeyCommand(), tenantEnrollmentTokenCommand())
+		tenantDeleteCommand(), tenantExportCommand(), tenantAPIKeyCommand(), tenantEnrollmentTokenCommand(), tenantDomainCommand())
 	return c
 }
 
@@ -39,7 +39,7 @@ func tenantCreateCommand() *cobra.Command {
 	}
 	slug := c.Flags().String("slug", "", "short unique name: 3-40 of a-z, 0-9, '-' (required)")
 	name := c.Flags().String("name", "", "display name (required)")
-	domain := c.Flags().String("domain", "", "portal hostname for the client (optional)")
+	domain := c.Flags().String("domain", "", "portal hostname for the client (optional); added unverified, with the DNS TXT record that proves it printed")
 	out := outputFlag(c)
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := checkOutput(*out); err != nil {
@@ -53,7 +53,14 @@ func tenantCreateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printTenants(cmd.OutOrStdout(), *out, []tenants.Tenant{t}, true)
+			if err := printTenants(cmd.OutOrStdout(), *out, []tenants.Tenant{t}, true); err != nil || *out == "json" {
+				return err // JSON carries the token as verify_token
+			}
+			for _, d := range t.Domains {
+				fmt.Fprintln(cmd.OutOrStdout())
+				printChallenge(cmd.OutOrStdout(), t.Slug, d)
+			}
+			return nil
 		})
 	}
 	return c

@@ -165,7 +165,7 @@ func (s *Service) VerifyDomain(ctx context.Context, slug, host string) (Domain, 
 			return fmt.Errorf("recording the check of %s: %w", d.Hostname, res.Error)
 		}
 		if res.RowsAffected == 0 { // removed while DNS was asked
-			return fmt.Errorf("%w: %s has no domain %q", ErrNotFound, slug, d.Hostname)
+			return noDomain(slug, d.Hostname)
 		}
 		if err := audit.RecordPlatform(ctx, tx, action, slug, summary); err != nil {
 			return err
@@ -238,7 +238,7 @@ func (s *Service) RemoveDomain(ctx context.Context, slug, host string) error {
 			return fmt.Errorf("removing domain %s: %w", h, res.Error)
 		}
 		if res.RowsAffected == 0 {
-			return fmt.Errorf("%w: %s has no domain %q", ErrNotFound, slug, h)
+			return noDomain(slug, h)
 		}
 		return audit.RecordPlatform(ctx, tx, "domain.removed", slug, h+" removed")
 	})
@@ -261,7 +261,7 @@ func (s *Service) SetPrimary(ctx context.Context, slug, host string) error {
 			return fmt.Errorf("reading domain %s: %w", h, err)
 		}
 		if n == 0 {
-			return fmt.Errorf("%w: %s has no domain %q", ErrNotFound, slug, h)
+			return noDomain(slug, h)
 		}
 		// Two statements: the partial unique index allows one primary at a time.
 		if err := tx.Exec(`UPDATE control.tenant_domains SET is_primary = false WHERE tenant_id = ? AND is_primary AND hostname <> ?`, t.ID, h).Error; err != nil {
@@ -302,7 +302,7 @@ func (s *Service) domain(ctx context.Context, slug, host string) (Domain, error)
 			return d, nil
 		}
 	}
-	return Domain{}, fmt.Errorf("%w: %s has no domain %q", ErrNotFound, slug, h)
+	return Domain{}, noDomain(slug, h)
 }
 
 // checkHost normalises a hostname and refuses the console's own hosts, which
@@ -333,6 +333,15 @@ func lockTenant(tx *gorm.DB, slug string) (Tenant, error) {
 	}
 	return t, nil
 }
+
+// noDomainError is ErrNotFound for a hostname, worded for it (ErrNotFound's
+// own text speaks of tenants).
+type noDomainError struct{ slug, host string }
+
+func (e noDomainError) Error() string { return fmt.Sprintf("%s has no domain %q", e.slug, e.host) }
+func (e noDomainError) Unwrap() error { return ErrNotFound }
+
+func noDomain(slug, host string) error { return noDomainError{slug, host} }
 
 // newVerifyToken returns 128 random bits as 32 hex digits: unguessable, and
 // plain enough to paste into any DNS provider's TXT field.

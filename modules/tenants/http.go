@@ -28,6 +28,7 @@ func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo) {
 	a.Route(e, http.MethodGet, "/t/:slug/apikeys", authz.TenantAdmin, s.apiKeysPage)
 	a.Route(e, http.MethodPost, "/t/:slug/apikeys", authz.TenantAdmin, s.createAPIKeyForm)
 	a.Route(e, http.MethodPost, "/t/:slug/apikeys/:prefix/revoke", authz.TenantAdmin, s.revokeAPIKeyForm)
+	s.domainRoutes(a, e)
 }
 
 // PortalRoutes registers the portal's landing page on a client's own domain.
@@ -103,6 +104,9 @@ func (s *Service) createClient(c echo.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	if len(t.Domains) > 0 { // added unverified: the next step is its TXT record
+		return web.RedirectFlash(c, "/t/"+t.Slug+"/domains", t.Name+" is ready. Create the TXT record below to verify "+t.Domains[0].Hostname+".")
 	}
 	return web.RedirectFlash(c, "/t/"+t.Slug+"/", t.Name+" is ready.")
 }
