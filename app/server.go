@@ -31,7 +31,8 @@ type server struct {
 	consoleAuthz    *authz.Authorizer
 	portalAuthz     *authz.Authorizer
 	resolver        *tenancy.Resolver
-	sessions        *scs.SessionManager
+	sessions        *scs.SessionManager // staff, on the console
+	portalSessions  *scs.SessionManager // client users, each on its own portal host
 }
 
 // ServeHTTP sends API calls and console hosts to the console, everything else to the portal.
@@ -117,7 +118,8 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 	if s.console, err = s.newEcho(e, s.consoleAuthz, consoleChrome); err != nil {
 		return nil, err
 	}
-	if s.portal, err = s.newEcho(e, s.portalAuthz, nil); err != nil {
+	s.portalSessions = e.identity.NewClientSessions(e.cfg.Server.SecureCookies)
+	if s.portal, err = s.newEcho(e, s.portalAuthz, e.portal.Chrome); err != nil {
 		return nil, err
 	}
 
@@ -131,7 +133,11 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 	}
 	s.console.Use(noStore, echo.WrapMiddleware(s.sessions.LoadAndSave), e.identity.StaffSubject(s.sessions), s.resolver.Middleware("/healthz", "/readyz", agents.EnrollPath, agents.CheckInPath),
 		csrf(e.cfg.Server.SecureCookies), s.consoleAuthz.Middleware(authz.MiddlewareOptions{LoginURL: func(echo.Context) string { return "/login" }}))
-	s.portal.Use(s.resolver.Middleware("/healthz", "/readyz"), s.portalAuthz.Middleware(authz.MiddlewareOptions{}))
+	// Portal order: the host names the tenant first, because the client's
+	// session lives in that tenant's schema.
+	s.portal.Use(noStore, s.resolver.Middleware("/healthz", "/readyz"), echo.WrapMiddleware(s.portalSessions.LoadAndSave),
+		e.identity.ClientSubjectLoader(s.portalSessions), csrf(e.cfg.Server.SecureCookies),
+		s.portalAuthz.Middleware(authz.MiddlewareOptions{LoginURL: func(echo.Context) string { return "/login" }}))
 
 	s.health(e, s.console)
 	s.health(e, s.portal)
@@ -149,7 +155,11 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 	e.audit.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.branding.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.branding.PortalRoutes(s.portalAuthz, s.portal)
-	e.tenants.PortalRoutes(s.portalAuthz, s.portal)
+	e.portal.Routes(s.portalAuthz, s.portal)
+	e.identity.PortalRoutes(s.portalAuthz, s.portal, s.portalSessions)
+	e.alerts.PortalRoutes(s.portalAuthz, s.portal)
+	e.agents.PortalRoutes(s.portalAuthz, s.portal)
+	e.reports.PortalRoutes(s.portalAuthz, s.portal)
 	return s, nil
 }
 

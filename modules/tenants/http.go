@@ -31,17 +31,6 @@ func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo) {
 	s.domainRoutes(a, e)
 }
 
-// PortalRoutes registers the portal's landing page on a client's own domain.
-func (s *Service) PortalRoutes(a *authz.Authorizer, e *echo.Echo) {
-	a.Route(e, http.MethodGet, "/", authz.Public, func(c echo.Context) error {
-		t, ok := tenancy.FromContext(c.Request().Context())
-		if !ok {
-			return echo.NewHTTPError(http.StatusNotFound, "not found")
-		}
-		return web.Render(c, http.StatusOK, "portal/home.html", t.Name, t)
-	})
-}
-
 // APIRoutes registers the API's identity endpoint.
 func (s *Service) APIRoutes(a *authz.Authorizer, e *echo.Echo) {
 	a.Route(e, http.MethodGet, "/api/v1/tenant", authz.APIKey, func(c echo.Context) error {
