@@ -65,3 +65,23 @@ func adminExec(t *testing.T, sql string, args ...any) {
 		t.Fatal(err)
 	}
 }
+
+// adminQuery reads one text column as the superuser.
+func adminQuery(t *testing.T, sql string, args ...any) []string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pgtest.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, sql, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

@@ -166,6 +166,11 @@ func (s *Service) Save(ctx context.Context, t tenancy.Tenant, in Input) (Saved, 
 	var saved Settings
 	var changes []string
 	err = tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		// One save at a time per tenant, so that each audit entry's "before"
+		// is what that save replaced. Readers are not blocked.
+		if err := tx.Exec(`LOCK TABLE branding IN SHARE ROW EXCLUSIVE MODE`).Error; err != nil {
+			return fmt.Errorf("locking the branding: %w", err)
+		}
 		prev, err := load(tx)
 		if err != nil {
 			return err

@@ -3,6 +3,7 @@ package branding_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -196,5 +197,38 @@ func TestAssetIsolation(t *testing.T) {
 		if _, err := f.svc.Asset(ctx, tc.t, tc.file); !errors.Is(err, branding.ErrNotFound) {
 			t.Errorf("%s: %v, want ErrNotFound", tc.name, err)
 		}
+	}
+}
+
+// TestConcurrentSaves: saves of one tenant take turns, so the audit log
+// reads as a chain: each entry's "before" is the previous entry's "after".
+func TestConcurrentSaves(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	tn, scope := f.tenant(t)
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := f.svc.Save(ctx, scope, branding.Input{DisplayName: fmt.Sprintf("Name %d", i)})
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := adminQuery(t, `SELECT summary FROM `+tn.SchemaName+`.audit_log WHERE action = 'branding.updated' ORDER BY id`)
+	prev := "(default)"
+	for i, s := range rows {
+		from, to, ok := strings.Cut(strings.TrimPrefix(s, "display name: "), " → ")
+		if !ok || from != prev {
+			t.Fatalf("entry %d %q: before should be %q (entries %q)", i, s, prev, rows)
+		}
+		prev = to
+	}
+	if len(rows) != n {
+		t.Fatalf("%d entries, want %d", len(rows), n)
 	}
 }
