@@ -5,22 +5,26 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/letsencrypt/pebble/v2/ca"
+	pebbledb "github.com/letsencrypt/pebble/v2/db"
+	"github.com/letsencrypt/pebble/v2/va"
+	"github.com/letsencrypt/pebble/v2/wfe"
 
 	"switchboard/modules/tenants"
 	"switchboard/platform/dnstest"
@@ -54,8 +58,7 @@ func TestTLSEndToEnd(t *testing.T) {
 
 	// The CA must know the replica's ports before the replica knows the CA.
 	httpAddr, httpsAddr := freeAddr(t), freeAddr(t)
-	pebbleBin, pebbleDir := buildPebble(t)
-	pb := startPebble(t, pebbleBin, pebbleDir, dns.Addr(), port(t, httpAddr), port(t, httpsAddr))
+	pb := startPebble(t, dns.Addr(), port(t, httpAddr), port(t, httpsAddr))
 	roots := x509.NewCertPool()
 	roots.AddCert(pb.root(t))
 
@@ -147,7 +150,7 @@ func TestTLSEndToEnd(t *testing.T) {
 	t.Logf("control.acme_cache keys: %v", keys)
 	pb.stop()
 	httpAddr2, httpsAddr2 := freeAddr(t), freeAddr(t)
-	pb2 := startPebble(t, pebbleBin, pebbleDir, dns.Addr(), port(t, httpAddr2), port(t, freeAddr(t)))
+	pb2 := startPebble(t, dns.Addr(), port(t, httpAddr2), port(t, freeAddr(t)))
 	roots2 := x509.NewCertPool()
 	roots2.AddCert(pb2.root(t))
 	t.Setenv("SWITCHBOARD_SERVER_HTTPS_ADDR", httpsAddr2)
@@ -225,94 +228,62 @@ func TestRedirectToHTTPS(t *testing.T) {
 	}
 }
 
-// pebbleModule is the Pebble release in go.mod. Pebble runs as a subprocess
-// built from the module cache: importing its packages here would need
-// go-jose and challtestsrv added to go.mod/go.sum.
-const pebbleModule = "github.com/letsencrypt/pebble/v2"
-
-// pebble is letsencrypt's test ACME server running as a subprocess.
+// pebble is letsencrypt's test ACME server running in this process: its
+// ACME API and management interface on httptest TLS servers.
 type pebble struct {
-	apiAddr, mgmtAddr string
-	caFile            string // the test CA that signed Pebble's own HTTPS certificate
-	cmd               *exec.Cmd
-	logs              *lockedBuffer
-	stopOnce          sync.Once
+	api, mgmt *httptest.Server
+	caFile    string // PEM of the API server's certificate, for acme.ca_file
+	logs      *lockedBuffer
+	stopOnce  sync.Once
 }
 
 // httpValidation is what Pebble logs when it fetches an HTTP-01 token.
 const httpValidation = "Attempting to validate w/ HTTP"
 
-// buildPebble builds Pebble's command from the module cache and returns the
-// binary and the module folder (which holds its test certificates).
-func buildPebble(t *testing.T) (bin, dir string) {
-	t.Helper()
-	out, err := exec.Command("go", "mod", "download", "-json", pebbleModule).Output()
-	if err != nil {
-		t.Fatalf("go mod download %s: %v", pebbleModule, err)
-	}
-	var m struct{ Dir string }
-	if err := json.Unmarshal(out, &m); err != nil || m.Dir == "" {
-		t.Fatalf("go mod download %s: no folder in %s", pebbleModule, out)
-	}
-	bin = filepath.Join(t.TempDir(), "pebble")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/pebble")
-	build.Dir = m.Dir
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building Pebble in %s: %v\n%s", m.Dir, err, out)
-	}
-	return bin, m.Dir
-}
-
 // startPebble starts Pebble with its validation authority asking dnsAddr
 // and dialing httpPort (HTTP-01) and tlsPort (TLS-ALPN-01).
-func startPebble(t *testing.T, bin, dir, dnsAddr string, httpPort, tlsPort int) *pebble {
+func startPebble(t *testing.T, dnsAddr string, httpPort, tlsPort int) *pebble {
 	t.Helper()
-	p := &pebble{apiAddr: freeAddr(t), mgmtAddr: freeAddr(t), caFile: filepath.Join(dir, "test", "certs", "pebble.minica.pem"), logs: &lockedBuffer{}}
-	config := map[string]any{"pebble": map[string]any{
-		"listenAddress": p.apiAddr, "managementListenAddress": p.mgmtAddr,
-		"certificate": filepath.Join(dir, "test", "certs", "localhost", "cert.pem"),
-		"privateKey":  filepath.Join(dir, "test", "certs", "localhost", "key.pem"),
-		"httpPort":    httpPort, "tlsPort": tlsPort,
-	}}
-	configFile := filepath.Join(t.TempDir(), "pebble.json")
-	data, _ := json.Marshal(config)
-	if err := os.WriteFile(configFile, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p.cmd = exec.Command(bin, "-config", configFile, "-dnsserver", dnsAddr)
-	p.cmd.Env = append(os.Environ(),
-		"PEBBLE_VA_NOSLEEP=1",      // no random 0-5 s pause before each validation
-		"PEBBLE_WFE_NONCEREJECT=0", // no deliberately rejected nonces
-	)
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	t.Setenv("PEBBLE_VA_NOSLEEP", "1")      // no random 0-5 s pause before each validation
+	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0") // no deliberately rejected nonces
+	p := &pebble{logs: &lockedBuffer{}}
+	logger := log.New(p.logs, "pebble ", log.Lmicroseconds)
+	store := pebbledb.NewMemoryStore()
+	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {Description: "default"}})
+	validator := va.New(logger, httpPort, tlsPort, false, dnsAddr, store)
+	front := wfe.New(logger, store, validator, authority, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
+	p.api = httptest.NewTLSServer(front.Handler())
+	p.mgmt = httptest.NewTLSServer(front.ManagementHandler())
 	t.Cleanup(func() {
 		p.stop()
 		if t.Failed() {
 			t.Logf("Pebble's log:\n%s", p.logs.String())
 		}
 	})
-	waitListening(t, "Pebble", p.apiAddr, p.mgmtAddr)
+	p.caFile = filepath.Join(t.TempDir(), "pebble-api.pem")
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.api.Certificate().Raw})
+	if err := os.WriteFile(p.caFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return p
 }
 
-func (p *pebble) directoryURL() string { return "https://" + p.apiAddr + "/dir" }
+func (p *pebble) directoryURL() string { return p.api.URL + wfe.DirectoryPath }
 
 // orders counts the orders Pebble accepted, from its own log.
 func (p *pebble) orders() int { return strings.Count(p.logs.String(), "Added order") }
 
-// stop ends the Pebble process; any later ACME request fails to connect.
+// stop shuts Pebble's servers down; any later ACME request fails to connect.
 func (p *pebble) stop() {
 	p.stopOnce.Do(func() {
-		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
+		p.api.CloseClientConnections()
+		p.api.Close()
+		p.mgmt.Close()
 	})
 }
 
 // root fetches Pebble's root certificate from its management interface.
-func (p *pebble) root(t *testing.T) *x509.Certificate { return p.fetchCert(t, "/roots/0") }
+func (p *pebble) root(t *testing.T) *x509.Certificate { return p.fetchCert(t, wfe.RootCertPath+"0") }
 
 // intermediates fetches Pebble's intermediate certificate.
 func (p *pebble) intermediates(t *testing.T) *x509.CertPool {
@@ -323,11 +294,7 @@ func (p *pebble) intermediates(t *testing.T) *x509.CertPool {
 
 func (p *pebble) fetchCert(t *testing.T, path string) *x509.Certificate {
 	t.Helper()
-	client, err := httpClientTrusting(p.caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := client.Get("https://" + p.mgmtAddr + path)
+	resp, err := p.mgmt.Client().Get(p.mgmt.URL + path)
 	if err != nil {
 		t.Fatal(err)
 	}
