@@ -311,25 +311,6 @@ func (p *pebble) fetchCert(t *testing.T, path string) *x509.Certificate {
 	return c
 }
 
-// waitListening waits until every addr accepts TCP connections.
-func waitListening(t *testing.T, what string, addrs ...string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for _, addr := range addrs {
-		for {
-			conn, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				conn.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s is not listening on %s", what, addr)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-}
-
 // serveRun is one `switchboard serve` running in this process.
 type serveRun struct {
 	cancel context.CancelFunc
