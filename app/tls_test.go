@@ -51,6 +51,9 @@ func TestTLSEndToEnd(t *testing.T) {
 	if _, err := e.tenants.Create(ctx, tenants.CreateInput{Slug: "tls-unverified", Name: "Unverified Legal", Domain: unverified}); err != nil {
 		t.Fatal(err)
 	}
+	if ds, err := e.tenants.ListDomains(ctx, "tls-unverified"); err != nil || len(ds) != 1 || ds[0].Verified {
+		t.Fatalf("%s should be listed and unverified (no TXT record was published): %+v, %v", unverified, ds, err)
+	}
 	dns := dnstest.Start(t)
 	for _, h := range []string{verified, unverified, unknown, console} {
 		dns.SetA(h, "127.0.0.1") // every name points here: only the host policy may refuse
