@@ -188,7 +188,7 @@ func (s *Service) checkTXT(ctx context.Context, d Domain) error {
 	name := d.ChallengeName()
 	ctx, cancel := context.WithTimeout(ctx, s.lookupTimeout)
 	defer cancel()
-	values, err := s.dns.LookupTXT(ctx, name)
+	values, err := s.dns.LookupTXT(ctx, name+".") // rooted: no search-list suffixes
 	var dnsErr *net.DNSError
 	switch {
 	case err == nil:

@@ -89,16 +89,24 @@ func (s *Service) verifyDomainForm(c echo.Context) error {
 
 func (s *Service) primaryDomainForm(c echo.Context) error {
 	t, _ := tenancy.FromContext(c.Request().Context())
-	if err := s.SetPrimary(c.Request().Context(), t.Slug, c.Param("host")); err != nil {
+	host, err := NormalizeHostname(c.Param("host"))
+	if err == nil {
+		err = s.SetPrimary(c.Request().Context(), t.Slug, host)
+	}
+	if err != nil {
 		return s.domainError(c, err, "")
 	}
-	return web.RedirectFlash(c, "/t/"+t.Slug+"/domains", c.Param("host")+" is the primary domain.")
+	return web.RedirectFlash(c, "/t/"+t.Slug+"/domains", host+" is the primary domain.")
 }
 
 func (s *Service) removeDomainForm(c echo.Context) error {
 	t, _ := tenancy.FromContext(c.Request().Context())
-	if err := s.RemoveDomain(c.Request().Context(), t.Slug, c.Param("host")); err != nil {
+	host, err := NormalizeHostname(c.Param("host"))
+	if err == nil {
+		err = s.RemoveDomain(c.Request().Context(), t.Slug, host)
+	}
+	if err != nil {
 		return s.domainError(c, err, "")
 	}
-	return web.RedirectFlash(c, "/t/"+t.Slug+"/domains", c.Param("host")+" removed: the portal no longer answers on it.")
+	return web.RedirectFlash(c, "/t/"+t.Slug+"/domains", host+" removed: the portal no longer answers on it.")
 }

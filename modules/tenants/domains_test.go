@@ -329,3 +329,47 @@ func TestDomainRemovalReachesEveryReplica(t *testing.T) {
 		t.Errorf("the un-notified cache no longer answers (%+v, %v): the test cannot tell invalidation from no caching", got, err)
 	}
 }
+
+// TestDomainCheckNotifiesOnlyWhenRoutingChanges: recording a failed check
+// must not flush every replica's cache; verifying must.
+func TestDomainCheckNotifiesOnlyWhenRoutingChanges(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := dnstest.Start(t)
+	s := dnsService(t, srv, Options{})
+	slug := uniqueSlug("quiet")
+	tn, err := s.Create(ctx, CreateInput{Slug: slug, Name: "Quiet", Domain: slug + ".example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := make(chan string, 64)
+	ready := make(chan struct{})
+	go s.cluster.Listen(ctx, tenancy.ChangeChannel, func(table string) { changes <- table }, ready)
+	<-ready
+	domainChange := func(wait time.Duration) bool {
+		timeout := time.After(wait)
+		for {
+			select {
+			case table := <-changes:
+				if table == "tenant_domains" || table == "" {
+					return true
+				}
+			case <-timeout:
+				return false
+			}
+		}
+	}
+	if _, err := s.VerifyDomain(ctx, slug, slug+".example"); !errors.Is(err, ErrUnverified) {
+		t.Fatalf("check without a record: %v", err)
+	}
+	if domainChange(300 * time.Millisecond) {
+		t.Errorf("a failed check notified replicas: their caches were flushed for nothing")
+	}
+	srv.SetTXT(ChallengePrefix+slug+".example", tn.Domains[0].VerifyToken)
+	if _, err := s.VerifyDomain(ctx, slug, slug+".example"); err != nil {
+		t.Fatal(err)
+	}
+	if !domainChange(5 * time.Second) {
+		t.Errorf("verifying did not notify replicas")
+	}
+}
