@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/modules/alerts"
+	"switchboard/modules/branding"
 	"switchboard/modules/identity"
 	"switchboard/modules/tenants"
 	"switchboard/platform/tenancy"
@@ -20,13 +21,23 @@ var demoTenants = []struct {
 	slug, name, domain, timezone string
 	activity                     []string
 	admin                        string
+	primary, accent, logo        string // the portal's brand
 }{
 	{"acme-health", "Acme Health", "acme-health.localhost", "America/New_York",
-		[]string{"onboarding call held", "firewall baseline agreed", "backup policy signed off"}, "it@acme-health.example"},
+		[]string{"onboarding call held", "firewall baseline agreed", "backup policy signed off"}, "it@acme-health.example",
+		"#0f766e", "#0e7490", demoLogo("#0f766e", "A")},
 	{"borealis-logistics", "Borealis Logistics", "borealis.localhost", "Europe/Oslo",
-		[]string{"warehouse network mapped", "VPN concentrator added"}, "ops@borealis.example"},
+		[]string{"warehouse network mapped", "VPN concentrator added"}, "ops@borealis.example",
+		"#1e3a8a", "#2563eb", demoLogo("#1e3a8a", "B")},
 	{"cedar-legal", "Cedar & Pine Legal", "cedar-legal.localhost", "Europe/Berlin",
-		[]string{"document server audited", "MFA rollout planned", "laptop fleet inventoried", "retention policy drafted"}, "office@cedar-legal.example"},
+		[]string{"document server audited", "MFA rollout planned", "laptop fleet inventoried", "retention policy drafted"}, "office@cedar-legal.example",
+		"#7c2d12", "#b45309", demoLogo("#7c2d12", "C")},
+}
+
+// demoLogo is a round SVG badge with a letter.
+func demoLogo(colour, letter string) string {
+	return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40"><circle cx="20" cy="20" r="19" fill="` + colour +
+		`"/><text x="20" y="27" font-family="sans-serif" font-size="20" font-weight="700" text-anchor="middle" fill="#fff">` + letter + `</text></svg>`
 }
 
 func newDemoCommand() *cobra.Command {
@@ -70,6 +81,11 @@ func newDemoCommand() *cobra.Command {
 					}
 					if _, err := e.alerts.Ingest(ctx, e.tenants.Scope(t), demoAlerts(d.slug)); err != nil {
 						return fmt.Errorf("seeding alerts of %s: %w", d.slug, err)
+					}
+					if _, err := e.branding.Save(ctx, e.tenants.Scope(t), branding.Input{DisplayName: d.name, PrimaryColor: d.primary, AccentColor: d.accent,
+						SupportEmail: "support@" + strings.SplitN(d.admin, "@", 2)[1], SupportPhone: "+1 555 0100", SenderName: d.name + " IT Service Desk",
+						Logo: []byte(d.logo)}); err != nil {
+						return fmt.Errorf("branding %s: %w", d.slug, err)
 					}
 					fmt.Fprintf(w, "demo: created %s (%s), portal http://%s:8080/, client admin %s / %s\n", d.name, d.slug, d.domain, d.admin, password)
 				}
