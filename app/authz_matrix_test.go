@@ -70,7 +70,7 @@ func newClient(t *testing.T, base string) *client {
 func (b *client) csrf() string {
 	u, _ := url.Parse(b.base)
 	for _, c := range b.c.Jar.Cookies(u) {
-		if c.Name == "sb_csrf" {
+		if c.Name == "sb_csrf" || c.Name == "portal_csrf" {
 			return c.Value
 		}
 	}

@@ -132,11 +132,11 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
 	}
 	s.console.Use(noStore, echo.WrapMiddleware(s.sessions.LoadAndSave), e.identity.StaffSubject(s.sessions), s.resolver.Middleware("/healthz", "/readyz", agents.EnrollPath, agents.CheckInPath),
-		csrf(e.cfg.Server.SecureCookies), s.consoleAuthz.Middleware(authz.MiddlewareOptions{LoginURL: func(echo.Context) string { return "/login" }}))
+		csrf(e.cfg.Server.SecureCookies, "sb_csrf"), s.consoleAuthz.Middleware(authz.MiddlewareOptions{LoginURL: func(echo.Context) string { return "/login" }}))
 	// Portal order: the host names the tenant first, because the client's
 	// session lives in that tenant's schema.
 	s.portal.Use(noStore, s.resolver.Middleware("/healthz", "/readyz"), echo.WrapMiddleware(s.portalSessions.LoadAndSave),
-		e.identity.ClientSubjectLoader(s.portalSessions), csrf(e.cfg.Server.SecureCookies),
+		e.identity.ClientSubjectLoader(s.portalSessions), csrf(e.cfg.Server.SecureCookies, "portal_csrf"),
 		s.portalAuthz.Middleware(authz.MiddlewareOptions{LoginURL: func(echo.Context) string { return "/login" }}))
 
 	s.health(e, s.console)
@@ -220,12 +220,14 @@ func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 
 // csrf protects every state-changing browser request with a per-browser token
 // (double-submit cookie, checked against the _csrf form field or the
-// X-CSRF-Token header). The API is exempt: it uses keys, not cookies.
-func csrf(secure bool) echo.MiddlewareFunc {
+// X-CSRF-Token header) kept in the named cookie; the portal's has a name of
+// its own that says nothing about the platform. The API is exempt: it uses
+// keys, not cookies.
+func csrf(secure bool, cookie string) echo.MiddlewareFunc {
 	return middleware.CSRFWithConfig(middleware.CSRFConfig{
 		Skipper:        func(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/api/") },
 		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
-		CookieName:     "sb_csrf",
+		CookieName:     cookie,
 		CookiePath:     "/",
 		CookieHTTPOnly: true,
 		CookieSecure:   secure,
