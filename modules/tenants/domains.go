@@ -196,6 +196,10 @@ func (s *Service) checkTXT(ctx context.Context, d Domain) error {
 		return fmt.Errorf("no TXT record at %s: create one holding %q", name, d.VerifyToken)
 	case errors.As(err, &dnsErr) && dnsErr.IsTimeout, errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("DNS lookup of %s timed out after %s; try again later", name, s.lookupTimeout)
+	case errors.As(err, &dnsErr):
+		// dnsErr.Error() names the server from resolv.conf even when
+		// dns.resolver redirects the query; its Err says what happened.
+		return fmt.Errorf("DNS lookup of %s failed: %s", name, dnsErr.Err)
 	default:
 		return fmt.Errorf("DNS lookup of %s failed: %v", name, err)
 	}

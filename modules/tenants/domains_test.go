@@ -127,32 +127,48 @@ func TestVerifyDomainAgainstDNS(t *testing.T) {
 	}
 }
 
-// TestVerifyDomainTimeout points the resolver at a socket that never answers.
-func TestVerifyDomainTimeout(t *testing.T) {
+// TestVerifyDomainDNSFailures points the resolver at a socket that never
+// answers and at a closed port.
+func TestVerifyDomainDNSFailures(t *testing.T) {
 	ctx := context.Background()
 	silent, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = silent.Close() })
-	base, c := openService(t, db.Tenant())
-	s := NewService(c, Options{Migrations: base.migrations, Logger: quiet,
-		Resolver: DNSResolver(silent.LocalAddr().String()), LookupTimeout: 300 * time.Millisecond})
-	slug := uniqueSlug("timeout")
-	if _, err := s.Create(ctx, CreateInput{Slug: slug, Name: "Timeout", Domain: slug + ".example"}); err != nil {
+	closed, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	d, err := s.VerifyDomain(ctx, slug, slug+".example")
-	took := time.Since(start)
-	if !errors.Is(err, ErrUnverified) || !strings.Contains(err.Error(), "timed out") || !strings.Contains(err.Error(), "_switchboard-challenge."+slug+".example") {
-		t.Fatalf("err = %v, want a timeout naming the record", err)
+	_ = closed.Close()
+	base, c := openService(t, db.Tenant())
+	cases := []struct {
+		name, server, want string
+	}{
+		{"no answer", silent.LocalAddr().String(), "timed out after 300ms; try again later"},
+		{"nothing listening", closed.LocalAddr().String(), "connection refused"},
 	}
-	if took > 3*time.Second {
-		t.Errorf("timed-out check took %s, want about the 300ms lookup timeout", took)
-	}
-	if d.Verified || d.CheckError == nil {
-		t.Errorf("domain after timeout = %+v, want unverified with the error recorded", d)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewService(c, Options{Migrations: base.migrations, Logger: quiet,
+				Resolver: DNSResolver(tc.server), LookupTimeout: 300 * time.Millisecond})
+			slug := uniqueSlug("dnsfail")
+			if _, err := s.Create(ctx, CreateInput{Slug: slug, Name: "DNS failure", Domain: slug + ".example"}); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			d, err := s.VerifyDomain(ctx, slug, slug+".example")
+			took := time.Since(start)
+			if !errors.Is(err, ErrUnverified) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "_switchboard-challenge."+slug+".example") {
+				t.Fatalf("err = %v, want one naming the record and saying %q", err, tc.want)
+			}
+			if took > 3*time.Second {
+				t.Errorf("failed check took %s, want about the 300ms lookup timeout at most", took)
+			}
+			if d.Verified || d.CheckError == nil || *d.CheckError != strings.TrimPrefix(err.Error(), ErrUnverified.Error()+": ") {
+				t.Errorf("domain after the failure = %+v, want unverified with the reason recorded", d)
+			}
+		})
 	}
 }
 
