@@ -102,6 +102,19 @@ func TestPortal(t *testing.T) {
 	if status, _, h := anon.do(http.MethodGet, "/", nil); status != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/login") {
 		t.Fatalf("anonymous / = %d to %q; want the login page", status, h.Get("Location"))
 	}
+	first, err := newHostClient(t, ts.URL, a.host).c.Get("http://" + a.host + ":" + mustURL(ts.URL).Port() + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Body.Close()
+	if len(first.Cookies()) == 0 {
+		t.Error("the first portal page sets no cookie (CSRF)")
+	}
+	for name, values := range first.Header { // cookies and headers say nothing about the platform either
+		if v := strings.ToLower(name + ": " + strings.Join(values, ", ")); strings.Contains(v, "switchboard") || strings.Contains(v, "sb_") {
+			t.Errorf("the portal's header reveals the platform: %s", v)
+		}
+	}
 	status, body, _ := anon.do(http.MethodGet, "/login", nil)
 	if status != http.StatusOK || !strings.Contains(body, a.tenant.Name) || strings.Contains(body, "Switchboard") || strings.Contains(body, b.tenant.Name) {
 		t.Fatalf("login page = %d, want %q's name and no other name:\n%s", status, a.tenant.Name, body)
