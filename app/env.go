@@ -23,6 +23,7 @@ import (
 	"switchboard/modules/portal"
 	"switchboard/modules/slas"
 	"switchboard/modules/tenants"
+	"switchboard/platform/certcache"
 	"switchboard/platform/pgembed"
 	"switchboard/platform/tenancy"
 	"switchboard/platform/web"
@@ -170,6 +171,11 @@ func (e *env) connect(ctx context.Context, allowBehind bool) error {
 	e.tenants = tenants.NewService(e.cluster, tenants.Options{Logger: e.log,
 		Export:   tenants.ExportConfig{DatabaseURL: e.url, BinDir: e.binDir},
 		Resolver: tenants.DNSResolver(e.cfg.DNS.Resolver), ConsoleHosts: e.cfg.Server.ConsoleHosts})
+	e.tenants.OnDomainRemoved(func(ctx context.Context, host string) {
+		if err := certcache.New(e.cluster.ControlDB()).ForgetHost(ctx, host); err != nil {
+			e.log.Error("forgetting a removed domain's certificate", "host", host, "err", err)
+		}
+	})
 	e.identity = identity.NewService(e.cluster, e.tenants, e.log)
 	e.audit = audit.NewService(e.cluster)
 	e.policies = policies.NewService(e.cluster)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -12,10 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/acme/autocert"
+
 	"switchboard/modules/agents"
 	"switchboard/modules/alerts"
 	"switchboard/modules/identity"
 	"switchboard/modules/tenants"
+	"switchboard/platform/certcache"
 	"switchboard/platform/tenancy"
 )
 
@@ -308,6 +312,28 @@ func TestPortalRouteMatrix(t *testing.T) {
 			if allowed == refused {
 				t.Errorf("%s %s as %s = %d (to %q); allowed: %v", r.method, r.path, who, status, h.Get("Location"), allowed)
 			}
+		}
+	}
+}
+
+// TestRemovedDomainForgetsItsCertificate: removing a domain also drops its
+// stored certificates, so no replica serves or renews them afterwards.
+func TestRemovedDomainForgetsItsCertificate(t *testing.T) {
+	e, _, _ := testServer(t)
+	p := seedPortalTenant(t, e, "pr")
+	ctx := context.Background()
+	cache := certcache.New(e.cluster.ControlDB())
+	for _, k := range []string{p.host, p.host + "+rsa"} {
+		if err := cache.Put(ctx, k, []byte("cert")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.tenants.RemoveDomain(ctx, p.tenant.Slug, p.host); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{p.host, p.host + "+rsa"} {
+		if _, err := cache.Get(ctx, k); !errors.Is(err, autocert.ErrCacheMiss) {
+			t.Errorf("%s is still cached after its domain was removed (%v)", k, err)
 		}
 	}
 }

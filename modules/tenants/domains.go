@@ -232,7 +232,7 @@ func (s *Service) RemoveDomain(ctx context.Context, slug, host string) error {
 	if err != nil {
 		return err
 	}
-	return s.root(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.root(ctx).Transaction(func(tx *gorm.DB) error {
 		t, err := lockTenant(tx, slug)
 		if err != nil {
 			return err
@@ -246,6 +246,19 @@ func (s *Service) RemoveDomain(ctx context.Context, slug, host string) error {
 		}
 		return audit.RecordPlatform(ctx, tx, "domain.removed", slug, h+" removed")
 	})
+	if err != nil {
+		return err
+	}
+	for _, fn := range s.onRemoved {
+		fn(ctx, h)
+	}
+	return nil
+}
+
+// OnDomainRemoved registers fn to run after a domain's removal has been
+// committed (the app drops the domain's stored certificate with it).
+func (s *Service) OnDomainRemoved(fn func(ctx context.Context, host string)) {
+	s.onRemoved = append(s.onRemoved, fn)
 }
 
 // SetPrimary makes host the tenant's primary domain (the one links to the

@@ -28,6 +28,7 @@ type Service struct {
 	dns           TXTResolver
 	lookupTimeout time.Duration
 	consoleHosts  map[string]bool
+	onRemoved     []func(ctx context.Context, host string)
 }
 
 // Options configures a Service.

@@ -56,6 +56,17 @@ func (c *Cache) Put(ctx context.Context, key string, data []byte) error {
 	return nil
 }
 
+// ForgetHost removes every certificate stored for host (autocert keeps an
+// ECDSA one under the bare name and an RSA one under "<host>+rsa"), so a
+// removed domain's certificate is neither served from the cache nor renewed
+// by a replica that starts later.
+func (c *Cache) ForgetHost(ctx context.Context, host string) error {
+	if err := c.db.WithContext(ctx).Exec(`DELETE FROM control.acme_cache WHERE key IN (?, ?)`, host, host+"+rsa").Error; err != nil {
+		return fmt.Errorf("forgetting the certificates of %s: %w", host, err)
+	}
+	return nil
+}
+
 // Delete removes key; a missing key is not an error.
 func (c *Cache) Delete(ctx context.Context, key string) error {
 	if err := c.db.WithContext(ctx).Exec(`DELETE FROM control.acme_cache WHERE key = ?`, key).Error; err != nil {

@@ -134,3 +134,25 @@ func TestTenantRolesCannotRead(t *testing.T) {
 		t.Fatalf("a tenant role reading control.acme_cache: got %v, want permission denied", err)
 	}
 }
+
+// TestForgetHost drops both of a host's certificates and nothing else.
+func TestForgetHost(t *testing.T) {
+	cache, _ := openCache(t)
+	ctx := context.Background()
+	const host = "portal.forget.example"
+	keys := []string{host, host + "+rsa", "other." + host, "acme_account+key"}
+	for _, k := range keys {
+		if err := cache.Put(ctx, k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cache.ForgetHost(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range keys {
+		_, err := cache.Get(ctx, k)
+		if gone := errors.Is(err, autocert.ErrCacheMiss); gone != (i < 2) {
+			t.Errorf("after ForgetHost(%s), %s gone = %v (%v)", host, k, gone, err)
+		}
+	}
+}
