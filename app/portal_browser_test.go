@@ -91,6 +91,15 @@ func TestPortalBrowser(t *testing.T) {
 			html = brPageHTML(t, tab)
 			brMustContain(t, html, p.open)
 			brMustNotContain(t, html, p.internal)
+			brScreenshot(t, tab, "portal-alert-"+p.tenant.Slug[:2]+".png")
+
+			phone := brNewTab(t, tab) // same cookies; the emulation ends with the tab
+			brDo(t, phone, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+			brOpen(t, phone, p.base, "/")
+			if w := brGet(t, phone, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`)); w[0] > w[1] || w[1] > 390 {
+				t.Errorf("the portal home is %d px wide (window %d px) on a 390 px screen", w[0], w[1])
+			}
+			brScreenshot(t, phone, "portal-phone-"+p.tenant.Slug[:2]+".png")
 
 			// Carry this host's session cookie to the other client's host.
 			var session *network.Cookie
