@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/acme/autocert"
+	"gorm.io/gorm"
 
 	"switchboard/modules/agents"
 	"switchboard/modules/alerts"
@@ -335,5 +336,29 @@ func TestRemovedDomainForgetsItsCertificate(t *testing.T) {
 		if _, err := cache.Get(ctx, k); !errors.Is(err, autocert.ErrCacheMiss) {
 			t.Errorf("%s is still cached after its domain was removed (%v)", k, err)
 		}
+	}
+}
+
+// TestPortalLoginSweepsExpiredSessions: expired portal sessions of a client
+// are deleted when one of its users signs in; live ones stay.
+func TestPortalLoginSweepsExpiredSessions(t *testing.T) {
+	e, _, ts := testServer(t)
+	p := seedPortalTenant(t, e, "ps")
+	ctx := context.Background()
+	err := tenancy.Do(ctx, p.tenant, func(tx *gorm.DB) error {
+		return tx.Exec(`INSERT INTO sessions (token_hash, subject, data, expiry) VALUES ('old', '', '', now() - interval '1 hour'), ('live', '', '', now() + interval '1 hour')`).Error
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := newHostClient(t, ts.URL, p.host).login(p.user, portalPassword); got != http.StatusSeeOther {
+		t.Fatalf("login = %d", got)
+	}
+	var left []string
+	err = tenancy.Do(ctx, p.tenant, func(tx *gorm.DB) error {
+		return tx.Raw(`SELECT token_hash FROM sessions WHERE token_hash IN ('old', 'live')`).Scan(&left).Error
+	})
+	if err != nil || !slices.Equal(left, []string{"live"}) {
+		t.Errorf("sessions left = %v (%v), want only the live one", left, err)
 	}
 }

@@ -62,6 +62,11 @@ func (s *Service) AuthenticateClient(ctx context.Context, t tenancy.Tenant, emai
 			if err := tx.Exec(`UPDATE users SET last_login_at = now() WHERE id = ?`, u.ID).Error; err != nil {
 				return err
 			}
+			// Expired portal sessions are swept here, per tenant, rather
+			// than by a job that would have to visit every schema.
+			if err := tx.Exec(`DELETE FROM sessions WHERE expiry < now()`).Error; err != nil {
+				return err
+			}
 			return audit.Record(audit.WithOrigin(ctx, audit.Origin{Actor: u.Email, ClientIP: ip}), tx, "user.login", u.Email, "portal")
 		})
 	})
