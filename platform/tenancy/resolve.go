@@ -46,11 +46,21 @@ type Resolver struct {
 // staleness if a notification is ever lost and makes the directory see (and
 // record) each API key's use at least once a minute per replica.
 type entry struct {
-	t  Tenant
-	at time.Time
+	t       Tenant
+	at      time.Time
+	unknown bool // a remembered "no such tenant" (hostnames only)
 }
 
 const cacheTTL = time.Minute
+
+// Hostnames that match no verified domain are remembered too, because every
+// scanner's TLS handshake and request asks for one; a domain change empties
+// the cache through Invalidate, so a newly verified domain is not hidden.
+// The cap keeps a flood of random names from growing the map without end.
+const (
+	unknownHostTTL = 10 * time.Second
+	maxUnknownHost = 10000
+)
 
 // NewResolver resolves against dir. schemaVersion is the tenant schema
 // version this binary serves; consoleHosts are the staff console's hostnames.
@@ -91,6 +101,30 @@ func (r *Resolver) cached(m func(*Resolver) map[string]entry, key string, load f
 	return t, nil
 }
 
+// byHostCached is cached for hostnames: answers and, for a while, misses.
+func (r *Resolver) byHostCached(ctx context.Context, host string) (Tenant, error) {
+	r.mu.RLock()
+	e, ok := r.byHost[host]
+	gen := r.gen
+	r.mu.RUnlock()
+	switch {
+	case ok && e.unknown && time.Since(e.at) < unknownHostTTL:
+		return Tenant{}, ErrUnknownTenant
+	case ok && !e.unknown && time.Since(e.at) < cacheTTL:
+		return e.t, nil
+	}
+	t, err := r.dir.ByHost(ctx, host)
+	if err != nil && !errors.Is(err, ErrUnknownTenant) {
+		return Tenant{}, err
+	}
+	r.mu.Lock()
+	if r.gen == gen && (err == nil || len(r.byHost) < maxUnknownHost) {
+		r.byHost[host] = entry{t: t, at: time.Now(), unknown: err != nil}
+	}
+	r.mu.Unlock()
+	return t, err
+}
+
 // BySlug resolves a console path's slug.
 func (r *Resolver) BySlug(ctx context.Context, slug string) (Tenant, error) {
 	return r.cached(func(r *Resolver) map[string]entry { return r.bySlug }, slug,
@@ -99,8 +133,7 @@ func (r *Resolver) BySlug(ctx context.Context, slug string) (Tenant, error) {
 
 // ByHost resolves a portal hostname (verified domains only).
 func (r *Resolver) ByHost(ctx context.Context, host string) (Tenant, error) {
-	return r.cached(func(r *Resolver) map[string]entry { return r.byHost }, host,
-		func() (Tenant, error) { return r.dir.ByHost(ctx, host) })
+	return r.byHostCached(ctx, host)
 }
 
 // ByAPIKey resolves an API key. The cache is keyed by the key itself and lives

@@ -537,3 +537,23 @@ func TestListenReceivesNotificationsAndReconnects(t *testing.T) {
 	expectChange("for a NOTIFY after reconnecting")
 	expectQuiet("more often than notified")
 }
+
+// Unknown hostnames are remembered for a while (scanners ask again and
+// again), but never past an Invalidate: a domain verified meanwhile resolves.
+func TestResolverRemembersUnknownHostsUntilInvalidate(t *testing.T) {
+	dir := newFakeDirectory()
+	r := NewResolver(dir, resolverVersion, nil)
+	for range 3 {
+		if _, err := r.ByHost(context.Background(), acme.host); !errors.Is(err, ErrUnknownTenant) {
+			t.Fatalf("ByHost of an unknown host = %v, want ErrUnknownTenant", err)
+		}
+	}
+	if n := dir.callCount("host"); n != 1 {
+		t.Fatalf("3 lookups of one unknown host reached the directory %d times, want 1", n)
+	}
+	dir.put(acme) // the domain is verified; the change notification invalidates
+	r.Invalidate()
+	if got, err := r.ByHost(context.Background(), acme.host); err != nil || got.Slug != acme.Slug {
+		t.Fatalf("after Invalidate: %+v, %v; want %s", got, err, acme.Slug)
+	}
+}
