@@ -281,6 +281,7 @@ func TestPortalRouteMatrix(t *testing.T) {
 		{"GET", "/", "/", nil, signedIn},
 		{"GET", "/alerts", "/alerts", nil, signedIn},
 		{"GET", "/alerts/:id", "/alerts/" + itoa(p.alertID), nil, signedIn},
+		{"POST", "/alerts/:id/notes", "/alerts/" + itoa(p.alertID) + "/notes", url.Values{"note": {"from the matrix"}}, signedIn},
 		{"GET", "/endpoints", "/endpoints", nil, signedIn},
 		{"GET", "/sla", "/sla", nil, signedIn},
 		{"GET", "/users", "/users", nil, admins},
@@ -360,5 +361,66 @@ func TestPortalLoginSweepsExpiredSessions(t *testing.T) {
 	})
 	if err != nil || !slices.Equal(left, []string{"live"}) {
 		t.Errorf("sessions left = %v (%v), want only the live one", left, err)
+	}
+}
+
+// TestPortalReplyResumesWaitingAlert: Support asks the client something (the
+// alert waits and its SLA clocks pause); the client's answer in the portal is
+// recorded, shown to both sides, and resumes the alert.
+func TestPortalReplyResumesWaitingAlert(t *testing.T) {
+	e, _, ts := testServer(t)
+	p := seedPortalTenant(t, e, "pw")
+	ctx := context.Background()
+	if n, err := e.alerts.Transition(ctx, p.tenant, []int64{p.alertID}, "wait"); err != nil || n != 1 {
+		t.Fatalf("wait = %d, %v", n, err)
+	}
+	user := newHostClient(t, ts.URL, p.host)
+	user.login(p.user, portalPassword)
+	path := "/alerts/" + itoa(p.alertID)
+	if _, body, _ := user.do(http.MethodGet, path, nil); !strings.Contains(body, "Support is waiting for your answer") || !strings.Contains(body, "Send answer") {
+		t.Fatalf("the waiting alert does not ask for an answer:\n%.600s", body)
+	}
+	for _, tc := range []struct {
+		note  string
+		want  int
+		flash string
+	}{
+		{"", http.StatusUnprocessableEntity, ""},
+		{strings.Repeat("x", 8001), http.StatusUnprocessableEntity, ""},
+		{"The server room key is with reception.", http.StatusSeeOther, "your answer was sent"},
+		{"Also: the UPS was replaced last week.", http.StatusSeeOther, "Your note was sent"},
+	} {
+		status, body, h := user.do(http.MethodPost, path+"/notes", url.Values{"note": {tc.note}})
+		if status != tc.want || (tc.flash != "" && !strings.Contains(h.Get("Location"), url.QueryEscape(tc.flash)[:10])) {
+			t.Errorf("note %.20q = %d to %q, want %d (%s)\n%.300s", tc.note, status, h.Get("Location"), tc.want, tc.flash, body)
+		}
+	}
+	_, events, err := e.alerts.Get(ctx, p.tenant, p.alertID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alerts.Waiting(events) {
+		t.Error("the alert still waits on the client after the answer")
+	}
+	var notes, resumes int
+	for _, ev := range events {
+		switch ev.Kind {
+		case "client_note":
+			notes++
+			if ev.Actor != p.user || !ev.ClientVisible {
+				t.Errorf("client note %+v: want actor %s, visible", ev, p.user)
+			}
+		case "resumed":
+			resumes++
+		}
+	}
+	if notes != 2 || resumes != 1 {
+		t.Errorf("%d client notes and %d resumes recorded, want 2 and 1 (refused notes write nothing)", notes, resumes)
+	}
+	_, body, _ := user.do(http.MethodGet, path, nil)
+	for _, want := range []string{"Note from " + p.user, "The server room key is with reception.", "Work resumed"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the portal's alert page lacks %q", want)
+		}
 	}
 }

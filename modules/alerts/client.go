@@ -1,5 +1,16 @@
 package alerts
 
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+
+	"switchboard/modules/audit"
+	"switchboard/platform/tenancy"
+)
+
 // clientKinds are the timeline entries a client may read in its portal: the
 // alert's lifecycle. Repeats, assignments, escalations and deliveries are
 // the MSP's internal business.
@@ -19,22 +30,66 @@ type ClientEvent struct {
 }
 
 // ClientTimeline is what a client may read of an alert's timeline: its
-// lifecycle and the notes staff chose to share, with no staff names (a
-// shared note is signed by "Support").
+// lifecycle, the notes staff chose to share (signed "Support", never with
+// staff names) and the notes of the client's own users.
 func ClientTimeline(events []Event) []ClientEvent {
 	var out []ClientEvent
 	for _, e := range events {
 		label, lifecycle := clientKinds[e.Kind]
 		switch {
 		case lifecycle:
-			e.Body = ""
+			e.Body, e.Actor = "", ""
 		case e.Kind == "note" && e.ClientVisible:
-			label = "Note from Support"
+			label, e.Actor = "Note from Support", ""
+		case e.Kind == "client_note":
+			label = "Note from " + e.Actor // one of the client's own users
 		default:
 			continue
 		}
-		e.Actor = ""
 		out = append(out, ClientEvent{Event: e, Label: label})
 	}
 	return out
+}
+
+// ClientReply records a note written by one of the client's own users (the
+// actor of ctx), visible to staff and to the client. When the alert was
+// waiting on the client, the reply is the answer: the alert resumes and its
+// SLA clocks run again, in the same transaction. It reports whether it resumed.
+func (s *Service) ClientReply(ctx context.Context, t tenancy.Tenant, id int64, text string) (bool, error) {
+	text = strings.TrimSpace(text)
+	if text == "" || len(text) > 8000 {
+		return false, invalid("a note must be 1-8000 characters")
+	}
+	var resumed []int64
+	err := s.onAlert(ctx, t, id, func(tx *gorm.DB, a Alert) error {
+		if a.Status == StatusSuppressed {
+			return ErrNotFound // the client never sees suppressed alerts
+		}
+		e := Event{AlertID: id, Kind: "client_note", Actor: audit.OriginFrom(ctx).Actor, Body: text, ClientVisible: true}
+		if err := tx.Select("AlertID", "Kind", "Actor", "Body", "ClientVisible").Create(&e).Error; err != nil {
+			return fmt.Errorf("adding the client's note: %w", err)
+		}
+		var err error
+		resumed, err = recordPause(ctx, tx, []int64{id}, "resume")
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	s.changed(ctx, t, resumed, "resume")
+	return len(resumed) > 0, nil
+}
+
+// Waiting reports whether a timeline ends waiting on the client.
+func Waiting(events []Event) bool {
+	waiting := false
+	for _, e := range events {
+		switch e.Kind {
+		case "waiting":
+			waiting = true
+		case "resumed":
+			waiting = false
+		}
+	}
+	return waiting
 }

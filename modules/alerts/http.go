@@ -143,15 +143,7 @@ func (s *Service) detailPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page := detailPage{Alert: a, Events: events}
-	for _, e := range events {
-		switch e.Kind {
-		case "waiting":
-			page.Waiting = true
-		case "resumed":
-			page.Waiting = false
-		}
-	}
+	page := detailPage{Alert: a, Events: events, Waiting: Waiting(events)}
 	if s.sla != nil {
 		if page.SLA, err = s.sla(c.Request().Context(), t, a, events); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -17,6 +18,7 @@ import (
 func (s *Service) PortalRoutes(a *authz.Authorizer, e *echo.Echo) {
 	a.Route(e, http.MethodGet, "/alerts", authz.PortalView, s.portalList)
 	a.Route(e, http.MethodGet, "/alerts/:id", authz.PortalView, s.portalDetail)
+	a.Route(e, http.MethodPost, "/alerts/:id/notes", authz.PortalView, s.portalReply)
 }
 
 // portalListPage is what the portal's alert list shows.
@@ -47,6 +49,7 @@ type portalDetailPage struct {
 	Alert    Alert
 	Timeline []ClientEvent
 	SLA      *SLAPanel
+	Waiting  bool // Support asked the client something
 }
 
 func (s *Service) portalDetail(c echo.Context) error {
@@ -64,11 +67,36 @@ func (s *Service) portalDetail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page := portalDetailPage{Alert: a, Timeline: ClientTimeline(events)}
+	page := portalDetailPage{Alert: a, Timeline: ClientTimeline(events), Waiting: Waiting(events)}
 	if s.sla != nil {
 		if page.SLA, err = s.sla(ctx, t, a, events); err != nil {
 			return err
 		}
 	}
 	return web.Render(c, http.StatusOK, "portal/alert.html", fmt.Sprintf("Alert #%d", a.ID), page)
+}
+
+// portalReply adds the client's note; when Support was waiting for an
+// answer, it is the answer and the alert resumes.
+func (s *Service) portalReply(c echo.Context) error {
+	ctx := c.Request().Context()
+	t, _ := tenancy.FromContext(ctx)
+	id, err := alertID(c)
+	if err != nil {
+		return err
+	}
+	resumed, err := s.ClientReply(ctx, t, id, c.FormValue("note"))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound, "No such alert.")
+	case errors.Is(err, ErrInvalid):
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+	case err != nil:
+		return err
+	}
+	flash := "Your note was sent to Support."
+	if resumed {
+		flash = "Thank you: your answer was sent and Support is back on it."
+	}
+	return web.RedirectFlash(c, fmt.Sprintf("/alerts/%d", id), flash)
 }

@@ -318,28 +318,35 @@ func (s *Service) pauseOrResume(ctx context.Context, t tenancy.Tenant, ids []int
 	if len(ids) == 0 || len(ids) > 1000 {
 		return 0, nil, invalid("select 1-1000 alerts")
 	}
+	var changed []int64
+	err := tenancy.Do(ctx, t, func(tx *gorm.DB) (err error) {
+		changed, err = recordPause(ctx, tx, ids, action)
+		return err
+	})
+	return len(changed), changed, err
+}
+
+// recordPause is pauseOrResume inside the caller's transaction.
+func recordPause(ctx context.Context, tx *gorm.DB, ids []int64, action string) ([]int64, error) {
 	kind, from := "waiting", "resumed"
 	if action == "resume" {
 		kind, from = "resumed", "waiting"
 	}
 	var changed []int64
-	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
-		// The last pause-related event says the state; none means not waiting.
-		err := tx.Raw(`INSERT INTO alert_events (alert_id, kind, actor)
-			SELECT a.id, ?, ? FROM alerts a
-			WHERE a.id IN ? AND a.status IN ('firing', 'acknowledged')
-			AND coalesce((SELECT e.kind FROM alert_events e WHERE e.alert_id = a.id AND e.kind IN ('waiting', 'resumed')
-				ORDER BY e.id DESC LIMIT 1), 'resumed') = ?
-			RETURNING alert_id`, kind, audit.OriginFrom(ctx).Actor, ids, from).Scan(&changed).Error
-		if err != nil {
-			return fmt.Errorf("recording %s: %w", kind, err)
-		}
-		if len(changed) > 0 {
-			return audit.Record(ctx, tx, "alert."+kind, fmt.Sprint(changed), fmt.Sprintf("%d alert(s)", len(changed)))
-		}
-		return nil
-	})
-	return len(changed), changed, err
+	// The last pause-related event says the state; none means not waiting.
+	err := tx.Raw(`INSERT INTO alert_events (alert_id, kind, actor)
+		SELECT a.id, ?, ? FROM alerts a
+		WHERE a.id IN ? AND a.status IN ('firing', 'acknowledged')
+		AND coalesce((SELECT e.kind FROM alert_events e WHERE e.alert_id = a.id AND e.kind IN ('waiting', 'resumed')
+			ORDER BY e.id DESC LIMIT 1), 'resumed') = ?
+		RETURNING alert_id`, kind, audit.OriginFrom(ctx).Actor, ids, from).Scan(&changed).Error
+	if err != nil {
+		return nil, fmt.Errorf("recording %s: %w", kind, err)
+	}
+	if len(changed) > 0 {
+		return changed, audit.Record(ctx, tx, "alert."+kind, fmt.Sprint(changed), fmt.Sprintf("%d alert(s)", len(changed)))
+	}
+	return nil, nil
 }
 
 // changed tells the transition hooks, after the commit.
