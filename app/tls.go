@@ -173,7 +173,7 @@ func runTLS(ctx context.Context, e *env, handler http.Handler, resolver hostDire
 	errorLog := slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)
 	tlsConfig := manager.TLSConfig() // GetCertificate plus the acme-tls/1 protocol for TLS-ALPN-01
 	tlsConfig.MinVersion = tls.VersionTLS12
-	httpsSrv := &http.Server{Handler: handler, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
+	httpsSrv := &http.Server{Handler: strictTransport(handler), TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
 	httpSrv := &http.Server{Handler: manager.HTTPHandler(redirectToHTTPS(httpsPort)), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
 
 	e.log.Info("serving HTTPS", "url", "https://"+lns.https.Addr().String(), "console_hosts", e.cfg.Server.ConsoleHosts,
@@ -200,6 +200,17 @@ func runTLS(ctx context.Context, e *env, handler http.Handler, resolver hostDire
 		}
 	}
 	return failed
+}
+
+// strictTransport tells browsers to use HTTPS for the host from now on (HSTS,
+// one year), so a later plain-HTTP link or a downgrade on the way never
+// carries a session cookie. Subdomains are left alone: a client's other
+// hosts are not ours.
+func strictTransport(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // loggingCache tells the operator when a certificate was obtained (autocert

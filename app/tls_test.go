@@ -92,9 +92,12 @@ func TestTLSEndToEnd(t *testing.T) {
 		t.Fatalf("second handshake got another certificate (serial %x, first %x)", again.SerialNumber, leaf.SerialNumber)
 	}
 	t.Logf("a later handshake with the certificate in memory took %v", time.Since(start).Round(time.Millisecond))
-	status, body, _ := httpsGet(t, httpsAddr, verified, "/", roots)
+	status, body, header := httpsGet(t, httpsAddr, verified, "/", roots)
 	if status != http.StatusOK || !strings.Contains(body, "Verified Health") {
 		t.Fatalf("GET https://%s/ = %d, want the client's portal (200 naming Verified Health):\n%.500s", verified, status, body)
+	}
+	if hsts := header.Get("Strict-Transport-Security"); hsts != "max-age=31536000" {
+		t.Errorf("HTTPS answers carry Strict-Transport-Security %q, want max-age=31536000", hsts)
 	}
 
 	// (b) Unknown and unverified names fail the handshake, and the CA never hears of them.
@@ -114,7 +117,7 @@ func TestTLSEndToEnd(t *testing.T) {
 	}
 
 	// The console host gets its certificate too, and cookies are Secure under --tls.
-	status, _, header := httpsGet(t, httpsAddr, console, "/login", roots)
+	status, _, header = httpsGet(t, httpsAddr, console, "/login", roots)
 	if status != http.StatusOK {
 		t.Fatalf("GET https://%s/login = %d, want 200", console, status)
 	}
