@@ -318,8 +318,9 @@ func TestPortalRouteMatrix(t *testing.T) {
 	}
 }
 
-// TestRemovedDomainForgetsItsCertificate: removing a domain also drops its
-// stored certificates, so no replica serves or renews them afterwards.
+// TestRemovedDomainForgetsItsCertificate: removing a domain (or its client)
+// also drops its stored certificates, so no replica serves or renews them
+// afterwards.
 func TestRemovedDomainForgetsItsCertificate(t *testing.T) {
 	e, _, _ := testServer(t)
 	p := seedPortalTenant(t, e, "pr")
@@ -337,6 +338,21 @@ func TestRemovedDomainForgetsItsCertificate(t *testing.T) {
 		if _, err := cache.Get(ctx, k); !errors.Is(err, autocert.ErrCacheMiss) {
 			t.Errorf("%s is still cached after its domain was removed (%v)", k, err)
 		}
+	}
+
+	// Deleting a client forgets the certificates of all its domains.
+	other := "other." + p.host
+	if _, err := e.tenants.TrustDomain(ctx, p.tenant.Slug, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := cache.Put(ctx, other, []byte("cert")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.tenants.Delete(ctx, p.tenant.Slug, p.tenant.Slug); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cache.Get(ctx, other); !errors.Is(err, autocert.ErrCacheMiss) {
+		t.Errorf("%s is still cached after its client was deleted (%v)", other, err)
 	}
 }
 

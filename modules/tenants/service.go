@@ -275,6 +275,11 @@ func (s *Service) Delete(ctx context.Context, slug, confirm string) error {
 		return err
 	}
 	s.log.InfoContext(ctx, "tenant deleted", "tenant", slug, "id", t.ID)
+	for _, d := range t.Domains { // removed with the tenant's row
+		for _, fn := range s.onRemoved {
+			fn(ctx, d.Hostname)
+		}
+	}
 	return nil
 }
 
