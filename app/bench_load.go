@@ -51,7 +51,7 @@ func benchThroughput(ctx context.Context, b *benchEnv, opts benchOptions, t *ben
 		return keys[r.IntN(len(keys))], fmt.Appendf(nil, `{"source":"bench","rule":"rule-%d","severity":"warning","summary":"load","labels":{"host":"h%d"}}`,
 			r.IntN(20), r.IntN(10))
 	}
-	lat, failed, elapsed, err := runLoad(ctx, base+"/api/v1/alerts", opts.loadRequests, opts.loadConcurrency, alert)
+	lat, failed, elapsed, err := runLoad(ctx, opts.loadRequests, opts.loadConcurrency, apiPost(base+"/api/v1/alerts", alert))
 	if err != nil {
 		return err
 	}
@@ -68,12 +68,12 @@ func benchThroughput(ctx context.Context, b *benchEnv, opts benchOptions, t *ben
 		return creds[i], fmt.Appendf(nil, `{"hostname":%q,"os":"linux","uptime_seconds":%d,"cpu_percent":%.1f,"memory_percent":%.1f,"disks":[{"mount":"/","used_percent":%.1f}]}`,
 			hosts[i], 1000+r.IntN(1000), 5+r.Float64()*20, 30+r.Float64()*20, 40+r.Float64()*10)
 	}
-	lat, failed, elapsed, err = runLoad(ctx, base+"/api/v1/agent/checkin", opts.loadRequests, opts.loadConcurrency, checkin)
+	lat, failed, elapsed, err = runLoad(ctx, opts.loadRequests, opts.loadConcurrency, apiPost(base+"/api/v1/agent/checkin", checkin))
 	if err != nil {
 		return err
 	}
 	loadRows(t, fmt.Sprintf("agent check-ins over %d tenants", len(creds)), "check-in", lat, failed, elapsed)
-	return nil
+	return benchPortal(ctx, b, base, opts, t, stderr)
 }
 
 // loadRows adds a load phase's rate and latency rows.
@@ -159,12 +159,24 @@ func startLoadServer(ctx context.Context, b *benchEnv) (string, []string, func()
 	return "http://" + ln.Addr().String(), keys, stop, nil
 }
 
-// runLoad sends total POSTs from workers connections, each with the bearer
-// token and body pick chooses, and returns every successful request's latency.
-func runLoad(ctx context.Context, url string, total, workers int, pick func(*rand.Rand) (string, []byte)) ([]time.Duration, int64, time.Duration, error) {
+// apiPost builds the JSON POSTs of the API load phases: the bearer token and
+// body pick chooses, to url.
+func apiPost(url string, pick func(*rand.Rand) (string, []byte)) func(context.Context, *rand.Rand) *http.Request {
+	return func(ctx context.Context, r *rand.Rand) *http.Request {
+		bearer, body := pick(r)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		return req
+	}
+}
+
+// runLoad sends total requests, built by next, from workers connections and
+// returns every successful (2xx) request's latency.
+func runLoad(ctx context.Context, total, workers int, next func(context.Context, *rand.Rand) *http.Request) ([]time.Duration, int64, time.Duration, error) {
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers, MaxConnsPerHost: workers}}
 	var (
-		next   atomic.Int64
+		sent   atomic.Int64
 		failed atomic.Int64
 		mu     sync.Mutex
 		lat    = make([]time.Duration, 0, total)
@@ -177,11 +189,8 @@ func runLoad(ctx context.Context, url string, total, workers int, pick func(*ran
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(seed, seed*7+1))
 			mine := make([]time.Duration, 0, total/workers+1)
-			for next.Add(1) <= int64(total) && ctx.Err() == nil {
-				bearer, body := pick(r)
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+bearer)
+			for sent.Add(1) <= int64(total) && ctx.Err() == nil {
+				req := next(ctx, r)
 				t0 := time.Now()
 				resp, err := client.Do(req)
 				if err != nil {

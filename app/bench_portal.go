@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"switchboard/modules/identity"
+)
+
+// Portal load: how fast a signed-in client user's overview page answers.
+// Every request resolves the host, loads the session from the client's
+// schema, reads the brand and fans out to alerts, endpoints and the SLA
+// report, so it is the heaviest page a client sees.
+const (
+	portalBenchTenants  = 50 // clients whose users sign in (argon2id costs ~50 ms per sign-in)
+	portalBenchPassword = "bench-portal-password-1"
+)
+
+// benchPortal signs one user in on each of a few clients' portal hosts
+// through the real login form, then loads their overview pages.
+func benchPortal(ctx context.Context, b *benchEnv, base string, opts benchOptions, t *benchTable, stderr io.Writer) error {
+	total := min(opts.loadRequests/5, 5000)
+	if total == 0 {
+		return nil
+	}
+	list, err := b.load.tenants.List(ctx)
+	if err != nil {
+		return err
+	}
+	list = list[:min(len(list), portalBenchTenants)]
+	fmt.Fprintf(stderr, "bench: portal overview load, %d requests over %d clients' hosts\n", total, len(list))
+	type visitor struct{ host, cookie string }
+	visitors := make([]visitor, 0, len(list))
+	for _, tn := range list {
+		host := tn.Slug + ".portal.bench.test"
+		if _, err := b.load.tenants.TrustDomain(ctx, tn.Slug, host); err != nil {
+			return fmt.Errorf("portal bench: %w", err)
+		}
+		email := "user@" + tn.Slug + ".example"
+		if _, _, err := b.load.identity.CreateClientUser(ctx, b.load.tenants.Scope(tn), identity.ClientInput{Email: email, Role: identity.RoleClientUser, Password: portalBenchPassword}); err != nil {
+			return fmt.Errorf("portal bench: %w", err)
+		}
+		cookie, err := portalSignIn(ctx, base, host, email)
+		if err != nil {
+			return fmt.Errorf("portal bench: signing in on %s: %w", host, err)
+		}
+		visitors = append(visitors, visitor{host, cookie})
+	}
+	overview := func(ctx context.Context, r *rand.Rand) *http.Request {
+		v := visitors[r.IntN(len(visitors))]
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/", nil)
+		req.Host = v.host
+		req.Header.Set("Accept", "text/html")
+		req.Header.Set("Cookie", v.cookie)
+		return req
+	}
+	lat, failed, elapsed, err := runLoad(ctx, total, min(opts.loadConcurrency, 16), overview)
+	if err != nil {
+		return err
+	}
+	t.info(fmt.Sprintf("portal overview pages over %d clients", len(visitors)), fmt.Sprintf("%.0f /s (%d requests, %d failed)", float64(len(lat))/elapsed.Seconds(), len(lat), failed))
+	t.info("portal overview latency p50", fmtDuration(percentile(lat, 0.50)))
+	t.info("portal overview latency p99", fmtDuration(percentile(lat, 0.99)))
+	return nil
+}
+
+// portalSignIn signs in through the portal's form as a browser would (CSRF
+// cookie first) and returns the Cookie header of the new session.
+func portalSignIn(ctx context.Context, base, host, email string) (string, error) {
+	client := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, body, cookies string) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, method, base+"/login", strings.NewReader(body))
+		req.Host = host
+		req.Header.Set("Accept", "text/html")
+		if method == http.MethodPost {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if cookies != "" {
+			req.Header.Set("Cookie", cookies)
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		return resp, err
+	}
+	resp, err := do(http.MethodGet, "", "")
+	if err != nil {
+		return "", err
+	}
+	var csrf string
+	for _, c := range resp.Cookies() {
+		if c.Name == "portal_csrf" {
+			csrf = c.Value
+		}
+	}
+	form := url.Values{"email": {email}, "password": {portalBenchPassword}, "_csrf": {csrf}}
+	resp, err = do(http.MethodPost, form.Encode(), "portal_csrf="+csrf)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == "portal_session" && resp.StatusCode == http.StatusSeeOther {
+			return "portal_session=" + c.Value, nil
+		}
+	}
+	return "", fmt.Errorf("sign-in answered %d without a session", resp.StatusCode)
+}
