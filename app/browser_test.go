@@ -48,7 +48,7 @@ func TestBrowser(t *testing.T) {
 
 	expect(t, cli(t, "migrate"), 0)
 	for _, c := range []brClient{alpha, beta} {
-		expect(t, cli(t, "tenant", "create", "--slug", c.slug, "--name", c.name), 0)
+		expect(t, cli(t, "tenant", "create", "--slug", c.slug, "--name", c.name, "--domain", "portal."+c.slug+".example"), 0)
 		brCreateUser(t, password, "--tenant", c.slug, "--email", c.user, "--role", "client_user")
 	}
 	brCreateUser(t, password, "--email", owner, "--role", "owner")
@@ -126,6 +126,9 @@ func TestBrowser(t *testing.T) {
 		brScreenshot(t, ctx, "console-home-alerts.png")
 		brOpen(t, ctx, base, "/t/"+alpha.slug+"/policy")
 		brScreenshot(t, ctx, "policy.png")
+		brOpen(t, ctx, base, "/t/"+alpha.slug+"/domains")
+		brMustContain(t, brPageHTML(t, ctx), "_switchboard-challenge.portal."+alpha.slug+".example")
+		brScreenshot(t, ctx, "domains.png")
 	})
 
 	t.Run("phone-sized screen has no horizontal overflow", func(t *testing.T) {

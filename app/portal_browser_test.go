@@ -47,7 +47,8 @@ func TestPortalBrowser(t *testing.T) {
 	for i, p := range portals {
 		p.base = "http://" + p.host + ":" + port
 		_, err := e.branding.Save(ctx, p.tenant, branding.Input{DisplayName: p.name, PrimaryColor: p.primary, AccentColor: p.accent,
-			SupportEmail: "help@" + p.tenant.Slug + ".example", SupportPhone: "+1 555 0100", SenderName: p.name + " Service Desk", Logo: logos[i]})
+			SupportEmail: "help@" + p.tenant.Slug + ".example", SupportPhone: "+1 555 0100", SenderName: p.name + " Service Desk", Logo: logos[i],
+			Favicon: brLogoPNG(t, color.RGBA{200, 60, 20, 255})})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,6 +84,10 @@ func TestPortalBrowser(t *testing.T) {
 			}](`(() => { const i = document.querySelector("img.portal-logo"); return {Src: i.getAttribute("src"), Width: i.naturalWidth}; })()`))
 			if !strings.HasPrefix(logo.Src, "/brand/") || logo.Width == 0 {
 				t.Errorf("the logo is %+v, want a loaded /brand/<hash> image", logo)
+			}
+			favicon := brGet(t, tab, chromedp.Evaluate[string](`fetch(document.querySelector("link[rel=icon]").href).then(r => r.status + " " + r.headers.get("Content-Type") + " " + r.headers.get("Cache-Control"))`, chromedp.EvalAwaitPromise))
+			if favicon != "200 image/png public, max-age=31536000, immutable" {
+				t.Errorf("the favicon answers %q", favicon)
 			}
 			shots[p.name] = brGet(t, tab, chromedp.FullScreenshot(100))
 			brScreenshot(t, tab, "portal-"+p.tenant.Slug[:2]+".png")

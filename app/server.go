@@ -131,12 +131,12 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 		}
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
 	}
-	s.console.Use(noStore, echo.WrapMiddleware(s.sessions.LoadAndSave), e.identity.StaffSubject(s.sessions), s.resolver.Middleware("/healthz", "/readyz", agents.EnrollPath, agents.CheckInPath),
+	s.console.Use(noStore, withSessions(s.sessions, e.identity.StaffSubject(s.sessions)), s.resolver.Middleware("/healthz", "/readyz", agents.EnrollPath, agents.CheckInPath),
 		csrf(e.cfg.Server.SecureCookies, "sb_csrf"), s.consoleAuthz.Middleware(authz.MiddlewareOptions{LoginURL: func(echo.Context) string { return "/login" }}))
 	// Portal order: the host names the tenant first, because the client's
 	// session lives in that tenant's schema.
-	s.portal.Use(noStore, s.resolver.Middleware("/healthz", "/readyz"), echo.WrapMiddleware(s.portalSessions.LoadAndSave),
-		e.identity.ClientSubjectLoader(s.portalSessions), csrf(e.cfg.Server.SecureCookies, "portal_csrf"),
+	s.portal.Use(noStore, s.resolver.Middleware("/healthz", "/readyz"),
+		withSessions(s.portalSessions, e.identity.ClientSubjectLoader(s.portalSessions)), csrf(e.cfg.Server.SecureCookies, "portal_csrf"),
 		s.portalAuthz.Middleware(authz.MiddlewareOptions{LoginURL: func(echo.Context) string { return "/login" }}))
 
 	s.health(e, s.console)
@@ -207,11 +207,33 @@ func (s *server) health(e *env, ech *echo.Echo) {
 	})
 }
 
+// withSessions loads and saves sessions, and the signed-in user with
+// subject, for pages but not for assets: a session refresh would add a
+// cookie (and no-cache) to an answer every browser and proxy should cache,
+// and costs database round trips.
+func withSessions(sm *scs.SessionManager, subject echo.MiddlewareFunc) echo.MiddlewareFunc {
+	load := echo.WrapMiddleware(sm.LoadAndSave)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		withSession := load(subject(next))
+		return func(c echo.Context) error {
+			if isAsset(c.Request().URL.Path) {
+				return next(c)
+			}
+			return withSession(c)
+		}
+	}
+}
+
+// isAsset reports whether path is a static file or a client's brand image.
+func isAsset(path string) bool {
+	return strings.HasPrefix(path, "/static/") || strings.HasPrefix(path, "/brand/")
+}
+
 // noStore keeps console pages out of browser caches, so Back after signing
 // out does not show a client's data again.
 func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
+		if !isAsset(c.Request().URL.Path) {
 			c.Response().Header().Set("Cache-Control", "no-store")
 		}
 		return next(c)
