@@ -109,6 +109,15 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 		}
 		return e.agents.DetectOfflineDue(ctx, ids)
 	})
+	// A client's portal goes live soon after its TXT record appears, even if
+	// nobody presses Verify; replicas share the checks.
+	go e.every(ctx, time.Minute, "re-checking pending domains", func(ctx context.Context) error {
+		_, verified, err := e.tenants.VerifyPending(ctx)
+		if verified > 0 {
+			e.log.Info("pending domains verified by their TXT records", "count", verified)
+		}
+		return err
+	})
 	go e.every(ctx, 10*time.Minute, "deleting expired sessions", func(ctx context.Context) error {
 		_, err := e.identity.DeleteExpiredSessions(ctx)
 		return err

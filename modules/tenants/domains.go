@@ -148,9 +148,15 @@ func (s *Service) VerifyDomain(ctx context.Context, slug, host string) (Domain, 
 	if err != nil {
 		return Domain{}, err
 	}
-	checkErr := s.checkTXT(ctx, d)
+	return s.recordCheck(ctx, slug, d, s.checkTXT(ctx, d), true)
+}
+
+// recordCheck writes the outcome of a TXT check: verified, or the reason it
+// is not. A verification is always audited; a failure only when staff asked
+// (the automatic re-checks of VerifyPending would fill the log otherwise).
+func (s *Service) recordCheck(ctx context.Context, slug string, d Domain, checkErr error, auditFailure bool) (Domain, error) {
 	var d2 Domain
-	err = s.root(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.root(ctx).Transaction(func(tx *gorm.DB) error {
 		var res *gorm.DB
 		action, summary := "domain.verified", d.Hostname+" verified by TXT "+d.ChallengeName()
 		if checkErr == nil {
@@ -167,8 +173,10 @@ func (s *Service) VerifyDomain(ctx context.Context, slug, host string) (Domain, 
 		if res.RowsAffected == 0 { // removed while DNS was asked
 			return noDomain(slug, d.Hostname)
 		}
-		if err := audit.RecordPlatform(ctx, tx, action, slug, summary); err != nil {
-			return err
+		if checkErr == nil || auditFailure {
+			if err := audit.RecordPlatform(ctx, tx, action, slug, summary); err != nil {
+				return err
+			}
 		}
 		return tx.Where("hostname = ?", d.Hostname).Take(&d2).Error
 	})
