@@ -115,6 +115,12 @@ func TestPortal(t *testing.T) {
 	if len(first.Cookies()) == 0 {
 		t.Error("the first portal page sets no cookie (CSRF)")
 	}
+	for name, want := range map[string]string{"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'",
+		"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"} {
+		if got := first.Header.Get(name); got != want {
+			t.Errorf("the portal's %s is %q, want %q", name, got, want)
+		}
+	}
 	for name, values := range first.Header { // cookies and headers say nothing about the platform either
 		if v := strings.ToLower(name + ": " + strings.Join(values, ", ")); strings.Contains(v, "switchboard") || strings.Contains(v, "sb_") {
 			t.Errorf("the portal's header reveals the platform: %s", v)

@@ -36,6 +36,11 @@ func New(log *slog.Logger) *echo.Echo {
 			return err
 		}}))
 	e.Use(middleware.BodyLimit(MaxBodyBytes))
+	// No page may be framed by another site (clickjacking), no answer
+	// sniffed into another type, no URL leaked to other sites. Handlers with
+	// stricter needs (brand images) set their own Content-Security-Policy.
+	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{XSSProtection: "", ContentTypeNosniff: "nosniff",
+		XFrameOptions: "DENY", ReferrerPolicy: "same-origin", ContentSecurityPolicy: "frame-ancestors 'none'"}))
 	e.Use(accessLog(log))
 	return e
 }
