@@ -244,6 +244,21 @@ func TestPortal(t *testing.T) {
 		}
 	}
 
+	// Disabling a signed-in user ends their session at once.
+	victim := newHostClient(t, ts.URL, a.host)
+	if got := victim.login(a.admin, portalPassword); got != http.StatusSeeOther {
+		t.Fatalf("admin login = %d", got)
+	}
+	if _, err := e.identity.SetClientDisabled(context.Background(), a.tenant, a.admin, true); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, h := victim.do(http.MethodGet, "/", nil); status != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/login") {
+		t.Errorf("a disabled user's session still works: / = %d to %q", status, h.Get("Location"))
+	}
+	if got := newHostClient(t, ts.URL, a.host).login(a.admin, portalPassword); got != http.StatusUnauthorized {
+		t.Errorf("a disabled user signs in: %d", got)
+	}
+
 	// Signing out ends the session server-side.
 	if status, _, _ := user.do(http.MethodPost, "/logout", nil); status != http.StatusSeeOther {
 		t.Errorf("logout = %d", status)
