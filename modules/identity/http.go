@@ -21,7 +21,7 @@ import (
 func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo, sm *scs.SessionManager) {
 	a.Route(e, http.MethodGet, "/login", authz.Public, s.loginForm)
 	a.Route(e, http.MethodPost, "/login", authz.Public, s.login(sm))
-	a.Route(e, http.MethodPost, "/logout", authz.ConsoleView, s.logout(sm))
+	a.Route(e, http.MethodPost, "/logout", authz.ConsoleView, logout(sm))
 
 	v := consoleUsers
 	a.Route(e, http.MethodGet, "/t/:slug/users", authz.TenantView, s.clientUsers(v))
@@ -44,38 +44,52 @@ type loginForm struct {
 	Next  string
 }
 
-func (s *Service) loginForm(c echo.Context) error {
+func (s *Service) loginForm(c echo.Context) error { return signInForm(c, "public/login.html") }
+
+// signInForm shows a sign-in form, or sends a signed-in visitor on.
+func signInForm(c echo.Context, template string) error {
 	if _, ok := authz.SubjectFrom(c.Request().Context()); ok {
 		return c.Redirect(http.StatusSeeOther, safeNext(c.QueryParam("next")))
 	}
-	return web.Render(c, http.StatusOK, "public/login.html", "Sign in", loginForm{Next: safeNext(c.QueryParam("next"))})
+	return web.Render(c, http.StatusOK, template, "Sign in", loginForm{Next: safeNext(c.QueryParam("next"))})
 }
 
 func (s *Service) login(sm *scs.SessionManager) echo.HandlerFunc {
-	return func(c echo.Context) error {
+	return signIn("public/login.html", func(c echo.Context, email, password string) error {
 		ctx := c.Request().Context()
+		u, err := s.AuthenticateStaff(ctx, email, password, c.RealIP())
+		if err != nil {
+			return err
+		}
+		return StartStaffSession(ctx, sm, u)
+	})
+}
+
+// signIn handles a sign-in form: attempt checks the password and starts the
+// session. Throttled and refused attempts re-render the form (template) with
+// 429 + Retry-After or 401 and the same words for every refusal.
+func signIn(template string, attempt func(c echo.Context, email, password string) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
 		f := loginForm{Email: strings.TrimSpace(c.FormValue("email")), Next: safeNext(c.FormValue("next"))}
-		u, err := s.AuthenticateStaff(ctx, f.Email, c.FormValue("password"), c.RealIP())
+		err := attempt(c, f.Email, c.FormValue("password"))
 		var throttled *ThrottledError
 		switch {
 		case errors.As(err, &throttled):
 			secs := int(throttled.RetryAfter.Seconds()) + 1
 			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-			return web.RenderError(c, http.StatusTooManyRequests, "public/login.html", "Sign in",
+			return web.RenderError(c, http.StatusTooManyRequests, template, "Sign in",
 				fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", (secs+59)/60), f)
 		case errors.Is(err, ErrBadLogin):
-			return web.RenderError(c, http.StatusUnauthorized, "public/login.html", "Sign in", "Invalid email or password.", f)
+			return web.RenderError(c, http.StatusUnauthorized, template, "Sign in", "Invalid email or password.", f)
 		case err != nil:
-			return err
-		}
-		if err := StartStaffSession(ctx, sm, u); err != nil {
 			return err
 		}
 		return c.Redirect(http.StatusSeeOther, f.Next)
 	}
 }
 
-func (s *Service) logout(sm *scs.SessionManager) echo.HandlerFunc {
+// logout ends the session here and in the store, and shows the sign-in form.
+func logout(sm *scs.SessionManager) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if err := sm.Destroy(c.Request().Context()); err != nil {
 			return err

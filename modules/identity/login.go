@@ -20,57 +20,76 @@ func (s *Service) AuthenticateStaff(ctx context.Context, email, password, ip str
 	if err != nil {
 		e = "invalid" // still count the attempt against the IP
 	}
-	var (
-		u       StaffUser
-		outcome error
-	)
-	// One transaction per attempt, serialised per account by an advisory
-	// lock: check, verify and count happen as one step, so parallel guesses
-	// cannot all slip past the limit while each one is being hashed.
-	err = s.cluster.ControlDB().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtext(?))`, accountKey(e)).Error; err != nil {
+	var u StaffUser
+	err = s.throttledAttempt(ctx, accountKey(e), ip, func(tx *gorm.DB) (bool, error) {
+		lookup := tx.Where("email = ?", e).Take(&u).Error
+		if lookup != nil && !errors.Is(lookup, gorm.ErrRecordNotFound) {
+			return false, fmt.Errorf("reading staff user: %w", lookup)
+		}
+		if !passwordMatches(u.PasswordHash, lookup == nil, password) || u.DisabledAt != nil {
+			return false, nil
+		}
+		if err := tx.Exec(`UPDATE control.staff_users SET last_login_at = now() WHERE id = ?`, u.ID).Error; err != nil {
+			return false, err
+		}
+		return true, audit.RecordPlatform(audit.WithOrigin(ctx, audit.Origin{Actor: u.Email, ClientIP: ip}), tx, "staff.login", u.Email, "")
+	})
+	if errors.Is(err, ErrBadLogin) {
+		s.log.WarnContext(ctx, "failed staff login", "email", e, "ip", ip)
+	}
+	if err != nil {
+		return StaffUser{}, err
+	}
+	return u, nil
+}
+
+// throttledAttempt runs one sign-in attempt in a control-plane transaction,
+// serialised per account by an advisory lock, so that check, verify and
+// count happen as one step and parallel guesses cannot all slip past the
+// limit while each one is being hashed. It answers *ThrottledError while the
+// account or the IP is blocked; otherwise verify says whether the password
+// was right (a false counts a failure against both and answers ErrBadLogin;
+// a true clears the account's failures).
+func (s *Service) throttledAttempt(ctx context.Context, account, ip string, verify func(ctl *gorm.DB) (bool, error)) error {
+	var outcome error
+	err := s.cluster.ControlDB().WithContext(ctx).Transaction(func(ctl *gorm.DB) error {
+		if err := ctl.Exec(`SELECT pg_advisory_xact_lock(hashtext(?))`, account).Error; err != nil {
 			return fmt.Errorf("locking login throttle: %w", err)
 		}
-		if wait, err := blocked(ctx, tx, accountKey(e), ipKey(ip)); err != nil {
+		if wait, err := blocked(ctx, ctl, account, ipKey(ip)); err != nil {
 			return err
 		} else if wait > 0 {
 			outcome = &ThrottledError{RetryAfter: wait}
 			return nil
 		}
-		lookup := tx.Where("email = ?", e).Take(&u).Error
-		if lookup != nil && !errors.Is(lookup, gorm.ErrRecordNotFound) {
-			return fmt.Errorf("reading staff user: %w", lookup)
-		}
-		hash := u.PasswordHash
-		if lookup != nil {
-			hash = dummyHash
-		}
-		if !VerifyPassword(hash, password) || lookup != nil || u.DisabledAt != nil {
-			if err := recordFailure(ctx, tx, accountKey(e), accountLimit); err != nil {
-				return err
-			}
-			if err := recordFailure(ctx, tx, ipKey(ip), ipLimit); err != nil {
-				return err
-			}
-			outcome = ErrBadLogin
-			return nil
-		}
-		if err := clearFailures(ctx, tx, accountKey(e)); err != nil {
+		ok, err := verify(ctl)
+		if err != nil {
 			return err
 		}
-		if err := tx.Exec(`UPDATE control.staff_users SET last_login_at = now() WHERE id = ?`, u.ID).Error; err != nil {
+		if ok {
+			return clearFailures(ctx, ctl, account)
+		}
+		if err := recordFailure(ctx, ctl, account, accountLimit); err != nil {
 			return err
 		}
-		return audit.RecordPlatform(audit.WithOrigin(ctx, audit.Origin{Actor: u.Email, ClientIP: ip}), tx, "staff.login", u.Email, "")
+		if err := recordFailure(ctx, ctl, ipKey(ip), ipLimit); err != nil {
+			return err
+		}
+		outcome = ErrBadLogin
+		return nil
 	})
 	if err != nil {
-		return StaffUser{}, fmt.Errorf("signing in: %w", err)
+		return fmt.Errorf("signing in: %w", err)
 	}
-	if outcome != nil {
-		if errors.Is(outcome, ErrBadLogin) {
-			s.log.WarnContext(ctx, "failed staff login", "email", e, "ip", ip)
-		}
-		return StaffUser{}, outcome
+	return outcome
+}
+
+// passwordMatches verifies password against hash, or against a dummy hash
+// when the user does not exist, so both cost the same hashing work.
+func passwordMatches(hash string, exists bool, password string) bool {
+	if !exists {
+		VerifyPassword(dummyHash, password)
+		return false
 	}
-	return u, nil
+	return VerifyPassword(hash, password)
 }

@@ -22,42 +22,16 @@ func (s *Service) AuthenticateClient(ctx context.Context, t tenancy.Tenant, emai
 	if err != nil {
 		e = "invalid"
 	}
+	var u ClientUser
 	account := accountKey("client:" + strconv.FormatInt(t.ID, 10) + ":" + e)
-	var (
-		u       ClientUser
-		outcome error
-	)
-	err = s.cluster.ControlDB().WithContext(ctx).Transaction(func(ctl *gorm.DB) error {
-		if err := ctl.Exec(`SELECT pg_advisory_xact_lock(hashtext(?))`, account).Error; err != nil {
-			return fmt.Errorf("locking login throttle: %w", err)
-		}
-		if wait, err := blocked(ctx, ctl, account, ipKey(ip)); err != nil {
-			return err
-		} else if wait > 0 {
-			outcome = &ThrottledError{RetryAfter: wait}
-			return nil
-		}
-		return tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+	err = s.throttledAttempt(ctx, account, ip, func(*gorm.DB) (ok bool, err error) {
+		err = tenancy.Do(ctx, t, func(tx *gorm.DB) error {
 			lookup := tx.Where("email = ?", e).Take(&u).Error
 			if lookup != nil && !errors.Is(lookup, gorm.ErrRecordNotFound) {
 				return fmt.Errorf("reading client user: %w", lookup)
 			}
-			hash := u.PasswordHash
-			if lookup != nil {
-				hash = dummyHash
-			}
-			if !VerifyPassword(hash, password) || lookup != nil || u.DisabledAt != nil {
-				if err := recordFailure(ctx, ctl, account, accountLimit); err != nil {
-					return err
-				}
-				if err := recordFailure(ctx, ctl, ipKey(ip), ipLimit); err != nil {
-					return err
-				}
-				outcome = ErrBadLogin
+			if ok = passwordMatches(u.PasswordHash, lookup == nil, password) && u.DisabledAt == nil; !ok {
 				return nil
-			}
-			if err := clearFailures(ctx, ctl, account); err != nil {
-				return err
 			}
 			if err := tx.Exec(`UPDATE users SET last_login_at = now() WHERE id = ?`, u.ID).Error; err != nil {
 				return err
@@ -69,15 +43,13 @@ func (s *Service) AuthenticateClient(ctx context.Context, t tenancy.Tenant, emai
 			}
 			return audit.Record(audit.WithOrigin(ctx, audit.Origin{Actor: u.Email, ClientIP: ip}), tx, "user.login", u.Email, "portal")
 		})
+		return ok, err
 	})
-	if err != nil {
-		return ClientUser{}, fmt.Errorf("signing in: %w", err)
+	if errors.Is(err, ErrBadLogin) {
+		s.log.WarnContext(ctx, "failed portal login", "tenant", t.Slug, "email", e, "ip", ip)
 	}
-	if outcome != nil {
-		if errors.Is(outcome, ErrBadLogin) {
-			s.log.WarnContext(ctx, "failed portal login", "tenant", t.Slug, "email", e, "ip", ip)
-		}
-		return ClientUser{}, outcome
+	if err != nil {
+		return ClientUser{}, err
 	}
 	return u, nil
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -28,31 +26,12 @@ var errNoPortalTenant = errors.New("portal session outside a client's portal")
 // sessions table of the tenant whose host the browser asked, so a token from
 // one client's portal is simply unknown on any other host.
 func (s *Service) NewClientSessions(secure bool) *scs.SessionManager {
-	sm := scs.New()
-	sm.Store = tenantStore{}
-	sm.IdleTimeout = IdleTimeout
-	sm.Lifetime = AbsoluteTimeout
-	sm.HashTokenInStore = true
-	sm.Cookie.Name = "portal_session"
-	sm.Cookie.HttpOnly = true
-	sm.Cookie.SameSite = http.SameSiteLaxMode
-	sm.Cookie.Secure = secure
-	sm.Cookie.Persist = false
-	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-		s.log.ErrorContext(r.Context(), "portal session store failed", "err", err)
-		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
-	}
-	return sm
+	return s.newSessions(tenantStore{}, "portal_session", secure)
 }
 
 // StartClientSession gives the browser a fresh session for the user.
 func StartClientSession(ctx context.Context, sm *scs.SessionManager, t tenancy.Tenant, u ClientUser) error {
-	if err := sm.RenewToken(ctx); err != nil {
-		return fmt.Errorf("renewing session: %w", err)
-	}
-	sm.Put(ctx, subjectKey, ClientSubject(t.ID, u.ID))
-	sm.Put(ctx, startedKey, time.Now().UnixMicro())
-	return nil
+	return startSession(ctx, sm, ClientSubject(t.ID, u.ID))
 }
 
 // ClientSubjectLoader loads the portal session's user into the request

@@ -31,18 +31,25 @@ const (
 // NewStaffSessions returns the session manager of the staff console: tokens
 // in a host-only cookie, stored hashed in control.sessions.
 func (s *Service) NewStaffSessions(secure bool) *scs.SessionManager {
+	return s.newSessions(&controlStore{db: s.cluster.ControlDB()}, "sb_console", secure)
+}
+
+// newSessions is a session manager over store: a host-only browser-session
+// cookie (no Domain attribute, no expiry), tokens kept only as hashes, and
+// the idle and absolute lifetimes above.
+func (s *Service) newSessions(store scs.Store, cookie string, secure bool) *scs.SessionManager {
 	sm := scs.New()
-	sm.Store = &controlStore{db: s.cluster.ControlDB()}
+	sm.Store = store
 	sm.IdleTimeout = IdleTimeout
 	sm.Lifetime = AbsoluteTimeout
 	sm.HashTokenInStore = true
-	sm.Cookie.Name = "sb_console"
+	sm.Cookie.Name = cookie
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = secure
 	sm.Cookie.Persist = false
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-		s.log.ErrorContext(r.Context(), "session store failed", "err", err)
+		s.log.ErrorContext(r.Context(), "session store failed", "cookie", cookie, "err", err)
 		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
 	}
 	return sm
@@ -51,10 +58,16 @@ func (s *Service) NewStaffSessions(secure bool) *scs.SessionManager {
 // StartStaffSession gives the browser a new session id (never reusing one
 // from before the login) for the authenticated user.
 func StartStaffSession(ctx context.Context, sm *scs.SessionManager, u StaffUser) error {
+	return startSession(ctx, sm, u.Subject())
+}
+
+// startSession renews the token (never keeping one from before a login) and
+// records who signed in and when.
+func startSession(ctx context.Context, sm *scs.SessionManager, subject string) error {
 	if err := sm.RenewToken(ctx); err != nil {
 		return fmt.Errorf("renewing session: %w", err)
 	}
-	sm.Put(ctx, subjectKey, u.Subject())
+	sm.Put(ctx, subjectKey, subject)
 	sm.Put(ctx, startedKey, time.Now().UnixMicro())
 	return nil
 }
