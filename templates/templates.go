@@ -5,5 +5,5 @@ import "embed"
 
 // FS holds every template; names are paths like "console/home.html".
 //
-//go:embed *.html console/*.html portal/*.html public/*.html
+//go:embed *.html console/*.html portal/*.html public/*.html shared/*.html
 var FS embed.FS

@@ -113,6 +113,8 @@ type clientUsersPage struct {
 	Password string // a password just generated, shown once
 	Email    string // whose password it is
 	Me       authz.Subject
+	Base     string // where the page and its forms live
+	Portal   bool
 }
 
 // usersView is where a client's users are managed: by staff in the console,
@@ -121,16 +123,17 @@ type usersView struct {
 	template string
 	base     func(t tenancy.Tenant) string
 	title    func(t tenancy.Tenant) string
+	portal   bool // the client's own admins, in its words
 }
 
 var (
 	consoleUsers = usersView{"console/users.html",
 		func(t tenancy.Tenant) string { return "/t/" + t.Slug + "/users" },
-		func(t tenancy.Tenant) string { return "Users · " + t.Name }}
+		func(t tenancy.Tenant) string { return "Users · " + t.Name }, false}
 	// The portal's frame adds the client's name to every title itself.
 	portalUsers = usersView{"portal/users.html",
 		func(tenancy.Tenant) string { return "/users" },
-		func(tenancy.Tenant) string { return "Users" }}
+		func(tenancy.Tenant) string { return "Users" }, true}
 )
 
 func (s *Service) clientUsers(v usersView) echo.HandlerFunc {
@@ -145,7 +148,7 @@ func (s *Service) renderClientUsers(c echo.Context, v usersView, status int, p c
 	if err != nil {
 		return err
 	}
-	p.Users = users
+	p.Users, p.Base, p.Portal = users, v.base(t), v.portal
 	p.Me, _ = authz.SubjectFrom(c.Request().Context())
 	return c.Render(status, v.template, web.Page{Title: v.title(t), Error: errMsg, Data: p})
 }

@@ -139,8 +139,9 @@ func NewRenderer(fsys fs.FS, chrome ChromeFunc, patterns ...string) (*Renderer, 
 				layout = "layout_plain.html"
 			}
 			files := []string{layout, name}
-			for _, suffix := range []string{"_form.html", "_part.html"} {
-				partials, _ := fs.Glob(fsys, path.Dir(name)+"/*"+suffix)
+			// Partials of the page's folder, and those shared by every folder.
+			for _, pattern := range []string{path.Dir(name) + "/*_form.html", path.Dir(name) + "/*_part.html", "shared/*_part.html"} {
+				partials, _ := fs.Glob(fsys, pattern)
 				files = append(files, partials...)
 			}
 			t, err := template.New(name).Funcs(Funcs).ParseFS(fsys, files...)
@@ -154,7 +155,8 @@ func NewRenderer(fsys fs.FS, chrome ChromeFunc, patterns ...string) (*Renderer, 
 }
 
 // isPartial reports whether a template file is a piece shared by the pages
-// of its folder (named *_form.html or *_part.html) rather than a page.
+// of its folder, or of every folder when it lives in shared/ (named
+// *_form.html or *_part.html), rather than a page.
 func isPartial(name string) bool {
 	return strings.HasSuffix(name, "_form.html") || strings.HasSuffix(name, "_part.html")
 }
