@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -131,30 +132,22 @@ record; DNS changes can take a while to reach the resolver.`,
 }
 
 func domainRemoveCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "remove SLUG HOST",
-		Short: "Remove a portal hostname; every replica stops answering on it at once",
-		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			host, err := tenants.NormalizeHostname(args[1])
-			if err != nil {
-				return err
-			}
-			return withTenants(cmd, func(e *env) error {
-				if err := e.tenants.RemoveDomain(cmd.Context(), args[0], host); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "removed %s from %s\n", host, args[0])
-				return nil
-			})
-		},
-	}
+	return domainHostCommand("remove SLUG HOST", "Remove a portal hostname; every replica stops answering on it at once",
+		(*tenants.Service).RemoveDomain, "removed %[2]s from %[1]s\n")
 }
 
 func domainPrimaryCommand() *cobra.Command {
+	return domainHostCommand("primary SLUG HOST", "Make a hostname the client's primary one (used in links to the portal)",
+		(*tenants.Service).SetPrimary, "%[2]s is now the primary hostname of %[1]s\n")
+}
+
+// domainHostCommand is a `tenant domain` command that acts on one hostname
+// of a client and reports done (formatted with the slug and the hostname).
+// The hostname is checked before the database is opened.
+func domainHostCommand(use, short string, act func(s *tenants.Service, ctx context.Context, slug, host string) error, done string) *cobra.Command {
 	return &cobra.Command{
-		Use:   "primary SLUG HOST",
-		Short: "Make a hostname the client's primary one (used in links to the portal)",
+		Use:   use,
+		Short: short,
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			host, err := tenants.NormalizeHostname(args[1])
@@ -162,10 +155,10 @@ func domainPrimaryCommand() *cobra.Command {
 				return err
 			}
 			return withTenants(cmd, func(e *env) error {
-				if err := e.tenants.SetPrimary(cmd.Context(), args[0], host); err != nil {
+				if err := act(e.tenants, cmd.Context(), args[0], host); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s is now the primary hostname of %s\n", host, args[0])
+				fmt.Fprintf(cmd.OutOrStdout(), done, args[0], host)
 				return nil
 			})
 		},
