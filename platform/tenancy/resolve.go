@@ -81,45 +81,28 @@ func (r *Resolver) Invalidate() {
 	r.mu.Unlock()
 }
 
-func (r *Resolver) cached(m func(*Resolver) map[string]entry, key string, load func() (Tenant, error)) (Tenant, error) {
+// cached answers key from the map m picks, loading it on a miss or after
+// cacheTTL. With missTTL > 0, "unknown tenant" answers are remembered too,
+// for missTTL and only while the map is below maxUnknownHost entries.
+func (r *Resolver) cached(m func(*Resolver) map[string]entry, key string, missTTL time.Duration, load func() (Tenant, error)) (Tenant, error) {
 	r.mu.RLock()
 	e, ok := m(r)[key]
 	gen := r.gen
 	r.mu.RUnlock()
-	if ok && time.Since(e.at) < cacheTTL {
-		return e.t, nil
-	}
-	t, err := load()
-	if err != nil {
-		return Tenant{}, err
-	}
-	r.mu.Lock()
-	if r.gen == gen {
-		m(r)[key] = entry{t: t, at: time.Now()}
-	}
-	r.mu.Unlock()
-	return t, nil
-}
-
-// byHostCached is cached for hostnames: answers and, for a while, misses.
-func (r *Resolver) byHostCached(ctx context.Context, host string) (Tenant, error) {
-	r.mu.RLock()
-	e, ok := r.byHost[host]
-	gen := r.gen
-	r.mu.RUnlock()
 	switch {
-	case ok && e.unknown && time.Since(e.at) < unknownHostTTL:
+	case ok && e.unknown && time.Since(e.at) < missTTL:
 		return Tenant{}, ErrUnknownTenant
 	case ok && !e.unknown && time.Since(e.at) < cacheTTL:
 		return e.t, nil
 	}
-	t, err := r.dir.ByHost(ctx, host)
-	if err != nil && !errors.Is(err, ErrUnknownTenant) {
+	t, err := load()
+	unknown := errors.Is(err, ErrUnknownTenant)
+	if err != nil && !(unknown && missTTL > 0) {
 		return Tenant{}, err
 	}
 	r.mu.Lock()
-	if r.gen == gen && (err == nil || len(r.byHost) < maxUnknownHost) {
-		r.byHost[host] = entry{t: t, at: time.Now(), unknown: err != nil}
+	if r.gen == gen && (!unknown || len(m(r)) < maxUnknownHost) {
+		m(r)[key] = entry{t: t, at: time.Now(), unknown: unknown}
 	}
 	r.mu.Unlock()
 	return t, err
@@ -127,19 +110,23 @@ func (r *Resolver) byHostCached(ctx context.Context, host string) (Tenant, error
 
 // BySlug resolves a console path's slug.
 func (r *Resolver) BySlug(ctx context.Context, slug string) (Tenant, error) {
-	return r.cached(func(r *Resolver) map[string]entry { return r.bySlug }, slug,
+	return r.cached(func(r *Resolver) map[string]entry { return r.bySlug }, slug, 0,
 		func() (Tenant, error) { return r.dir.BySlug(ctx, slug) })
 }
 
-// ByHost resolves a portal hostname (verified domains only).
+// ByHost resolves a portal hostname (verified domains only). Unknown
+// hostnames are remembered for a while: every scanner's handshake and
+// request asks for one.
 func (r *Resolver) ByHost(ctx context.Context, host string) (Tenant, error) {
-	return r.byHostCached(ctx, host)
+	return r.cached(func(r *Resolver) map[string]entry { return r.byHost }, host, unknownHostTTL,
+		func() (Tenant, error) { return r.dir.ByHost(ctx, host) })
 }
 
 // ByAPIKey resolves an API key. The cache is keyed by the key itself and lives
-// only in this process's memory; the database stores only hashes.
+// only in this process's memory; the database stores only hashes. Unknown
+// keys are not remembered: random keys would only fill memory.
 func (r *Resolver) ByAPIKey(ctx context.Context, key string) (Tenant, error) {
-	return r.cached(func(r *Resolver) map[string]entry { return r.byKey }, key,
+	return r.cached(func(r *Resolver) map[string]entry { return r.byKey }, key, 0,
 		func() (Tenant, error) { return r.dir.ByAPIKey(ctx, key) })
 }
 
