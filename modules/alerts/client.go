@@ -2,8 +2,6 @@ package alerts
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"gorm.io/gorm"
 
@@ -56,20 +54,18 @@ func ClientTimeline(events []Event) []ClientEvent {
 // waiting on the client, the reply is the answer: the alert resumes and its
 // SLA clocks run again, in the same transaction. It reports whether it resumed.
 func (s *Service) ClientReply(ctx context.Context, t tenancy.Tenant, id int64, text string) (bool, error) {
-	text = strings.TrimSpace(text)
-	if text == "" || len(text) > 8000 {
-		return false, invalid("a note must be 1-8000 characters")
+	text, err := noteText(text)
+	if err != nil {
+		return false, err
 	}
 	var resumed []int64
-	err := s.onAlert(ctx, t, id, func(tx *gorm.DB, a Alert) error {
+	err = s.onAlert(ctx, t, id, func(tx *gorm.DB, a Alert) (err error) {
 		if a.Status == StatusSuppressed {
 			return ErrNotFound // the client never sees suppressed alerts
 		}
-		e := Event{AlertID: id, Kind: "client_note", Actor: audit.OriginFrom(ctx).Actor, Body: text, ClientVisible: true}
-		if err := tx.Select("AlertID", "Kind", "Actor", "Body", "ClientVisible").Create(&e).Error; err != nil {
-			return fmt.Errorf("adding the client's note: %w", err)
+		if err := addNote(tx, Event{AlertID: id, Kind: "client_note", Actor: audit.OriginFrom(ctx).Actor, Body: text, ClientVisible: true}); err != nil {
+			return err
 		}
-		var err error
 		resumed, err = recordPause(ctx, tx, []int64{id}, "resume")
 		return err
 	})

@@ -362,17 +362,30 @@ func (s *Service) changed(ctx context.Context, t tenancy.Tenant, ids []int64, ac
 // AddNote appends a note to an alert's timeline; forClient shares it with
 // the client's portal, otherwise it stays internal.
 func (s *Service) AddNote(ctx context.Context, t tenancy.Tenant, id int64, text string, forClient bool) error {
-	text = strings.TrimSpace(text)
-	if text == "" || len(text) > 8000 {
-		return invalid("a note must be 1-8000 characters")
+	text, err := noteText(text)
+	if err != nil {
+		return err
 	}
 	return s.onAlert(ctx, t, id, func(tx *gorm.DB, _ Alert) error {
-		e := Event{AlertID: id, Kind: "note", Actor: audit.OriginFrom(ctx).Actor, Body: text, ClientVisible: forClient}
-		if err := tx.Select("AlertID", "Kind", "Actor", "Body", "ClientVisible").Create(&e).Error; err != nil {
-			return fmt.Errorf("adding note: %w", err)
-		}
-		return nil
+		return addNote(tx, Event{AlertID: id, Kind: "note", Actor: audit.OriginFrom(ctx).Actor, Body: text, ClientVisible: forClient})
 	})
+}
+
+// noteText is a note's text, trimmed, or why it cannot be one.
+func noteText(text string) (string, error) {
+	text = strings.TrimSpace(text)
+	if text == "" || len(text) > 8000 {
+		return "", invalid("a note must be 1-8000 characters")
+	}
+	return text, nil
+}
+
+// addNote appends a note event (staff's or the client's) to a timeline.
+func addNote(tx *gorm.DB, e Event) error {
+	if err := tx.Select("AlertID", "Kind", "Actor", "Body", "ClientVisible").Create(&e).Error; err != nil {
+		return fmt.Errorf("adding a note: %w", err)
+	}
+	return nil
 }
 
 // Assign sets (or, with "", clears) an alert's assignee.
