@@ -35,7 +35,7 @@ func testServer(t *testing.T) (*env, *server, *httptest.Server) {
 	}
 	cfg.Database.URL = pgtest.URL()
 	e := &env{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), url: pgtest.URL()}
-	if err := e.connect(ctx, true); err != nil {
+	if err := e.connect(ctx, true, true); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.close)

@@ -118,7 +118,7 @@ func startLoadServer(ctx context.Context, b *benchEnv) (string, []string, func()
 	}
 	cfg.Database.MaxConns = 40
 	e := &env{cfg: cfg, log: b.log, url: b.pg.URL()}
-	if err := e.connect(ctx, false); err != nil {
+	if err := e.connect(ctx, false, true); err != nil {
 		return "", nil, nil, err
 	}
 	list, err := e.tenants.List(ctx)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,7 +24,8 @@ import (
 	"switchboard/modules/portal"
 	"switchboard/modules/slas"
 	"switchboard/modules/tenants"
-	"switchboard/platform/certcache"
+	"switchboard/platform/jobs"
+	"switchboard/platform/outbox"
 	"switchboard/platform/pgembed"
 	"switchboard/platform/tenancy"
 	"switchboard/platform/web"
@@ -38,6 +40,9 @@ type env struct {
 	url       string
 	binDir    string
 	cluster   *tenancy.Cluster
+	jobs      *jobs.Client        // built first; works jobs only in serve (and tests that ask)
+	events    *outbox.Subscribers // who acts on which outbox event
+	outbox    *outbox.Drainer     // drains tenants' outboxes (in serve)
 	tenants   *tenants.Service
 	identity  *identity.Service
 	audit     *audit.Service
@@ -143,21 +148,30 @@ func openDatabase(ctx context.Context, cmd *cobra.Command, extra map[string]stri
 }
 
 // openEnv opens the database, connects, and checks the control plane is
-// current unless allowBehind (migrate itself).
+// current unless allowBehind (migrate itself). Operator commands only insert
+// background jobs; serve works them.
 func openEnv(ctx context.Context, cmd *cobra.Command, extra map[string]string, allowBehind bool) (*env, error) {
+	return openEnvFor(ctx, cmd, extra, allowBehind, false)
+}
+
+func openEnvFor(ctx context.Context, cmd *cobra.Command, extra map[string]string, allowBehind, workJobs bool) (*env, error) {
 	e, err := openDatabase(ctx, cmd, extra)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.connect(ctx, allowBehind); err != nil {
+	if err := e.connect(ctx, allowBehind, workJobs); err != nil {
 		e.close()
 		return nil, err
 	}
 	return e, nil
 }
 
-// connect opens the pool on e.url and builds the services.
-func (e *env) connect(ctx context.Context, allowBehind bool) error {
+// connect opens the pool on e.url and wires everything, the one way serve,
+// every command and the tests do it: the jobs client first (insert-only
+// unless workJobs), then each service from its dependencies. Services
+// register their workers and outbox subscriptions in their constructors, so
+// a service that exists is wired; nothing is switched on afterwards.
+func (e *env) connect(ctx context.Context, allowBehind, workJobs bool) error {
 	var err error
 	e.cluster, err = tenancy.Open(ctx, e.url, tenancy.PoolOptions{MaxOpen: e.cfg.Database.MaxConns})
 	if err != nil {
@@ -168,62 +182,51 @@ func (e *env) connect(ctx context.Context, allowBehind bool) error {
 			return err
 		}
 	}
+	jobOpts := jobs.Options{Logger: e.log, JobTimeout: e.cfg.Jobs.Timeout, InsertOnly: !workJobs, MaxConns: 4}
+	if workJobs {
+		jobOpts.MaxConns = 10
+		jobOpts.Queues = map[string]int{notify.Queue: e.cfg.Notify.Workers, slas.Queue: 5,
+			outbox.Queue: e.cfg.Jobs.OutboxWorkers, periodicQueue: 2}
+	}
+	if e.jobs, err = jobs.New(ctx, e.url, jobOpts); err != nil {
+		return err
+	}
+	e.events = outbox.NewSubscribers()
+
 	e.tenants = tenants.NewService(e.cluster, tenants.Options{Logger: e.log,
 		Export:   tenants.ExportConfig{DatabaseURL: e.url, BinDir: e.binDir},
 		Resolver: tenants.DNSResolver(e.cfg.DNS.Resolver), ConsoleHosts: e.cfg.Server.ConsoleHosts})
-	e.tenants.OnDomainRemoved(func(ctx context.Context, host string) {
-		if err := certcache.New(e.cluster.ControlDB()).ForgetHost(ctx, host); err != nil {
-			e.log.Error("forgetting a removed domain's certificate", "host", host, "err", err)
-		}
-	})
+	e.outbox = outbox.NewDrainer(e.cluster, e.tenants, e.events, e.jobs, e.log)
 	e.identity = identity.NewService(e.cluster, e.tenants, e.log)
 	e.audit = audit.NewService(e.cluster)
 	e.policies = policies.NewService(e.cluster)
 	e.alerts = alerts.NewService().WithMaintenance(e.policies).WithSLA(slas.Panel(e.policies))
 	e.dashboard = dashboard.NewService(e.tenants, e.alerts)
-	e.notify = notify.NewService(notify.Deps{Alerts: e.alerts, Tenants: e.tenants, Policies: e.policies, Brand: e.emailBrand}, notify.Options{
+	e.branding = branding.NewService(branding.Options{})
+	e.notify = notify.NewService(notify.Deps{Alerts: e.alerts, Tenants: e.tenants, Policies: e.policies, Brand: e.emailBrand,
+		Jobs: e.jobs, Events: e.events}, notify.Options{
 		SMTP: notify.SMTPConfig{Host: e.cfg.Notify.SMTP.Host, Port: e.cfg.Notify.SMTP.Port, From: e.cfg.Notify.SMTP.From,
 			Username: e.cfg.Notify.SMTP.Username, Password: e.cfg.Notify.SMTP.Password, RequireTLS: e.cfg.Notify.SMTP.RequireTLS},
 		MaxAttempts: e.cfg.Notify.MaxAttempts, BaseURL: e.cfg.Notify.BaseURL,
 		AllowPrivateNetworks: e.cfg.Notify.AllowPrivateNetworks, Logger: e.log,
 	})
-	e.alerts.OnCreated(e.notify.AlertsCreated)
-	e.breaches = slas.NewBreaches(e.alerts, e.policies, e.tenants, e.notify, e.log)
-	e.alerts.OnCreated(e.breaches.AlertsCreated)
-	e.alerts.OnChanged(e.breaches.Changed)
-	e.reports = slas.NewReports(e.alerts, e.policies)
-	e.alerts.OnChanged(e.reports.Changed)
-	// An SLA change moves deadlines: reschedule the open alerts of the
-	// tenants it touches (all with open alerts, from the rollups, for a baseline).
-	e.policies.OnSLAChange(func(ctx context.Context, t *tenancy.Tenant) {
-		ctx = context.WithoutCancel(ctx)
-		go func() {
-			var ts []tenancy.Tenant
-			if t != nil {
-				ts = []tenancy.Tenant{*t}
-			} else if sums, err := e.tenants.Summaries(ctx, nil); err == nil {
-				for _, s := range sums {
-					if s.OpenCritical+s.OpenWarning+s.OpenInfo > 0 {
-						ts = append(ts, e.tenants.Scope(s.Tenant))
-					}
-				}
-			}
-			e.breaches.Reschedule(ctx, ts)
-		}()
-	})
-	e.breaches.OnBreach = func(ctx context.Context, t tenancy.Tenant, a alerts.Alert) {
-		if err := e.reports.Refresh(ctx, t, a.FirstSeenAt); err != nil {
-			e.log.Error("sla: refreshing the monthly rollup", "tenant", t.Slug, "err", err)
-		}
-	}
+	e.breaches = slas.NewBreaches(e.alerts, e.policies, e.tenants, e.jobs, e.events, e.log)
+	e.reports = slas.NewReports(e.alerts, e.policies, e.tenants, e.jobs, e.events)
 	e.agents = agents.NewService(agents.Options{Tenants: e.tenants, Policies: e.policies, Alerts: e.alerts, Logger: e.log})
-	e.branding = branding.NewService(branding.Options{})
 	e.portal = portal.NewService(e.alerts, e.agents, e.reports, e.portalBrand, e.log)
+	e.schedulePeriodic()
 	return nil
 }
 
 // close disconnects and stops the embedded cluster if this process started it.
 func (e *env) close() {
+	if e.jobs != nil {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		if err := e.jobs.Stop(stopCtx); err != nil {
+			e.log.Warn("stopping background jobs", "err", err)
+		}
+		cancel()
+	}
 	if e.cluster != nil {
 		_ = e.cluster.Close()
 	}

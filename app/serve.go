@@ -9,12 +9,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/spf13/cobra"
-
-	"switchboard/modules/notify"
-	"switchboard/modules/slas"
-	"switchboard/platform/jobs"
 )
 
 func newServeCommand() *cobra.Command {
@@ -34,10 +29,12 @@ is started if needed and stopped on SIGINT/SIGTERM.`,
 
 func runServe(cmd *cobra.Command, _ []string) error {
 	ctx := cmd.Context()
-	e, err := openEnv(ctx, cmd, map[string]string{"addr": "server.addr", "tls": "server.tls"}, false)
+	e, err := openEnvFor(ctx, cmd, map[string]string{"addr": "server.addr", "tls": "server.tls"}, false, true)
 	if err != nil {
 		return err
 	}
+	// Runs last: background jobs stop (running ones get the soft-stop
+	// window), then the pool closes, then an embedded cluster we own stops.
 	defer e.close()
 	if e.cfg.Server.TLS {
 		e.cfg.Server.SecureCookies = true // every browser request arrives over HTTPS
@@ -47,19 +44,9 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	bg, err := startJobs(ctx, e)
-	if err != nil {
+	if err := startBackground(ctx, e); err != nil {
 		return err
 	}
-	// Stopped after the HTTP server (deferred first, runs last but before the
-	// database closes), so in-flight ingests can still enqueue.
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := bg.Stop(stopCtx); err != nil {
-			e.log.Warn("stopping background jobs", "err", err)
-		}
-	}()
 	if e.cfg.Server.TLS {
 		return serveTLS(ctx, e, handler, handler.resolver)
 	}
@@ -86,21 +73,21 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	return nil
 }
 
-// startJobs starts the River client that works background jobs
-// (notification deliveries) in this process.
-func startJobs(ctx context.Context, e *env) (*jobs.Client, error) {
-	workers := river.NewWorkers()
-	e.notify.AddWorkers(workers)
-	e.breaches.AddWorkers(workers)
-	bg, err := jobs.New(ctx, e.url, workers, jobs.Options{Queues: map[string]int{notify.Queue: e.cfg.Notify.Workers, slas.Queue: 5}, Logger: e.log})
-	if err != nil {
-		return nil, err
+// startBackground starts working jobs in this process and listening for
+// outbox marks, which wake the drains at once (the periodic sweep covers
+// marks made while nobody listened). Both end with ctx and e.close.
+func startBackground(ctx context.Context, e *env) error {
+	if err := e.jobs.Start(ctx); err != nil {
+		return err
 	}
-	e.notify.UseJobs(bg)
-	e.breaches.UseJobs(bg)
-	if err := bg.Start(ctx); err != nil {
-		_ = bg.Stop(context.Background())
-		return nil, err
+	ready := make(chan struct{})
+	go e.outbox.Listen(ctx, ready)
+	select {
+	case <-ready:
+		return nil
+	case <-time.After(10 * time.Second):
+		return errors.New("could not start listening for outbox events")
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return bg, nil
 }

@@ -100,29 +100,6 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	// Offline endpoints: the rollups say which tenants have a deadline due, and
-	// only those schemas are read.
-	go e.every(ctx, 15*time.Second, "detecting offline endpoints", func(ctx context.Context) error {
-		ids, err := e.tenants.OfflineDue(ctx)
-		if err != nil {
-			return err
-		}
-		return e.agents.DetectOfflineDue(ctx, ids)
-	})
-	// A client's portal goes live soon after its TXT record appears, even if
-	// nobody presses Verify; replicas share the checks.
-	go e.every(ctx, time.Minute, "re-checking pending domains", func(ctx context.Context) error {
-		_, verified, err := e.tenants.VerifyPending(ctx)
-		if verified > 0 {
-			e.log.Info("pending domains verified by their TXT records", "count", verified)
-		}
-		return err
-	})
-	go e.every(ctx, 10*time.Minute, "deleting expired sessions", func(ctx context.Context) error {
-		_, err := e.identity.DeleteExpiredSessions(ctx)
-		return err
-	})
-
 	s.sessions = e.identity.NewStaffSessions(e.cfg.Server.SecureCookies)
 	if s.console, err = s.newEcho(e, s.consoleAuthz, consoleChrome); err != nil {
 		return nil, err
@@ -288,20 +265,4 @@ var sections = map[string]string{
 	"/t/:slug/alerts": "alerts", "/t/:slug/alerts/:id": "alerts", "/t/:slug/policy": "policy",
 	"/t/:slug/endpoints": "endpoints", "/t/:slug/endpoints/:id": "endpoints", "/t/:slug/enrollment": "endpoints", "/t/:slug/channels": "policy", "/t/:slug/apikeys": "overview", "/t/:slug/domains": "domains", "/t/:slug/sla": "sla", "/t/:slug/branding": "branding", "/platform/policies": "policies",
 	"/platform/staff": "staff", "/platform/audit": "platform-audit",
-}
-
-// every runs fn every interval until ctx ends, logging failures.
-func (e *env) every(ctx context.Context, interval time.Duration, what string, fn func(context.Context) error) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := fn(ctx); err != nil {
-				e.log.Error(what, "err", err)
-			}
-		}
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/mail"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -23,6 +24,17 @@ type Config struct {
 	Notify   Notify   `mapstructure:"notify"`
 	DNS      DNS      `mapstructure:"dns"`
 	ACME     ACME     `mapstructure:"acme"`
+	Jobs     Jobs     `mapstructure:"jobs"`
+}
+
+// Jobs configures background work.
+type Jobs struct {
+	// Timeout is the longest any background job may run. A job still marked
+	// running a little after that was left by a process that died, and is
+	// retried.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// OutboxWorkers is how many tenants' outboxes one process drains at once.
+	OutboxWorkers int `mapstructure:"outbox_workers"`
 }
 
 // DNS configures the lookups that verify custom domains.
@@ -111,6 +123,8 @@ var Defaults = map[string]any{
 	"notify.max_attempts":           8,
 	"notify.workers":                10,
 	"notify.allow_private_networks": false,
+	"jobs.timeout":                  "1m",
+	"jobs.outbox_workers":           4,
 	"log.level":                     "info",
 }
 
@@ -179,6 +193,9 @@ func (c *Config) validate() error {
 		if _, err := mail.ParseAddress(n.SMTP.From); err != nil {
 			return fmt.Errorf("%w: notify.smtp.from %q is not an e-mail address", ErrInvalid, n.SMTP.From)
 		}
+	}
+	if c.Jobs.Timeout < time.Second || c.Jobs.Timeout > time.Hour || c.Jobs.OutboxWorkers < 1 || c.Jobs.OutboxWorkers > 100 {
+		return fmt.Errorf("%w: jobs.timeout must be 1s-1h and jobs.outbox_workers 1-100", ErrInvalid)
 	}
 	if c.DNS.Resolver != "" {
 		if _, _, err := net.SplitHostPort(c.DNS.Resolver); err != nil {

@@ -58,7 +58,7 @@ func (s *Service) ClientReply(ctx context.Context, t tenancy.Tenant, id int64, t
 	if err != nil {
 		return false, err
 	}
-	var resumed []int64
+	var resumed []changedAlert
 	err = s.onAlert(ctx, t, id, func(tx *gorm.DB, a Alert) (err error) {
 		if a.Status == StatusSuppressed {
 			return ErrNotFound // the client never sees suppressed alerts
@@ -66,13 +66,12 @@ func (s *Service) ClientReply(ctx context.Context, t tenancy.Tenant, id int64, t
 		if err := addNote(tx, Event{AlertID: id, Kind: "client_note", Actor: audit.OriginFrom(ctx).Actor, Body: text, ClientVisible: true}); err != nil {
 			return err
 		}
-		resumed, err = recordPause(ctx, tx, []int64{id}, "resume")
+		resumed, err = recordPause(ctx, tx, []int64{id}, ActionResume)
 		return err
 	})
 	if err != nil {
 		return false, err
 	}
-	s.changed(ctx, t, resumed, "resume")
 	return len(resumed) > 0, nil
 }
 

@@ -22,10 +22,10 @@ func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo) {
 	a.Route(e, http.MethodPost, "/t/:slug/alerts/bulk", authz.TenantManage, s.bulk)
 	a.Route(e, http.MethodPost, "/t/:slug/silences", authz.TenantManage, s.silenceForm)
 	a.Route(e, http.MethodGet, "/t/:slug/alerts/:id", authz.TenantView, s.detailPage)
-	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/acknowledge", authz.TenantManage, s.transitionOne("acknowledge"))
-	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/resolve", authz.TenantManage, s.transitionOne("resolve"))
-	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/wait", authz.TenantManage, s.transitionOne("wait"))
-	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/resume", authz.TenantManage, s.transitionOne("resume"))
+	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/acknowledge", authz.TenantManage, s.transitionOne(ActionAcknowledge))
+	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/resolve", authz.TenantManage, s.transitionOne(ActionResolve))
+	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/wait", authz.TenantManage, s.transitionOne(ActionWait))
+	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/resume", authz.TenantManage, s.transitionOne(ActionResume))
 	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/notes", authz.TenantManage, s.note)
 	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/assign", authz.TenantManage, s.assign)
 }
@@ -46,9 +46,6 @@ func (s *Service) listPage(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "filter text is too long")
 	}
 	list, err := s.List(c.Request().Context(), t, f)
-	if errors.Is(err, ErrInvalid) {
-		return echo.NewHTTPError(http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
-	}
 	if err != nil {
 		return err
 	}
@@ -73,10 +70,7 @@ func (s *Service) bulk(c echo.Context) error {
 		ids = append(ids, id)
 	}
 	action := c.FormValue("action")
-	n, err := s.Transition(c.Request().Context(), t, ids, action)
-	if errors.Is(err, ErrInvalid) {
-		return echo.NewHTTPError(http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
-	}
+	n, err := s.Transition(c.Request().Context(), t, ids, Action(action))
 	if err != nil {
 		return err
 	}
@@ -152,7 +146,7 @@ func (s *Service) detailPage(c echo.Context) error {
 	return web.Render(c, http.StatusOK, "console/alert.html", fmt.Sprintf("Alert #%d · %s", a.ID, t.Name), page)
 }
 
-func (s *Service) transitionOne(action string) echo.HandlerFunc {
+func (s *Service) transitionOne(action Action) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		t, _ := tenancy.FromContext(c.Request().Context())
 		id, err := alertID(c)
@@ -188,10 +182,8 @@ func (s *Service) onDetail(c echo.Context, fn func(tenancy.Tenant, int64) error)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound, "No such alert.")
-	case errors.Is(err, ErrInvalid):
-		return echo.NewHTTPError(http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
 	case err != nil:
-		return err
+		return err // invalid input answers 400 with its message (its fault kind)
 	}
 	return web.RedirectFlash(c, fmt.Sprintf("/t/%s/alerts/%d", t.Slug, id), "")
 }
@@ -217,9 +209,7 @@ func (s *Service) silenceForm(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "duration must be like 2h, at most 90 days")
 	}
 	now := time.Now()
-	if _, err := s.CreateSilence(c.Request().Context(), t, ms, now, now.Add(d), c.FormValue("comment")); errors.Is(err, ErrInvalid) {
-		return echo.NewHTTPError(http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
-	} else if err != nil {
+	if _, err := s.CreateSilence(c.Request().Context(), t, ms, now, now.Add(d), c.FormValue("comment")); err != nil {
 		return err
 	}
 	return web.RedirectFlash(c, "/t/"+t.Slug+"/alerts", "Silence created: matching alerts are recorded as suppressed for "+d.String()+".")

@@ -13,14 +13,13 @@ import (
 
 	"switchboard/modules/audit"
 	"switchboard/modules/policies"
+	"switchboard/platform/outbox"
 	"switchboard/platform/tenancy"
 )
 
 // Service ingests signals and manages alerts. All of it is tenant-plane work.
 type Service struct {
 	maintenance MaintenanceSource
-	onCreated   []CreatedHook
-	onChanged   []ChangedHook
 	sla         SLASource
 
 	// suppressors caches each tenant's active silences and maintenance
@@ -75,21 +74,16 @@ func (s *Service) ForgetSuppressors(t tenancy.Tenant) {
 	s.mu.Unlock()
 }
 
-// CreatedHook is told, after Ingest has committed, about the firing alerts it opened.
-type CreatedHook func(ctx context.Context, t tenancy.Tenant, created []Alert)
-
-// OnCreated adds a hook (notifications, SLA deadlines); call it while wiring, before serving.
-func (s *Service) OnCreated(h CreatedHook) { s.onCreated = append(s.onCreated, h) }
-
-// ChangedHook is told, after a transition has committed, which alerts changed and how.
-type ChangedHook func(ctx context.Context, t tenancy.Tenant, ids []int64, action string)
-
-// OnChanged adds a transition hook (SLA deadlines); call it while wiring.
-func (s *Service) OnChanged(h ChangedHook) { s.onChanged = append(s.onChanged, h) }
-
-// AddEvent appends an event to an alert's timeline; ErrNotFound if there is no such alert.
-func (s *Service) AddEvent(ctx context.Context, t tenancy.Tenant, id int64, kind, actor, body string) error {
-	return s.onAlert(ctx, t, id, func(tx *gorm.DB, _ Alert) error { return addEvent(tx, id, kind, actor, body) })
+// AddEvent appends an entry to an alert's timeline and records the given
+// outbox events in the same transaction (an SLA breach and the escalation
+// it causes); ErrNotFound if there is no such alert.
+func (s *Service) AddEvent(ctx context.Context, t tenancy.Tenant, id int64, kind, actor, body string, publish ...outbox.Event) error {
+	return s.onAlert(ctx, t, id, func(tx *gorm.DB, _ Alert) error {
+		if err := addEvent(tx, id, kind, actor, body); err != nil {
+			return err
+		}
+		return outbox.Record(tx, publish...)
+	})
 }
 
 // MaintenanceSource lists the maintenance windows in force for the tenant
@@ -115,7 +109,9 @@ const maxBatch = 500
 // validated first, so a bad one stores nothing. A firing signal opens an
 // alert or, if one with the same fingerprint is open, counts a repeat; a
 // signal matching an active silence is recorded as suppressed; a resolved
-// signal resolves the open alert.
+// signal resolves the open alert. What others must act on (a new alert to
+// announce and time, a resolution) is recorded in the tenant's outbox in the
+// same transaction: one statement, whatever the batch size.
 func (s *Service) Ingest(ctx context.Context, t tenancy.Tenant, signals []Signal) ([]Outcome, error) {
 	if len(signals) == 0 {
 		return nil, invalid("no alerts in the payload")
@@ -139,60 +135,47 @@ func (s *Service) Ingest(ctx context.Context, t tenancy.Tenant, signals []Signal
 		if err != nil {
 			return err
 		}
+		var events []outbox.Event
 		for _, sig := range signals {
-			o, err := ingestOne(tx, t, sig, silences, windows)
+			o, seen, err := ingestOne(tx, t, sig, silences, windows)
 			if err != nil {
 				return err
 			}
 			out = append(out, o)
+			switch {
+			case o.Action == "created" && o.Status == StatusFiring:
+				events = append(events, Opened{Alert: Alert{ID: o.AlertID, Source: sig.Source, Rule: sig.Rule, Severity: sig.Severity,
+					Status: o.Status, Summary: sig.Summary, Description: sig.Description, Labels: sig.Labels,
+					Endpoint: sig.Endpoint, Occurrences: o.Occurred, FirstSeenAt: seen, LastSeenAt: seen}})
+			case o.Action == "resolved":
+				events = append(events, Changed{AlertID: o.AlertID, Action: ActionResolve, FirstSeenAt: seen})
+			}
 		}
-		return nil
+		return outbox.Record(tx, events...)
 	})
 	if err != nil {
 		return nil, err
 	}
-	var resolved []int64
-	for _, o := range out {
-		if o.Action == "resolved" {
-			resolved = append(resolved, o.AlertID)
-		}
-	}
-	s.changed(ctx, t, resolved, "resolve")
-	if len(s.onCreated) > 0 {
-		var created []Alert
-		for i, o := range out { // out[i] is signals[i]'s outcome
-			if o.Action == "created" && o.Status == StatusFiring {
-				sig := signals[i]
-				created = append(created, Alert{ID: o.AlertID, Source: sig.Source, Rule: sig.Rule, Severity: sig.Severity,
-					Status: o.Status, Summary: sig.Summary, Description: sig.Description, Labels: sig.Labels,
-					Endpoint: sig.Endpoint, Occurrences: o.Occurred, FirstSeenAt: time.Now()})
-			}
-		}
-		if len(created) > 0 {
-			for _, h := range s.onCreated {
-				h(ctx, t, created)
-			}
-		}
-	}
 	return out, nil
 }
 
-func ingestOne(tx *gorm.DB, t tenancy.Tenant, sig Signal, silences []Silence, windows []policies.Window) (Outcome, error) {
+// ingestOne records one signal; it also returns when the alert was first seen.
+func ingestOne(tx *gorm.DB, t tenancy.Tenant, sig Signal, silences []Silence, windows []policies.Window) (Outcome, time.Time, error) {
 	fp := fingerprint(t.ID, sig)
 	if sig.Status == StatusResolved {
 		var a Alert
 		res := tx.Raw(`UPDATE alerts SET status = 'resolved', resolved_at = now(), last_seen_at = now()
-			WHERE fingerprint = ? AND status IN ('firing', 'acknowledged', 'suppressed') RETURNING id, status, occurrences`, fp).Scan(&a)
+			WHERE fingerprint = ? AND status IN ('firing', 'acknowledged', 'suppressed') RETURNING id, status, occurrences, first_seen_at`, fp).Scan(&a)
 		if res.Error != nil {
-			return Outcome{}, fmt.Errorf("resolving alert: %w", res.Error)
+			return Outcome{}, time.Time{}, fmt.Errorf("resolving alert: %w", res.Error)
 		}
 		if res.RowsAffected == 0 {
-			return Outcome{Action: "ignored", Status: StatusResolved}, nil // nothing open: a late or repeated resolve
+			return Outcome{Action: "ignored", Status: StatusResolved}, time.Time{}, nil // nothing open: a late or repeated resolve
 		}
 		if err := addEvent(tx, a.ID, "resolved", sig.Source, "resolved by the source"); err != nil {
-			return Outcome{}, err
+			return Outcome{}, time.Time{}, err
 		}
-		return Outcome{AlertID: a.ID, Action: "resolved", Status: StatusResolved, Occurred: a.Occurrences}, nil
+		return Outcome{AlertID: a.ID, Action: "resolved", Status: StatusResolved, Occurred: a.Occurrences}, a.FirstSeenAt, nil
 	}
 
 	status, silenceID, why := StatusFiring, (*int64)(nil), ""
@@ -212,6 +195,7 @@ func ingestOne(tx *gorm.DB, t tenancy.Tenant, sig Signal, silences []Silence, wi
 		ID          int64
 		Status      string
 		Occurrences int
+		FirstSeenAt time.Time
 		Inserted    bool
 	}
 	// A repeat of an open alert counts and refreshes it; an acknowledged one
@@ -227,10 +211,10 @@ func ingestOne(tx *gorm.DB, t tenancy.Tenant, sig Signal, silences []Silence, wi
 			endpoint = EXCLUDED.endpoint,
 			status = CASE WHEN alerts.status = 'acknowledged' THEN 'acknowledged' ELSE EXCLUDED.status END,
 			silence_id = EXCLUDED.silence_id
-		RETURNING id, status, occurrences, (xmax = 0) AS inserted`,
+		RETURNING id, status, occurrences, first_seen_at, (xmax = 0) AS inserted`,
 		fp, sig.Source, sig.Rule, sig.Severity, status, sig.Summary, sig.Description, labelsJSON(sig.Labels), sig.Endpoint, silenceID).Scan(&row).Error
 	if err != nil {
-		return Outcome{}, fmt.Errorf("recording alert: %w", err)
+		return Outcome{}, time.Time{}, fmt.Errorf("recording alert: %w", err)
 	}
 	action := "repeated"
 	if row.Inserted {
@@ -243,10 +227,10 @@ func ingestOne(tx *gorm.DB, t tenancy.Tenant, sig Signal, silences []Silence, wi
 			body = why + ": " + sig.Summary
 		}
 		if err := addEvent(tx, row.ID, action, sig.Source, body); err != nil {
-			return Outcome{}, err
+			return Outcome{}, time.Time{}, err
 		}
 	}
-	return Outcome{AlertID: row.ID, Action: action, Status: row.Status, Occurred: row.Occurrences}, nil
+	return Outcome{AlertID: row.ID, Action: action, Status: row.Status, Occurred: row.Occurrences}, row.FirstSeenAt, nil
 }
 
 // inWindow reports whether every label of a maintenance window equals the
@@ -267,22 +251,19 @@ func addEvent(tx *gorm.DB, alertID int64, kind, actor, body string) error {
 	return nil
 }
 
-// Transition changes the status of alerts by id: "acknowledge" (firing →
-// acknowledged) or "resolve" (open → resolved). Alerts already in the target
-// state are left alone; it returns how many changed.
-func (s *Service) Transition(ctx context.Context, t tenancy.Tenant, ids []int64, action string) (int, error) {
+// Transition changes the status of alerts by id: acknowledge (firing →
+// acknowledged), resolve (open → resolved), wait or resume (see
+// recordPause). Alerts already in the target state are left alone; it
+// returns how many changed. Each change is published as Changed in the same
+// transaction.
+func (s *Service) Transition(ctx context.Context, t tenancy.Tenant, ids []int64, action Action) (int, error) {
 	var q, kind string
 	switch action {
-	case "wait", "resume":
-		n, changed, err := s.pauseOrResume(ctx, t, ids, action)
-		if err == nil {
-			s.changed(ctx, t, changed, action)
-		}
-		return n, err
-	case "acknowledge":
-		q, kind = `UPDATE alerts SET status = 'acknowledged', acknowledged_at = now() WHERE id IN ? AND status = 'firing' RETURNING id`, "acknowledged"
-	case "resolve":
-		q, kind = `UPDATE alerts SET status = 'resolved', resolved_at = now() WHERE id IN ? AND status IN ('firing', 'acknowledged', 'suppressed') RETURNING id`, "resolved"
+	case ActionWait, ActionResume:
+	case ActionAcknowledge:
+		q, kind = `UPDATE alerts SET status = 'acknowledged', acknowledged_at = now() WHERE id IN ? AND status = 'firing' RETURNING id, first_seen_at`, "acknowledged"
+	case ActionResolve:
+		q, kind = `UPDATE alerts SET status = 'resolved', resolved_at = now() WHERE id IN ? AND status IN ('firing', 'acknowledged', 'suppressed') RETURNING id, first_seen_at`, "resolved"
 	default:
 		return 0, invalid("unknown action %q", action)
 	}
@@ -290,73 +271,83 @@ func (s *Service) Transition(ctx context.Context, t tenancy.Tenant, ids []int64,
 		return 0, invalid("select 1-1000 alerts")
 	}
 	actor := audit.OriginFrom(ctx).Actor
-	var changed []int64
-	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+	var changed []changedAlert
+	err := tenancy.Do(ctx, t, func(tx *gorm.DB) (err error) {
+		if action == ActionWait || action == ActionResume {
+			changed, err = recordPause(ctx, tx, ids, action)
+			return err
+		}
 		if err := tx.Raw(q, ids).Scan(&changed).Error; err != nil {
 			return fmt.Errorf("updating alerts: %w", err)
 		}
-		for _, id := range changed {
-			if err := addEvent(tx, id, kind, actor, ""); err != nil {
+		for _, a := range changed {
+			if err := addEvent(tx, a.ID, kind, actor, ""); err != nil {
 				return err
 			}
 		}
-		if len(changed) > 0 {
-			return audit.Record(ctx, tx, "alert."+kind, fmt.Sprint(changed), fmt.Sprintf("%d alert(s)", len(changed)))
+		if len(changed) == 0 {
+			return nil
 		}
-		return nil
+		if err := audit.Record(ctx, tx, "alert."+kind, fmt.Sprint(changedIDs(changed)), fmt.Sprintf("%d alert(s)", len(changed))); err != nil {
+			return err
+		}
+		return publishChanged(tx, changed, action)
 	})
-	if err == nil {
-		s.changed(ctx, t, changed, action)
-	}
 	return len(changed), err
 }
 
-// pauseOrResume marks open alerts as waiting on the client ("wait": their
-// SLA clocks pause) or back in the provider's hands ("resume"). Only alerts
-// not already in that state change; it returns how many did.
-func (s *Service) pauseOrResume(ctx context.Context, t tenancy.Tenant, ids []int64, action string) (int, []int64, error) {
-	if len(ids) == 0 || len(ids) > 1000 {
-		return 0, nil, invalid("select 1-1000 alerts")
-	}
-	var changed []int64
-	err := tenancy.Do(ctx, t, func(tx *gorm.DB) (err error) {
-		changed, err = recordPause(ctx, tx, ids, action)
-		return err
-	})
-	return len(changed), changed, err
+// changedAlert is an alert a transition changed.
+type changedAlert struct {
+	ID          int64
+	FirstSeenAt time.Time
 }
 
-// recordPause is pauseOrResume inside the caller's transaction.
-func recordPause(ctx context.Context, tx *gorm.DB, ids []int64, action string) ([]int64, error) {
+func changedIDs(cs []changedAlert) []int64 {
+	ids := make([]int64, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	return ids
+}
+
+// publishChanged records one Changed event per alert, in tx.
+func publishChanged(tx *gorm.DB, cs []changedAlert, action Action) error {
+	events := make([]outbox.Event, len(cs))
+	for i, c := range cs {
+		events[i] = Changed{AlertID: c.ID, Action: action, FirstSeenAt: c.FirstSeenAt}
+	}
+	return outbox.Record(tx, events...)
+}
+
+// recordPause marks open alerts as waiting on the client (ActionWait: their
+// SLA clocks pause) or back in the provider's hands (ActionResume), inside
+// the caller's transaction. Only alerts not already in that state change;
+// their changes are published.
+func recordPause(ctx context.Context, tx *gorm.DB, ids []int64, action Action) ([]changedAlert, error) {
 	kind, from := "waiting", "resumed"
-	if action == "resume" {
+	if action == ActionResume {
 		kind, from = "resumed", "waiting"
 	}
-	var changed []int64
+	var changed []changedAlert
 	// The last pause-related event says the state; none means not waiting.
-	err := tx.Raw(`INSERT INTO alert_events (alert_id, kind, actor)
+	err := tx.Raw(`WITH changed AS (
+		INSERT INTO alert_events (alert_id, kind, actor)
 		SELECT a.id, ?, ? FROM alerts a
 		WHERE a.id IN ? AND a.status IN ('firing', 'acknowledged')
 		AND coalesce((SELECT e.kind FROM alert_events e WHERE e.alert_id = a.id AND e.kind IN ('waiting', 'resumed')
 			ORDER BY e.id DESC LIMIT 1), 'resumed') = ?
-		RETURNING alert_id`, kind, audit.OriginFrom(ctx).Actor, ids, from).Scan(&changed).Error
+		RETURNING alert_id)
+		SELECT a.id, a.first_seen_at FROM alerts a JOIN changed c ON c.alert_id = a.id`, kind, audit.OriginFrom(ctx).Actor, ids, from).Scan(&changed).Error
 	if err != nil {
 		return nil, fmt.Errorf("recording %s: %w", kind, err)
 	}
-	if len(changed) > 0 {
-		return changed, audit.Record(ctx, tx, "alert."+kind, fmt.Sprint(changed), fmt.Sprintf("%d alert(s)", len(changed)))
+	if len(changed) == 0 {
+		return nil, nil
 	}
-	return nil, nil
-}
-
-// changed tells the transition hooks, after the commit.
-func (s *Service) changed(ctx context.Context, t tenancy.Tenant, ids []int64, action string) {
-	if len(ids) == 0 {
-		return
+	if err := audit.Record(ctx, tx, "alert."+kind, fmt.Sprint(changedIDs(changed)), fmt.Sprintf("%d alert(s)", len(changed))); err != nil {
+		return nil, err
 	}
-	for _, h := range s.onChanged {
-		h(ctx, t, ids, action)
-	}
+	return changed, publishChanged(tx, changed, action)
 }
 
 // AddNote appends a note to an alert's timeline; forClient shares it with
@@ -552,4 +543,23 @@ func (s *Service) OpenedBetween(ctx context.Context, t tenancy.Tenant, from, to 
 		return nil, nil, fmt.Errorf("reading alerts of %s: %w", t.Slug, err)
 	}
 	return list, events, nil
+}
+
+// OpenIDs returns the ids of the tenant's open (firing or acknowledged) alerts.
+func (s *Service) OpenIDs(ctx context.Context, t tenancy.Tenant) ([]int64, error) {
+	var ids []int64
+	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		return tx.Raw(`SELECT id FROM alerts WHERE status IN ('firing', 'acknowledged') ORDER BY id`).Scan(&ids).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing open alerts of %s: %w", t.Slug, err)
+	}
+	return ids, nil
+}
+
+// AppendEvent adds an entry to an alert's timeline inside the caller's
+// tenancy.Do transaction, for modules that record their own rows with it
+// (a delivery and its "notified" entry commit together).
+func AppendEvent(tx *gorm.DB, alertID int64, kind, actor, body string) error {
+	return addEvent(tx, alertID, kind, actor, body)
 }

@@ -233,7 +233,7 @@ func TestWaitingOnClient(t *testing.T) {
 	tn := f.tenant(t)
 	id := ingest(t, f, tn, disk(""))[0].AlertID
 	steps := []struct {
-		action string
+		action Action
 		want   int
 	}{{"wait", 1}, {"wait", 0}, {"resume", 1}, {"resume", 0}, {"wait", 1}}
 	for _, st := range steps {

@@ -14,7 +14,7 @@ import (
 func TestChannels(t *testing.T) {
 	f := newFixture(t)
 	tn, other := f.tenant(t), f.tenant(t)
-	svc := NewService(Deps{Alerts: timeline{f.alerts}, Tenants: f.lookup}, Options{Logger: quiet})
+	svc := newIdleHarness(t, f, nil).svc
 	ctx := audit.WithOrigin(context.Background(), audit.Origin{Actor: "tech@msp.example"})
 
 	hook, err := svc.Create(ctx, tn, ChannelInput{Name: "ops-hook", Kind: KindWebhook, URL: "https://hooks.acme.example/in?token=s3cret"})

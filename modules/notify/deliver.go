@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"gorm.io/gorm"
 
 	"switchboard/modules/alerts"
 	"switchboard/platform/jobs"
@@ -58,6 +59,18 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
 		return fmt.Errorf("reading alert #%d: %w", args.AlertID, err)
 	}
 
+	// The job's unique key stops a second job while River keeps the first;
+	// this row stops a second delivery for good (a re-drained event, a
+	// job retried after its send succeeded but before it finished).
+	done, err := delivered(ctx, t, args)
+	if err != nil {
+		return err
+	}
+	if done {
+		log.InfoContext(ctx, "notification already delivered; not sending again")
+		return nil
+	}
+
 	var detail string
 	switch ch.Kind {
 	case KindEmail:
@@ -68,7 +81,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
 		err = permanent(fmt.Errorf("unknown channel kind %q", ch.Kind))
 	}
 	if err == nil {
-		s.record(ctx, log, t, a.ID, EventNotified, fmt.Sprintf("%s %s: %s (attempt %d)", ch.Kind, ch.Name, detail, job.Attempt))
+		s.recordDelivery(ctx, log, t, args, fmt.Sprintf("%s %s: %s (attempt %d)", ch.Kind, ch.Name, detail, job.Attempt))
 		log.InfoContext(ctx, "notification delivered", "kind", ch.Kind)
 		return nil
 	}
@@ -98,6 +111,37 @@ func (s *Service) record(ctx context.Context, log *slog.Logger, t tenancy.Tenant
 	defer cancel()
 	if err := s.deps.Alerts.AddEvent(ctx, t, alertID, kind, actor, body); err != nil {
 		log.ErrorContext(ctx, "notify: recording on the alert timeline", "event", kind, "err", err)
+	}
+}
+
+// delivered reports whether this delivery was already made.
+func delivered(ctx context.Context, t tenancy.Tenant, args deliveryArgs) (bool, error) {
+	var n int64
+	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		return tx.Raw(`SELECT count(*) FROM notification_deliveries WHERE alert_id = ? AND channel_id = ? AND reason = ?`,
+			args.AlertID, args.ChannelID, args.Reason).Scan(&n).Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("checking earlier deliveries: %w", err)
+	}
+	return n > 0, nil
+}
+
+// recordDelivery remembers a delivery and notes it on the alert's timeline,
+// in one transaction. Like record, it outlives the job's context and only
+// logs a failure: the message has gone out, and a retry would send it again.
+func (s *Service) recordDelivery(ctx context.Context, log *slog.Logger, t tenancy.Tenant, args deliveryArgs, body string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		if err := tx.Exec(`INSERT INTO notification_deliveries (alert_id, channel_id, reason) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			args.AlertID, args.ChannelID, args.Reason).Error; err != nil {
+			return fmt.Errorf("recording the delivery: %w", err)
+		}
+		return alerts.AppendEvent(tx, args.AlertID, EventNotified, actor, body)
+	})
+	if err != nil {
+		log.ErrorContext(ctx, "notify: recording a delivery", "err", err)
 	}
 }
 

@@ -146,7 +146,11 @@ func TestChannelGoneBeforeDelivery(t *testing.T) {
 	}
 }
 
-func TestAlertsCreatedHook(t *testing.T) {
+// TestAnnouncedFromTheOutbox: an ingest records the new alert in the
+// tenant's outbox; draining it routes the alert with the tenant's policy and
+// delivers it. Draining the same events again (a crash before they were
+// deleted), even after River forgot the finished job, sends nothing twice.
+func TestAnnouncedFromTheOutbox(t *testing.T) {
 	f := newFixture(t)
 	h := newHarness(t, f, nil)
 	tn := f.tenant(t)
@@ -163,14 +167,28 @@ func TestAlertsCreatedHook(t *testing.T) {
 		return policies.Effective{Items: []policies.EffectiveItem{routingItem("critical", map[string]string{"team": "ops"}, "ops-mail")}}, nil
 	})
 	a := fire(t, f, tn, diskFull())
-	cancelled, cancel := context.WithCancel(ctx)
-	cancel() // the request is over when the hook runs: the enqueue must not care
-	h.svc.AlertsCreated(cancelled, tn, []alerts.Alert{a})
-	h.svc.AlertsCreated(ctx, tn, nil) // nothing created: no policy read
+	if n, err := h.drains.Drain(ctx, tn); err != nil || n != 1 {
+		t.Fatalf("drained %d event(s) (%v), want 1", n, err)
+	}
 	if ev := notifyEvents(t, f, tn, a.ID, 1)[0]; ev.Kind != EventNotified {
 		t.Fatalf("event %+v", ev)
 	}
 	if asked != 1 || len(h.mail.all()) != 1 {
 		t.Fatalf("policy read %d times, %d mail(s)", asked, len(h.mail.all()))
 	}
+
+	// The same event handed over again, after River dropped its finished job.
+	if err := f.cluster.ControlDB().Exec(`DELETE FROM control.river_job WHERE queue = ?`, h.queue).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.announce(ctx, tn, []alerts.Opened{{Alert: a}}); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.finalState(t); st != rivertype.JobStateCompleted {
+		t.Fatalf("second job ended %s", st)
+	}
+	if len(h.mail.all()) != 1 {
+		t.Fatalf("%d mails after a repeated announcement, want 1", len(h.mail.all()))
+	}
+	notifyEvents(t, f, tn, a.ID, 1)
 }

@@ -3,8 +3,8 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -12,6 +12,7 @@ import (
 
 	"switchboard/modules/alerts"
 	"switchboard/modules/policies"
+	"switchboard/modules/slas"
 	"switchboard/platform/jobs"
 	"switchboard/platform/tenancy"
 )
@@ -38,43 +39,45 @@ var allStates = []rivertype.JobState{
 	rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled,
 }
 
-// hookTimeout bounds the work AlertsCreated adds after an ingest.
-const hookTimeout = 10 * time.Second
-
-// AlertsCreated is the alerts module's after-commit hook: it routes the
-// alerts that an ingest opened with the tenant's effective policy and
-// enqueues their deliveries. It runs after the alerts' transaction has
-// committed, so a job never refers to an alert that was rolled back; the
-// price is that a crash between that commit and the insert loses those
-// notifications (see Enqueue). Errors are logged: the ingest has already
-// succeeded and its caller cannot act on them.
-func (s *Service) AlertsCreated(ctx context.Context, t tenancy.Tenant, created []alerts.Alert) {
-	if len(created) == 0 || s.deps.Policies == nil || s.jobs == nil {
-		return
-	}
-	// The request may be over by now; the enqueue must still finish.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hookTimeout)
-	defer cancel()
+// announce routes the alerts an ingest opened with the tenant's effective
+// policy and enqueues their deliveries. It runs from the outbox, after the
+// alerts committed and whatever became of the request; a crash before the
+// insert hands the same events over again, and the deliveries' unique keys
+// make the second insert a no-op.
+func (s *Service) announce(ctx context.Context, t tenancy.Tenant, events []alerts.Opened) error {
 	eff, err := s.deps.Policies.Effective(ctx, t)
 	if err != nil {
-		s.log.ErrorContext(ctx, "notify: reading routing policy", "tenant", t.Slug, "err", err)
-		return
+		return fmt.Errorf("notify: reading the routing policy of %s: %w", t.Slug, err)
 	}
-	if _, err := s.Enqueue(ctx, t, created, eff.Items); err != nil {
-		s.log.ErrorContext(ctx, "notify: enqueueing deliveries", "tenant", t.Slug, "alerts", len(created), "err", err)
+	opened := make([]alerts.Alert, len(events))
+	for i, e := range events {
+		opened[i] = e.Alert
 	}
+	_, err = s.Enqueue(ctx, t, opened, eff.Items)
+	return err
+}
+
+// escalate sends each SLA warning or breach of a still-open alert to the
+// channels its routing names, once per reason.
+func (s *Service) escalate(ctx context.Context, t tenancy.Tenant, events []slas.Reached) error {
+	for _, e := range events {
+		a, _, err := s.deps.Alerts.Get(ctx, t, e.AlertID)
+		if errors.Is(err, alerts.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := s.Escalate(ctx, t, a, e.Reason()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Enqueue routes firing alerts to the tenant's enabled channels and inserts
 // one delivery job per (alert, channel), all in one River transaction. It
 // returns how many jobs were new.
-//
-// Why not in the alert's own transaction: tenancy.Do's transaction runs as
-// the tenant's role, which has no rights on River's tables in the control
-// plane (by design), and it is a database/sql connection, not the pgx
-// transaction River's driver takes. So the insert follows the commit:
-// at-least-once from here on (River retries, unique args make a repeated
-// enqueue harmless), at-most-once across a crash in the gap before it.
 func (s *Service) Enqueue(ctx context.Context, t tenancy.Tenant, created []alerts.Alert, routing []policies.EffectiveItem) (int, error) {
 	return s.enqueue(ctx, t, created, routing, "")
 }
@@ -82,9 +85,6 @@ func (s *Service) Enqueue(ctx context.Context, t tenancy.Tenant, created []alert
 // Escalate sends an escalation about an open alert (reason, e.g. "sla
 // breach: response") to the channels its routing names, once per reason.
 func (s *Service) Escalate(ctx context.Context, t tenancy.Tenant, a alerts.Alert, reason string) (int, error) {
-	if s.deps.Policies == nil {
-		return 0, nil
-	}
 	eff, err := s.deps.Policies.Effective(ctx, t)
 	if err != nil {
 		return 0, err
@@ -94,9 +94,6 @@ func (s *Service) Escalate(ctx context.Context, t tenancy.Tenant, a alerts.Alert
 }
 
 func (s *Service) enqueue(ctx context.Context, t tenancy.Tenant, created []alerts.Alert, routing []policies.EffectiveItem, reason string) (int, error) {
-	if s.jobs == nil {
-		return 0, fmt.Errorf("notify: no jobs client (UseJobs was not called)")
-	}
 	routes := map[int64][]string{}
 	var names []string
 	// Channels the tenant itself routes to. A baseline route (e.g. to

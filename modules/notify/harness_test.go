@@ -12,6 +12,7 @@ import (
 	"switchboard/modules/alerts"
 	"switchboard/modules/policies"
 	"switchboard/platform/jobs"
+	"switchboard/platform/outbox"
 	"switchboard/platform/pgtest"
 	"switchboard/platform/tenancy"
 )
@@ -26,10 +27,12 @@ func (quickRetry) NextRetry(*rivertype.JobRow) time.Time {
 // harness is a notify service with a running River client of its own,
 // working a queue of its own, so tests cannot take each other's jobs.
 type harness struct {
-	svc   *Service
-	jobs  *jobs.Client
-	mail  *mailbox
-	queue string
+	svc    *Service
+	jobs   *jobs.Client
+	events *outbox.Subscribers
+	drains *outbox.Drainer
+	mail   *mailbox
+	queue  string
 }
 
 func newHarness(t *testing.T, f fixture, tweak func(*Options)) *harness {
@@ -55,18 +58,17 @@ func newIdleHarness(t *testing.T, f fixture, tweak func(*Options)) *harness {
 	if tweak != nil {
 		tweak(&opts)
 	}
-	h.svc = NewService(Deps{Alerts: timeline{f.alerts}, Tenants: f.lookup}, opts)
-	workers := river.NewWorkers()
-	h.svc.AddWorkers(workers)
 	var err error
-	h.jobs, err = jobs.New(context.Background(), pgtest.URL(), workers, jobs.Options{
+	h.jobs, err = jobs.New(context.Background(), pgtest.URL(), jobs.Options{
 		Queues: map[string]int{h.queue: 4}, RetryPolicy: quickRetry{}, PollInterval: 20 * time.Millisecond,
 		MaxConns: 4, Logger: quiet, TestOnly: true,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.svc.UseJobs(h.jobs)
+	h.events = outbox.NewSubscribers()
+	h.svc = NewService(Deps{Alerts: f.alerts, Tenants: f.lookup, Jobs: h.jobs, Events: h.events}, opts)
+	h.drains = outbox.NewDrainer(f.cluster, f.lookup, h.events, h.jobs, quiet)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"gorm.io/gorm"
-
 	"switchboard/modules/alerts"
 	"switchboard/modules/tenants"
 	"switchboard/modules/tenants/tenantstest"
@@ -28,6 +26,7 @@ var (
 
 // fixture gives a test the package's database, real tenants and alerts.
 type fixture struct {
+	cluster *tenancy.Cluster
 	tenants *tenants.Service
 	alerts  *alerts.Service
 	lookup  *tenantMap
@@ -35,8 +34,9 @@ type fixture struct {
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
-	_, ts := tenantstest.Open(t)
+	c, ts := tenantstest.Open(t)
 	return fixture{
+		cluster: c,
 		tenants: ts,
 		alerts:  alerts.NewService(),
 		lookup:  &tenantMap{m: map[int64]tenancy.Tenant{}},
@@ -75,22 +75,4 @@ func (l *tenantMap) ByID(_ context.Context, id int64) (tenancy.Tenant, error) {
 		return tenancy.Tenant{}, tenancy.ErrUnknownTenant
 	}
 	return t, nil
-}
-
-// timeline is the alerts service plus AddEvent, which the alerts module is
-// to export (see Alerts). Until it does, the test appends the event the way
-// the alerts module's own addEvent does.
-type timeline struct{ *alerts.Service }
-
-func (timeline) AddEvent(ctx context.Context, t tenancy.Tenant, id int64, kind, actor, body string) error {
-	return tenancy.Do(ctx, t, func(tx *gorm.DB) error {
-		res := tx.Exec(`INSERT INTO alert_events (alert_id, kind, actor, body) SELECT id, ?, ?, ? FROM alerts WHERE id = ?`, kind, actor, body, id)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return fmt.Errorf("%w: alert #%d", alerts.ErrNotFound, id)
-		}
-		return nil
-	})
 }

@@ -22,6 +22,10 @@ func TestRoute(t *testing.T) {
 	notRouting.Kind = policies.KindThreshold
 	noBody := routingItem("", nil, "mail")
 	noBody.Routing = nil
+	// As the Alertmanager webhook stores it: the raw labels kept, severity
+	// mapped (page → critical), endpoint taken from instance.
+	am := alerts.Alert{Source: "alertmanager", Rule: "HighLoad", Severity: alerts.SeverityCritical, Endpoint: "web2:9100",
+		Labels: map[string]string{"alertname": "HighLoad", "severity": "page", "instance": "web2:9100"}}
 
 	cases := []struct {
 		name  string
@@ -41,6 +45,12 @@ func TestRoute(t *testing.T) {
 		{"a label is missing", crit, []policies.EffectiveItem{routingItem("", map[string]string{"team": "ops", "env": "prod"}, "ops")}, nil},
 		{"rule and endpoint as labels", crit, []policies.EffectiveItem{routingItem("", map[string]string{"rule": "disk_full", "endpoint": "web1", "source": "nagios"}, "disks")}, []string{"disks"}},
 		{"alertname is the rule", crit, []policies.EffectiveItem{routingItem("", map[string]string{"alertname": "disk_full"}, "disks")}, []string{"disks"}},
+		{"instance names the endpoint", crit, []policies.EffectiveItem{routingItem("", map[string]string{"instance": "web1"}, "hosts")}, []string{"hosts"}},
+		{"endpoint names alertmanager's instance", am, []policies.EffectiveItem{routingItem("", map[string]string{"endpoint": "web2:9100"}, "hosts")}, []string{"hosts"}},
+		{"alertmanager severity label is matched raw", am, []policies.EffectiveItem{routingItem("", map[string]string{"severity": "page"}, "pager")}, []string{"pager"}},
+		{"alertmanager severity label wins over the mapped one", am, []policies.EffectiveItem{routingItem("", map[string]string{"severity": "critical"}, "pager")}, nil},
+		{"mapped severity still meets a minimum", am, []policies.EffectiveItem{routingItem("critical", nil, "pager")}, []string{"pager"}},
+		{"an empty value selects a missing label", crit, []policies.EffectiveItem{routingItem("", map[string]string{"env": ""}, "ops")}, []string{"ops"}},
 		{"disabled item", crit, []policies.EffectiveItem{disabled}, nil},
 		{"excluded endpoint", crit, []policies.EffectiveItem{excluded}, nil},
 		{"other kinds are ignored", crit, []policies.EffectiveItem{notRouting, noBody}, nil},

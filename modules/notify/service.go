@@ -16,6 +16,7 @@ import (
 	"switchboard/modules/audit"
 	"switchboard/modules/policies"
 	"switchboard/platform/jobs"
+	"switchboard/platform/outbox"
 	"switchboard/platform/tenancy"
 )
 
@@ -28,7 +29,7 @@ const Queue = "notify"
 // way to add to its timeline. *alerts.Service implements it.
 type Alerts interface {
 	Get(ctx context.Context, t tenancy.Tenant, id int64) (alerts.Alert, []alerts.Event, error)
-	AddEvent(ctx context.Context, t tenancy.Tenant, id int64, kind, actor, body string) error
+	AddEvent(ctx context.Context, t tenancy.Tenant, id int64, kind, actor, body string, publish ...outbox.Event) error
 }
 
 // Policies gives a tenant's effective policy; *policies.Service implements it.
@@ -55,7 +56,12 @@ type Inserter interface {
 type Deps struct {
 	Alerts   Alerts
 	Tenants  jobs.TenantLookup // resolves a job's tenant id
-	Policies Policies          // routing for AlertsCreated
+	Policies Policies          // routing
+	// Jobs runs the deliveries (their worker is registered on it).
+	Jobs *jobs.Client
+	// Events is where notify subscribes: new alerts are announced, SLA
+	// warnings and breaches escalated.
+	Events *outbox.Subscribers
 	// Brand, when set, makes e-mails speak as the client's own service
 	// desk: its sender name and portal link instead of the platform's.
 	Brand BrandSource
@@ -95,8 +101,8 @@ type Service struct {
 	jobs Inserter
 }
 
-// NewService returns the notify service. Call AddWorkers before creating
-// the jobs client and UseJobs after.
+// NewService returns the notify service, with its delivery worker
+// registered on deps.Jobs and its subscriptions on deps.Events.
 func NewService(deps Deps, opts Options) *Service {
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 8
@@ -107,14 +113,12 @@ func NewService(deps Deps, opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Service{deps: deps, opts: opts, log: opts.Logger, http: webhookClient(opts.AllowPrivateNetworks)}
+	s := &Service{deps: deps, opts: opts, log: opts.Logger, http: webhookClient(opts.AllowPrivateNetworks), jobs: deps.Jobs}
+	river.AddWorker(deps.Jobs.Workers(), &worker{s: s})
+	outbox.Subscribe(deps.Events, "notify", s.announce)
+	outbox.Subscribe(deps.Events, "notify", s.escalate)
+	return s
 }
-
-// AddWorkers registers the delivery worker.
-func (s *Service) AddWorkers(w *river.Workers) { river.AddWorker(w, &worker{s: s}) }
-
-// UseJobs sets where deliveries are enqueued.
-func (s *Service) UseJobs(q Inserter) { s.jobs = q }
 
 // Create adds a channel. For a webhook the returned channel carries its
 // secret, which is never listed again.

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/modules/audit"
+	"switchboard/platform/outbox"
 	"switchboard/platform/tenancy"
 )
 
@@ -22,9 +23,6 @@ type Service struct {
 	mu       sync.Mutex
 	globals  []Global
 	loadedAt time.Time
-	// onSLAChange, if set, is told after an SLA item changes: for one tenant,
-	// or for every tenant (nil) when a baseline changed.
-	onSLAChange func(ctx context.Context, t *tenancy.Tenant)
 	// effective caches each tenant's merged policy briefly: every agent
 	// check-in reads it. Writes through this process drop the entry at once.
 	effective map[int64]cachedEffective
@@ -95,16 +93,6 @@ func (s *Service) cachedGlobals(ctx context.Context) ([]Global, error) {
 	return g, nil
 }
 
-// OnSLAChange sets the hook told about SLA changes (SLA deadline jobs); call it while wiring.
-func (s *Service) OnSLAChange(h func(ctx context.Context, t *tenancy.Tenant)) { s.onSLAChange = h }
-
-// slaChanged tells the hook, if the item is an SLA.
-func (s *Service) slaChanged(ctx context.Context, kind string, t *tenancy.Tenant) {
-	if kind == KindSLA && s.onSLAChange != nil {
-		s.onSLAChange(ctx, t)
-	}
-}
-
 // Invalidate drops the cached baselines and merged policies (on a change notification).
 func (s *Service) Invalidate() {
 	s.mu.Lock()
@@ -135,26 +123,30 @@ func (s *Service) SetGlobal(ctx context.Context, it Item, locked bool) error {
 			locked = EXCLUDED.locked, updated_at = now()`, it.Key, it.Kind, body, it.Enabled, locked).Error; err != nil {
 			return fmt.Errorf("saving global policy %s: %w", it.Key, err)
 		}
-		return audit.RecordPlatform(ctx, tx, "policy.global_set", it.Key, fmt.Sprintf("%s, enabled %v, locked %v: %s", it.Kind, it.Enabled, locked, body))
+		if err := audit.RecordPlatform(ctx, tx, "policy.global_set", it.Key, fmt.Sprintf("%s, enabled %v, locked %v: %s", it.Kind, it.Enabled, locked, body)); err != nil {
+			return err
+		}
+		return outbox.RecordControl(tx, Changed{Key: it.Key, Kind: it.Kind, Baseline: true})
 	})
 	s.Invalidate()
-	if err == nil {
-		s.slaChanged(ctx, it.Kind, nil)
-	}
 	return err
 }
 
 // DeleteGlobal removes a baseline; tenants' overrides of it stop mattering.
 func (s *Service) DeleteGlobal(ctx context.Context, key string) error {
 	err := s.cluster.ControlDB().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Exec(`DELETE FROM control.global_policies WHERE key = ?`, key)
+		var kinds []string
+		res := tx.Raw(`DELETE FROM control.global_policies WHERE key = ? RETURNING kind`, key).Scan(&kinds)
 		if res.Error != nil {
 			return res.Error
 		}
-		if res.RowsAffected == 0 {
+		if len(kinds) == 0 {
 			return fmt.Errorf("%w: %s", ErrNotFound, key)
 		}
-		return audit.RecordPlatform(ctx, tx, "policy.global_deleted", key, "")
+		if err := audit.RecordPlatform(ctx, tx, "policy.global_deleted", key, ""); err != nil {
+			return err
+		}
+		return outbox.RecordControl(tx, Changed{Key: key, Kind: kinds[0], Baseline: true})
 	})
 	s.Invalidate()
 	return err
@@ -332,17 +324,21 @@ func (s *Service) Override(ctx context.Context, t tenancy.Tenant, key string, en
 		if enabled != nil {
 			summary = fmt.Sprintf("enabled %v, %s", *enabled, summary)
 		}
-		return audit.Record(ctx, tx, "policy.overridden", key, summary)
+		if err := audit.Record(ctx, tx, "policy.overridden", key, summary); err != nil {
+			return err
+		}
+		return outbox.Record(tx, Changed{Key: key, Kind: g.Kind})
 	})
 	s.forget(t)
-	if err == nil {
-		s.slaChanged(ctx, g.Kind, &t)
-	}
 	return err
 }
 
 // ClearOverride returns a tenant to the baseline for key.
 func (s *Service) ClearOverride(ctx context.Context, t tenancy.Tenant, key string) error {
+	g, _, err := s.global(ctx, key)
+	if err != nil {
+		return err
+	}
 	defer s.forget(t)
 	return tenancy.Do(ctx, t, func(tx *gorm.DB) error {
 		res := tx.Exec(`DELETE FROM policy_overrides WHERE key = ?`, key)
@@ -352,7 +348,10 @@ func (s *Service) ClearOverride(ctx context.Context, t tenancy.Tenant, key strin
 		if res.RowsAffected == 0 {
 			return fmt.Errorf("%w: no override of %s", ErrNotFound, key)
 		}
-		return audit.Record(ctx, tx, "policy.override_cleared", key, "back to the baseline")
+		if err := audit.Record(ctx, tx, "policy.override_cleared", key, "back to the baseline"); err != nil {
+			return err
+		}
+		return outbox.Record(tx, Changed{Key: key, Kind: g.Kind})
 	})
 }
 

@@ -2,6 +2,7 @@ package slas
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"switchboard/modules/alerts"
 	"switchboard/modules/policies"
 	"switchboard/platform/jobs"
+	"switchboard/platform/outbox"
 	"switchboard/platform/tenancy"
 )
 
@@ -39,99 +41,156 @@ type Inserter interface {
 	InsertMany(ctx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 }
 
-// Escalator sends an escalation about an alert to the client's channels.
-type Escalator interface {
-	Escalate(ctx context.Context, t tenancy.Tenant, a alerts.Alert, reason string) (int, error)
+// Fleet finds tenants: by id for jobs, and those a baseline change concerns.
+type Fleet interface {
+	jobs.TenantLookup
+	WithOpenAlerts(ctx context.Context) ([]int64, error)
 }
 
 // Breaches schedules and works the SLA deadline jobs: one job per upcoming
-// warning or breach of an open alert, never a scan of tenant schemas.
+// warning or breach of an open alert, never a scan of tenant schemas. It
+// learns of clocks that start, resume or move from the outbox.
 type Breaches struct {
 	alerts   *alerts.Service
 	policies *policies.Service
-	tenants  jobs.TenantLookup
-	escalate Escalator
+	tenants  Fleet
 	jobs     Inserter
 	log      *slog.Logger
 	now      func() time.Time
-	// OnBreach, if set, runs after a breach is recorded (the monthly rollup).
-	OnBreach func(ctx context.Context, t tenancy.Tenant, a alerts.Alert)
 }
 
-// NewBreaches returns the breach detector; escalate may be nil.
-func NewBreaches(a *alerts.Service, p *policies.Service, t jobs.TenantLookup, escalate Escalator, log *slog.Logger) *Breaches {
-	return &Breaches{alerts: a, policies: p, tenants: t, escalate: escalate, log: log, now: time.Now}
+// NewBreaches returns the breach detector, with its workers registered on jc
+// and its subscriptions: a new alert starts its clocks, a resumed one
+// restarts them, and an SLA change moves every open alert's deadlines.
+func NewBreaches(a *alerts.Service, p *policies.Service, tenants Fleet, jc *jobs.Client, events *outbox.Subscribers, log *slog.Logger) *Breaches {
+	b := &Breaches{alerts: a, policies: p, tenants: tenants, jobs: jc, log: log, now: time.Now}
+	river.AddWorker(jc.Workers(), &deadlineWorker{b: b})
+	river.AddWorker(jc.Workers(), &rescheduleWorker{b: b})
+	outbox.Subscribe(events, "sla deadlines", b.opened)
+	outbox.Subscribe(events, "sla deadlines", b.changed)
+	outbox.Subscribe(events, "sla deadlines", b.policyChanged)
+	return b
 }
 
-// AddWorkers registers the deadline worker.
-func (b *Breaches) AddWorkers(w *river.Workers) { river.AddWorker(w, &deadlineWorker{b: b}) }
-
-// UseJobs sets the client jobs are inserted with (serve sets it).
-func (b *Breaches) UseJobs(q Inserter) { b.jobs = q }
-
-// AlertsCreated is the alerts module's after-commit hook for new alerts.
-func (b *Breaches) AlertsCreated(ctx context.Context, t tenancy.Tenant, created []alerts.Alert) {
-	ids := make([]int64, len(created))
-	for i, a := range created {
-		ids[i] = a.ID
+func (b *Breaches) opened(ctx context.Context, t tenancy.Tenant, events []alerts.Opened) error {
+	ids := make([]int64, len(events))
+	for i, e := range events {
+		ids[i] = e.Alert.ID
 	}
-	b.Changed(ctx, t, ids, "created")
+	return b.schedule(ctx, t, ids)
 }
 
-// Changed is the alerts module's after-commit hook for transitions: a clock
-// that starts or resumes needs its upcoming moments scheduled; stopped and
+// changed: a resumed clock needs its moments scheduled again; stopped and
 // paused clocks need nothing (their jobs find nothing to do).
-func (b *Breaches) Changed(ctx context.Context, t tenancy.Tenant, ids []int64, action string) {
-	if b.jobs == nil || (action != "created" && action != "resume") {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	for _, id := range ids {
-		if err := b.Schedule(ctx, t, id); err != nil {
-			b.log.ErrorContext(ctx, "sla: scheduling deadlines", "tenant", t.Slug, "alert", id, "err", err)
+func (b *Breaches) changed(ctx context.Context, t tenancy.Tenant, events []alerts.Changed) error {
+	var ids []int64
+	for _, e := range events {
+		if e.Action == alerts.ActionResume {
+			ids = append(ids, e.AlertID)
 		}
 	}
+	return b.schedule(ctx, t, ids)
 }
 
-// OpenAlerts lists a tenant's open alerts (for rescheduling after an SLA change).
-type OpenAlerts interface {
-	List(ctx context.Context, t tenancy.Tenant, f alerts.Filter) ([]alerts.Alert, error)
-}
-
-// Reschedule inserts jobs for every open alert of the tenants, after an SLA
-// change moved their deadlines (jobs at the old times find nothing to do).
-func (b *Breaches) Reschedule(ctx context.Context, ts []tenancy.Tenant) {
-	if b.jobs == nil {
-		return
-	}
-	for _, t := range ts {
-		open, err := b.alerts.List(ctx, t, alerts.Filter{Status: "open", Limit: 500})
-		if err != nil {
-			b.log.ErrorContext(ctx, "sla: listing open alerts", "tenant", t.Slug, "err", err)
-			continue
-		}
-		for _, a := range open {
-			if err := b.Schedule(ctx, t, a.ID); err != nil {
-				b.log.ErrorContext(ctx, "sla: rescheduling", "tenant", t.Slug, "alert", a.ID, "err", err)
-			}
+// policyChanged reschedules after an SLA change: the tenant's own open
+// alerts at once, or, for a baseline, one job per tenant with open alerts.
+func (b *Breaches) policyChanged(ctx context.Context, t tenancy.Tenant, events []policies.Changed) error {
+	baseline, own := false, false
+	for _, e := range events {
+		if e.Kind == policies.KindSLA {
+			baseline, own = baseline || e.Baseline, own || !e.Baseline
 		}
 	}
-}
-
-// Schedule inserts the jobs for an alert's running clocks.
-func (b *Breaches) Schedule(ctx context.Context, t tenancy.Tenant, id int64) error {
-	a, events, err := b.alerts.Get(ctx, t, id)
+	if own {
+		if err := b.Reschedule(ctx, t); err != nil {
+			return err
+		}
+	}
+	if !baseline {
+		return nil
+	}
+	ids, err := b.tenants.WithOpenAlerts(ctx)
 	if err != nil {
 		return err
+	}
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: rescheduleArgs{TenantArgs: jobs.TenantArgs{TenantID: id}, After: b.now().UTC()},
+			InsertOpts: &river.InsertOpts{Queue: Queue, MaxAttempts: 10}}
+	}
+	_, err = b.jobs.InsertMany(ctx, params)
+	return err
+}
+
+// Reschedule inserts jobs for every open alert of t, after an SLA change
+// moved their deadlines (jobs at the old times find nothing to do).
+func (b *Breaches) Reschedule(ctx context.Context, t tenancy.Tenant) error {
+	ids, err := b.alerts.OpenIDs(ctx, t)
+	if err != nil {
+		return err
+	}
+	return b.schedule(ctx, t, ids)
+}
+
+// schedule inserts the deadline jobs of the alerts' running clocks, in one
+// insert. An alert that no longer exists has nothing to schedule.
+func (b *Breaches) schedule(ctx context.Context, t tenancy.Tenant, ids []int64) error {
+	var params []river.InsertManyParams
+	for _, id := range ids {
+		p, err := b.deadlines(ctx, t, id)
+		if errors.Is(err, alerts.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sla: scheduling alert #%d of %s: %w", id, t.Slug, err)
+		}
+		params = append(params, p...)
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	if _, err := b.jobs.InsertMany(ctx, params); err != nil {
+		return fmt.Errorf("inserting SLA deadline jobs: %w", err)
+	}
+	return nil
+}
+
+// rescheduleArgs moves one tenant's deadlines after a baseline change.
+type rescheduleArgs struct {
+	jobs.TenantArgs
+	After time.Time `json:"after" river:"unique"` // the change; each change reschedules once
+}
+
+// Kind names the job in River.
+func (rescheduleArgs) Kind() string { return "sla_reschedule" }
+
+type rescheduleWorker struct {
+	river.WorkerDefaults[rescheduleArgs]
+	b *Breaches
+}
+
+// Work reschedules the tenant's open alerts.
+func (w *rescheduleWorker) Work(ctx context.Context, job *river.Job[rescheduleArgs]) error {
+	t, err := jobs.ResolveTenant(ctx, w.b.tenants, job.Args.TenantArgs)
+	if err != nil {
+		return err
+	}
+	return w.b.Reschedule(ctx, t)
+}
+
+// deadlines returns the jobs for an alert's running clocks.
+func (b *Breaches) deadlines(ctx context.Context, t tenancy.Tenant, id int64) ([]river.InsertManyParams, error) {
+	a, events, err := b.alerts.Get(ctx, t, id)
+	if err != nil {
+		return nil, err
 	}
 	sla, st, ok, err := b.state(ctx, t, a, events)
 	if err != nil || !ok {
-		return err
+		return nil, err
 	}
 	cal, err := sla.Calendar.Build()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	now := b.now()
 	var params []river.InsertManyParams
@@ -152,7 +211,7 @@ func (b *Breaches) Schedule(ctx context.Context, t tenancy.Tenant, id int64) err
 			}
 			due, err := cal.Add(now, m.at-c.clock.Used)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			params = append(params, river.InsertManyParams{
 				Args: deadlineArgs{TenantArgs: jobs.TenantArgs{TenantID: t.ID}, AlertID: id, Clock: c.name, Level: m.level, Due: due.UTC().Truncate(time.Second)},
@@ -161,13 +220,7 @@ func (b *Breaches) Schedule(ctx context.Context, t tenancy.Tenant, id int64) err
 			})
 		}
 	}
-	if len(params) == 0 {
-		return nil
-	}
-	if _, err := b.jobs.InsertMany(ctx, params); err != nil {
-		return fmt.Errorf("inserting SLA deadline jobs: %w", err)
-	}
-	return nil
+	return params, nil
 }
 
 // state computes the alert's clocks under the client's effective SLA.
@@ -190,7 +243,8 @@ type deadlineWorker struct {
 }
 
 // Work records a warning or breach once, if the clock really reached it,
-// and escalates it to the client's channels.
+// and publishes it (Reached) in the same transaction: the escalation to the
+// client's channels and the month's report follow from the outbox.
 func (w *deadlineWorker) Work(ctx context.Context, job *river.Job[deadlineArgs]) error {
 	b, args := w.b, job.Args
 	t, err := jobs.ResolveTenant(ctx, b.tenants, args.TenantArgs)
@@ -231,17 +285,10 @@ func (w *deadlineWorker) Work(ctx context.Context, job *river.Job[deadlineArgs])
 	if args.Level == "warning" {
 		body = fmt.Sprintf("%s clock at %.0f%% of its %s target", args.Clock, sla.WarnAt*100, c.Target)
 	}
-	if err := b.alerts.AddEvent(ctx, t, a.ID, kind, "sla", body); err != nil {
+	reached := Reached{AlertID: a.ID, Clock: args.Clock, Level: Level(args.Level), FirstSeenAt: a.FirstSeenAt}
+	if err := b.alerts.AddEvent(ctx, t, a.ID, kind, "sla", body, reached); err != nil {
 		return err
 	}
 	b.log.InfoContext(ctx, "sla "+args.Level, "tenant", t.Slug, "alert", a.ID, "clock", args.Clock, "late_by", b.now().Sub(job.ScheduledAt).Round(time.Millisecond))
-	if args.Level == "breach" && b.OnBreach != nil {
-		b.OnBreach(ctx, t, a)
-	}
-	if b.escalate != nil {
-		if _, err := b.escalate.Escalate(ctx, t, a, "sla "+args.Level+": "+args.Clock); err != nil {
-			b.log.ErrorContext(ctx, "sla: escalating", "tenant", t.Slug, "alert", a.ID, "err", err)
-		}
-	}
 	return nil
 }

@@ -4,34 +4,17 @@ import (
 	"context"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/riverqueue/river"
 
 	"switchboard/modules/alerts"
 	"switchboard/modules/policies"
 	"switchboard/modules/tenants/tenantstest"
-	"switchboard/platform/jobs"
 	"switchboard/platform/pgtest"
 	"switchboard/platform/tenancy"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
-
-// escalations records what Breaches asked to send.
-type escalations struct {
-	mu      sync.Mutex
-	reasons map[int64][]string
-}
-
-func (e *escalations) Escalate(_ context.Context, t tenancy.Tenant, a alerts.Alert, reason string) (int, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.reasons[t.ID*1_000_000+a.ID] = append(e.reasons[t.ID*1_000_000+a.ID], reason)
-	return 1, nil
-}
 
 // TestBreachFiresOnTime: with 100 tenants present, a critical alert whose
 // 4-second response target runs out gets its warning and its breach recorded
@@ -56,21 +39,7 @@ func TestBreachFiresOnTime(t *testing.T) {
 	}
 
 	al := alerts.NewService()
-	esc := &escalations{reasons: map[int64][]string{}}
-	br := NewBreaches(al, pol, ts, esc, tenantstest.Quiet)
-	al.OnCreated(br.AlertsCreated)
-	workers := river.NewWorkers()
-	br.AddWorkers(workers)
-	client, err := jobs.New(ctx, pgtest.URL(), workers, jobs.Options{Queues: map[string]int{Queue: 4},
-		PollInterval: 50 * time.Millisecond, MaxConns: 4, Logger: tenantstest.Quiet, TestOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	br.UseJobs(client)
-	if err := client.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Stop(context.Background()) })
+	esc := startPipeline(t, c, ts, pol, al).esc
 
 	type watched struct {
 		t       tenancy.Tenant
@@ -88,7 +57,7 @@ func TestBreachFiresOnTime(t *testing.T) {
 			late = append(late, w)
 		} else {
 			onTime = append(onTime, w)
-			if _, err := al.Transition(ctx, tn, []int64{w.id}, "acknowledge"); err != nil {
+			if _, err := al.Transition(ctx, tn, []int64{w.id}, alerts.ActionAcknowledge); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -132,9 +101,7 @@ func TestBreachFiresOnTime(t *testing.T) {
 		if counts["sla_breach"] != 1 || counts["sla_warning"] != 1 {
 			t.Errorf("%s: warning and breach must be recorded once each: %v", w.t.Slug, counts)
 		}
-		esc.mu.Lock()
-		got := strings.Join(esc.reasons[w.t.ID*1_000_000+w.id], ",")
-		esc.mu.Unlock()
+		got := strings.Join(esc.of(w.t, w.id), ",")
 		if got != "sla warning: response,sla breach: response" {
 			t.Errorf("%s: escalations %q", w.t.Slug, got)
 		}
@@ -171,21 +138,7 @@ func TestTargetChangeReschedules(t *testing.T) {
 	setTarget(time.Hour)
 	tn := ts.Scope(tenantstest.Create(t, ts, "resched"))
 	al := alerts.NewService()
-	br := NewBreaches(al, pol, ts, nil, tenantstest.Quiet)
-	al.OnCreated(br.AlertsCreated)
-	pol.OnSLAChange(func(ctx context.Context, _ *tenancy.Tenant) { br.Reschedule(ctx, []tenancy.Tenant{tn}) })
-	workers := river.NewWorkers()
-	br.AddWorkers(workers)
-	client, err := jobs.New(ctx, pgtest.URL(), workers, jobs.Options{Queues: map[string]int{Queue: 2},
-		PollInterval: 50 * time.Millisecond, MaxConns: 4, Logger: tenantstest.Quiet, TestOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	br.UseJobs(client)
-	if err := client.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Stop(context.Background()) })
+	startPipeline(t, c, ts, pol, al)
 
 	out, err := al.Ingest(ctx, tn, []alerts.Signal{{Source: "t", Rule: "r", Severity: "critical"}})
 	if err != nil {

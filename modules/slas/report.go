@@ -3,27 +3,39 @@ package slas
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"time"
 
+	"github.com/riverqueue/river"
 	"gorm.io/gorm"
 
 	"switchboard/modules/alerts"
 	"switchboard/modules/policies"
+	"switchboard/platform/jobs"
+	"switchboard/platform/outbox"
 	"switchboard/platform/tenancy"
 )
 
-// Reports builds monthly SLA reports from alert timelines.
+// Reports builds monthly SLA reports from alert timelines and keeps each
+// client's monthly rollup current.
 type Reports struct {
 	alerts   *alerts.Service
 	policies *policies.Service
+	tenants  jobs.TenantLookup
+	jobs     Inserter
 	now      func() time.Time
+	debounce time.Duration
 }
 
-// NewReports returns the report builder.
-func NewReports(a *alerts.Service, p *policies.Service) *Reports {
-	return &Reports{alerts: a, policies: p, now: time.Now}
+// NewReports returns the report builder, with its refresh worker registered
+// on jc and its subscriptions: acknowledging and resolving decide clocks, and
+// a breach changes the month's count.
+func NewReports(a *alerts.Service, p *policies.Service, tenants jobs.TenantLookup, jc *jobs.Client, events *outbox.Subscribers) *Reports {
+	r := &Reports{alerts: a, policies: p, tenants: tenants, jobs: jc, now: time.Now, debounce: refreshDebounce}
+	river.AddWorker(jc.Workers(), &refreshWorker{r: r})
+	outbox.Subscribe(events, "sla reports", r.changed)
+	outbox.Subscribe(events, "sla reports", r.reached)
+	return r
 }
 
 // Row is one alert of a report with its two clocks.
@@ -134,8 +146,8 @@ func meanMedian(ds []time.Duration) (time.Duration, time.Duration) {
 
 // Refresh recomputes the client's report for the month containing month and
 // stores its counts in control.sla_rollups, where the cross-client table
-// reads them. It runs after the changes that decide a clock (acknowledge,
-// resolve, a breach), so the rollup never lags more than one change.
+// reads them. A job runs it a few seconds after the changes that decide a
+// clock (acknowledge, resolve, a breach), once for a burst of them.
 func (r *Reports) Refresh(ctx context.Context, t tenancy.Tenant, month time.Time) error {
 	rep, err := r.Month(ctx, t, month)
 	if err != nil {
@@ -147,26 +159,82 @@ func (r *Reports) Refresh(ctx context.Context, t tenancy.Tenant, month time.Time
 	})
 }
 
-// Changed is the alerts module's after-commit hook: acknowledging and
-// resolving decide clocks, so the months of those alerts are refreshed.
-func (r *Reports) Changed(ctx context.Context, t tenancy.Tenant, ids []int64, action string) {
-	if action != "acknowledge" && action != "resolve" {
-		return
+func (r *Reports) changed(ctx context.Context, t tenancy.Tenant, events []alerts.Changed) error {
+	var months []time.Time
+	for _, e := range events {
+		if e.Action == alerts.ActionAcknowledge || e.Action == alerts.ActionResolve {
+			months = append(months, e.FirstSeenAt)
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	months := map[string]time.Time{}
-	for _, id := range ids {
-		a, _, err := r.alerts.Get(ctx, t, id)
-		if err != nil {
+	return r.refreshSoon(ctx, t, months)
+}
+
+func (r *Reports) reached(ctx context.Context, t tenancy.Tenant, events []Reached) error {
+	var months []time.Time
+	for _, e := range events {
+		if e.Level == LevelBreach {
+			months = append(months, e.FirstSeenAt)
+		}
+	}
+	return r.refreshSoon(ctx, t, months)
+}
+
+// refreshDebounce is how long changes to one client's month gather before
+// its rollup is recomputed once for all of them.
+const refreshDebounce = 5 * time.Second
+
+// refreshSoon schedules one refresh per month touched, at the end of the
+// current debounce slot: a burst of resolutions costs one recomputation, and
+// the job, due after every change it covers committed, sees them all.
+func (r *Reports) refreshSoon(ctx context.Context, t tenancy.Tenant, seen []time.Time) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	slotEnd := r.now().Truncate(r.debounce).Add(r.debounce)
+	months := map[string]bool{}
+	var params []river.InsertManyParams
+	for _, at := range seen {
+		m := at.UTC().Format("2006-01")
+		if months[m] {
 			continue
 		}
-		m := time.Date(a.FirstSeenAt.Year(), a.FirstSeenAt.Month(), 1, 0, 0, 0, 0, time.UTC)
-		months[m.Format("2006-01")] = m
+		months[m] = true
+		params = append(params, river.InsertManyParams{
+			Args: refreshArgs{TenantArgs: jobs.TenantArgs{TenantID: t.ID}, Month: m, Slot: slotEnd.Unix()},
+			InsertOpts: &river.InsertOpts{Queue: Queue, ScheduledAt: slotEnd, MaxAttempts: 10,
+				UniqueOpts: river.UniqueOpts{ByArgs: true}},
+		})
 	}
-	for _, m := range months {
-		if err := r.Refresh(ctx, t, m); err != nil {
-			slog.ErrorContext(ctx, "sla: refreshing the monthly rollup", "tenant", t.Slug, "month", m.Format("2006-01"), "err", err)
-		}
+	if _, err := r.jobs.InsertMany(ctx, params); err != nil {
+		return fmt.Errorf("sla: scheduling report refreshes: %w", err)
 	}
+	return nil
+}
+
+// refreshArgs recomputes one client's month once per debounce slot.
+type refreshArgs struct {
+	jobs.TenantArgs
+	Month string `json:"month" river:"unique"` // 2006-01
+	Slot  int64  `json:"slot" river:"unique"`  // end of the debounce slot, Unix seconds
+}
+
+// Kind names the job in River.
+func (refreshArgs) Kind() string { return "sla_report_refresh" }
+
+type refreshWorker struct {
+	river.WorkerDefaults[refreshArgs]
+	r *Reports
+}
+
+// Work recomputes the month and stores its rollup.
+func (w *refreshWorker) Work(ctx context.Context, job *river.Job[refreshArgs]) error {
+	t, err := jobs.ResolveTenant(ctx, w.r.tenants, job.Args.TenantArgs)
+	if err != nil {
+		return err
+	}
+	month, err := time.Parse("2006-01", job.Args.Month)
+	if err != nil {
+		return river.JobCancel(fmt.Errorf("bad month %q: %w", job.Args.Month, err))
+	}
+	return w.r.Refresh(ctx, t, month)
 }

@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/modules/audit"
+	"switchboard/platform/certcache"
 )
 
 // ChallengePrefix is the label in front of a custom domain where its
@@ -233,14 +234,16 @@ func (s *Service) checkTXT(ctx context.Context, d Domain) error {
 	return fmt.Errorf("TXT record at %s holds %s, not the expected %q", name, strings.Join(shown, ", "), d.VerifyToken)
 }
 
-// RemoveDomain deletes one of the tenant's hostnames. The table's trigger
-// tells every replica, so the portal stops answering on it at once.
+// RemoveDomain deletes one of the tenant's hostnames and, in the same
+// transaction, its stored certificates, so no replica serves or renews them.
+// The table's trigger tells every replica, so the portal stops answering on
+// it at once.
 func (s *Service) RemoveDomain(ctx context.Context, slug, host string) error {
 	h, err := NormalizeHostname(host)
 	if err != nil {
 		return err
 	}
-	err = s.root(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.root(ctx).Transaction(func(tx *gorm.DB) error {
 		t, err := lockTenant(tx, slug)
 		if err != nil {
 			return err
@@ -252,21 +255,11 @@ func (s *Service) RemoveDomain(ctx context.Context, slug, host string) error {
 		if res.RowsAffected == 0 {
 			return noDomain(slug, h)
 		}
+		if err := certcache.New(tx).ForgetHost(ctx, h); err != nil {
+			return err
+		}
 		return audit.RecordPlatform(ctx, tx, "domain.removed", slug, h+" removed")
 	})
-	if err != nil {
-		return err
-	}
-	for _, fn := range s.onRemoved {
-		fn(ctx, h)
-	}
-	return nil
-}
-
-// OnDomainRemoved registers fn to run after a domain's removal has been
-// committed (the app drops the domain's stored certificate with it).
-func (s *Service) OnDomainRemoved(fn func(ctx context.Context, host string)) {
-	s.onRemoved = append(s.onRemoved, fn)
 }
 
 // SetPrimary makes host the tenant's primary domain (the one links to the

@@ -92,3 +92,15 @@ func (s *Service) OfflineDue(ctx context.Context) ([]int64, error) {
 	}
 	return ids, nil
 }
+
+// WithOpenAlerts returns the active tenants whose rollups count open alerts:
+// the ones a baseline SLA change concerns.
+func (s *Service) WithOpenAlerts(ctx context.Context) ([]int64, error) {
+	var ids []int64
+	err := s.root(ctx).Raw(`SELECT r.tenant_id FROM control.tenant_rollups r JOIN control.tenants t ON t.id = r.tenant_id
+		WHERE r.open_critical + r.open_warning + r.open_info > 0 AND t.status = 'active' ORDER BY r.tenant_id`).Scan(&ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("finding tenants with open alerts: %w", err)
+	}
+	return ids, nil
+}

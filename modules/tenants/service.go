@@ -14,6 +14,7 @@ import (
 
 	"switchboard/db"
 	"switchboard/modules/audit"
+	"switchboard/platform/certcache"
 	"switchboard/platform/tenancy"
 )
 
@@ -28,7 +29,6 @@ type Service struct {
 	dns           TXTResolver
 	lookupTimeout time.Duration
 	consoleHosts  map[string]bool
-	onRemoved     []func(ctx context.Context, host string)
 }
 
 // Options configures a Service.
@@ -269,17 +269,17 @@ func (s *Service) Delete(ctx context.Context, slug, confirm string) error {
 		if err := tx.Exec(`DELETE FROM control.tenants WHERE id = ?`, t.ID).Error; err != nil {
 			return err
 		}
+		for _, d := range t.Domains { // removed with the tenant's row
+			if err := certcache.New(tx).ForgetHost(ctx, d.Hostname); err != nil {
+				return err
+			}
+		}
 		return audit.RecordPlatform(ctx, tx, "tenant.deleted", slug, fmt.Sprintf("%s (schema %s) dropped", t.Name, t.SchemaName))
 	})
 	if err != nil {
 		return err
 	}
 	s.log.InfoContext(ctx, "tenant deleted", "tenant", slug, "id", t.ID)
-	for _, d := range t.Domains { // removed with the tenant's row
-		for _, fn := range s.onRemoved {
-			fn(ctx, d.Hostname)
-		}
-	}
 	return nil
 }
 

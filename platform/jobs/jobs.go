@@ -45,19 +45,34 @@ type Options struct {
 	Logger *slog.Logger
 	// TestOnly skips River's start-up jitter; for tests.
 	TestOnly bool
+	// JobTimeout is the longest any job may run (default 1 min); workers
+	// with a Timeout of their own must stay within it. A job still marked
+	// running RescueMargin after it would have timed out was left by a dead
+	// process and is rescued (retried), instead of River's default hour.
+	JobTimeout time.Duration
 }
+
+// RescueMargin is how long after JobTimeout a running job counts as stuck.
+const RescueMargin = 5 * time.Second
+
+// DefaultJobTimeout bounds every job unless Options.JobTimeout says otherwise.
+const DefaultJobTimeout = time.Minute
 
 // Client inserts jobs and, once started, works them.
 type Client struct {
-	river *river.Client[pgx.Tx]
-	pool  *pgxpool.Pool
+	river      *river.Client[pgx.Tx]
+	pool       *pgxpool.Pool
+	workers    *river.Workers
+	insertOnly bool
 }
 
-// New connects River's own pool to databaseURL and builds a client for the
-// given workers. River gets a pool of its own (pgx, not the tenancy pool)
+// New connects River's own pool to databaseURL and builds a client. Modules
+// register their workers (Workers) and periodic jobs (Every) while wiring,
+// before Start; an insert-only client registers them too, so that what it
+// inserts is checked against the same kinds. River gets a pool of its own (pgx, not the tenancy pool)
 // because its driver needs pgx and because its connections must never be
 // handed to tenant work; they only ever touch schema control.
-func New(ctx context.Context, databaseURL string, workers *river.Workers, opts Options) (*Client, error) {
+func New(ctx context.Context, databaseURL string, opts Options) (*Client, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -73,15 +88,21 @@ func New(ctx context.Context, databaseURL string, workers *river.Workers, opts O
 	if err != nil {
 		return nil, fmt.Errorf("jobs: opening pool: %w", err)
 	}
+	if opts.JobTimeout <= 0 {
+		opts.JobTimeout = DefaultJobTimeout
+	}
+	workers := river.NewWorkers()
 	rc := &river.Config{
-		Schema:            Schema,
-		Workers:           workers,
-		Logger:            opts.Logger,
-		MaxAttempts:       opts.MaxAttempts,
-		RetryPolicy:       opts.RetryPolicy,
-		FetchPollInterval: opts.PollInterval,
-		SoftStopTimeout:   opts.SoftStopTimeout,
-		TestOnly:          opts.TestOnly,
+		Schema:               Schema,
+		Workers:              workers,
+		JobTimeout:           opts.JobTimeout,
+		RescueStuckJobsAfter: opts.JobTimeout + RescueMargin,
+		Logger:               opts.Logger,
+		MaxAttempts:          opts.MaxAttempts,
+		RetryPolicy:          opts.RetryPolicy,
+		FetchPollInterval:    opts.PollInterval,
+		SoftStopTimeout:      opts.SoftStopTimeout,
+		TestOnly:             opts.TestOnly,
 	}
 	if rc.SoftStopTimeout <= 0 {
 		rc.SoftStopTimeout = 10 * time.Second
@@ -104,7 +125,20 @@ func New(ctx context.Context, databaseURL string, workers *river.Workers, opts O
 		pool.Close()
 		return nil, fmt.Errorf("jobs: creating River client: %w", err)
 	}
-	return &Client{river: client, pool: pool}, nil
+	return &Client{river: client, pool: pool, workers: workers, insertOnly: opts.InsertOnly}, nil
+}
+
+// Workers is the bundle modules add their workers to while wiring.
+func (c *Client) Workers() *river.Workers { return c.workers }
+
+// Every schedules a periodic job: the leader among all running clients
+// inserts it every interval (and once at start), so N replicas run it once.
+// It does nothing on an insert-only client.
+func (c *Client) Every(interval time.Duration, job func() (river.JobArgs, *river.InsertOpts)) {
+	if c.insertOnly {
+		return
+	}
+	c.river.PeriodicJobs().Add(river.NewPeriodicJob(river.PeriodicInterval(interval), job, &river.PeriodicJobOpts{RunOnStart: true}))
 }
 
 // Start begins working jobs; it returns at once. Stop ends the work.

@@ -30,7 +30,7 @@ func TestControlMigrationInstallsRiver(t *testing.T) {
 
 	// River's own migrator agrees that its schema in control is complete,
 	// so `river migrate-up --schema control` (or a rivermigrate call) is a no-op.
-	cl, err := New(ctx, pgtest.URL(), nil, Options{InsertOnly: true, Logger: quiet})
+	cl, err := New(ctx, pgtest.URL(), Options{InsertOnly: true, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,15 +79,14 @@ func (w *markWorker) Work(ctx context.Context, job *river.Job[markArgs]) error {
 
 func startClient(t *testing.T, l TenantLookup) (*Client, <-chan *river.Event) {
 	t.Helper()
-	workers := river.NewWorkers()
-	river.AddWorker(workers, &markWorker{lookup: l})
-	cl, err := New(context.Background(), pgtest.URL(), workers, Options{
+	cl, err := New(context.Background(), pgtest.URL(), Options{
 		Queues: map[string]int{river.QueueDefault: 4}, PollInterval: 50 * time.Millisecond,
 		Logger: quiet, TestOnly: true,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	river.AddWorker(cl.Workers(), &markWorker{lookup: l})
 	events, cancel := cl.River().Subscribe(river.EventKindJobCompleted, river.EventKindJobCancelled, river.EventKindJobFailed)
 	if err := cl.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -189,11 +188,13 @@ func (f lookupFunc) ByID(ctx context.Context, id int64) (tenancy.Tenant, error) 
 func TestUniqueArgsInsertOnce(t *testing.T) {
 	openCluster(t)
 	ctx := context.Background()
-	cl, err := New(ctx, pgtest.URL(), nil, Options{InsertOnly: true, Logger: quiet})
+	cl, err := New(ctx, pgtest.URL(), Options{InsertOnly: true, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cl.Stop(context.Background()) })
+	// An insert-only client knows the same kinds as a working one (one wiring).
+	river.AddWorker(cl.Workers(), &markWorker{})
 	unique := &river.InsertOpts{Queue: "jobs_test_unused", UniqueOpts: river.UniqueOpts{ByArgs: true}}
 	note := fmt.Sprintf("once-%d", time.Now().UnixNano())
 	first, err := cl.Insert(ctx, markArgs{TenantArgs: TenantArgs{TenantID: 1}, Note: note}, unique)

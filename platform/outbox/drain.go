@@ -1,0 +1,324 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"gorm.io/gorm"
+
+	"switchboard/platform/jobs"
+	"switchboard/platform/tenancy"
+)
+
+// Queue is the River queue drains run in.
+const Queue = "outbox"
+
+// Channel is the NOTIFY channel control_api.outbox_mark_due signals on commit.
+const Channel = "switchboard_outbox"
+
+// BatchSize is how many events one drain step reads.
+const BatchSize = 500
+
+// SweepInterval is how often the leader wakes every due tenant, for marks
+// whose notification was missed (no replica listening at the time).
+const SweepInterval = 5 * time.Second
+
+// drainTimeout bounds one drain job; jobs.Options.JobTimeout must not be lower.
+const drainTimeout = time.Minute
+
+// drainArgs is one tenant's drain. Unique while waiting or running, so a
+// tenant is drained by one worker at a time, in order; a mark made while a
+// drain runs is picked up by that drain (see Work).
+type drainArgs struct {
+	jobs.TenantArgs
+}
+
+// Kind names the job in River.
+func (drainArgs) Kind() string { return "outbox_drain" }
+
+// sweepArgs is the periodic wake-up of every due tenant.
+type sweepArgs struct{}
+
+// Kind names the job in River.
+func (sweepArgs) Kind() string { return "outbox_sweep" }
+
+// Drainer works the drain jobs and wakes them: on each commit's
+// notification (Listen) and periodically (the sweep).
+type Drainer struct {
+	cluster *tenancy.Cluster
+	tenants jobs.TenantLookup
+	subs    *Subscribers
+	jobs    *jobs.Client
+	log     *slog.Logger
+}
+
+// NewDrainer registers the drain worker and the periodic sweep with the jobs
+// client (which must not have started yet) and returns the drainer.
+func NewDrainer(cluster *tenancy.Cluster, tenants jobs.TenantLookup, subs *Subscribers, jc *jobs.Client, log *slog.Logger) *Drainer {
+	d := &Drainer{cluster: cluster, tenants: tenants, subs: subs, jobs: jc, log: log}
+	river.AddWorker(jc.Workers(), &drainWorker{d: d})
+	river.AddWorker(jc.Workers(), &sweepWorker{d: d})
+	jc.Every(SweepInterval, func() (river.JobArgs, *river.InsertOpts) {
+		return sweepArgs{}, &river.InsertOpts{Queue: Queue, MaxAttempts: 1}
+	})
+	return d
+}
+
+var drainUnique = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+	rivertype.JobStateRunning, rivertype.JobStateScheduled,
+}}
+
+// Wake inserts a drain job for each tenant that has none waiting or running.
+func (d *Drainer) Wake(ctx context.Context, tenantIDs ...int64) error {
+	_, err := d.wake(ctx, tenantIDs)
+	return err
+}
+
+// wake is Wake that also returns the tenants whose drain is running now. A
+// running drain goes round while marks keep coming, but one that is
+// finishing may have cleared its mark just before this one committed, so
+// the caller wakes those tenants again shortly.
+func (d *Drainer) wake(ctx context.Context, tenantIDs []int64) ([]int64, error) {
+	params := make([]river.InsertManyParams, len(tenantIDs))
+	for i, id := range tenantIDs {
+		params[i] = river.InsertManyParams{Args: drainArgs{TenantArgs: jobs.TenantArgs{TenantID: id}},
+			InsertOpts: &river.InsertOpts{Queue: Queue, MaxAttempts: 100, UniqueOpts: drainUnique}}
+	}
+	res, err := d.jobs.InsertMany(ctx, params)
+	if err != nil {
+		return nil, err
+	}
+	var running []int64
+	for i, r := range res {
+		if r.UniqueSkippedAsDuplicate && r.Job != nil && r.Job.State == rivertype.JobStateRunning {
+			running = append(running, tenantIDs[i])
+		}
+	}
+	return running, nil
+}
+
+// rewakeAfter is how soon a tenant whose drain was running is woken again.
+const rewakeAfter = 100 * time.Millisecond
+
+// Listen wakes drains as marks commit, until ctx ends. Bursts are coalesced:
+// one insert covers every tenant notified since the last one.
+func (d *Drainer) Listen(ctx context.Context, ready chan<- struct{}) {
+	ids := make(chan int64, 1024)
+	go d.cluster.Listen(ctx, Channel, func(payload string) {
+		id, err := strconv.ParseInt(payload, 10, 64)
+		if err != nil {
+			return // "" after a reconnect: the sweep covers what was missed
+		}
+		select {
+		case ids <- id:
+		default: // full: the sweep will find it
+		}
+	}, ready)
+	again := map[int64]bool{} // drains that were running at the last wake
+	tick := time.NewTicker(rewakeAfter)
+	defer tick.Stop()
+	for {
+		var batch []int64
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-ids:
+			batch = append(batch, id)
+		case <-tick.C:
+			if len(again) == 0 {
+				continue
+			}
+		}
+	more:
+		for len(batch) < 500 {
+			select {
+			case id := <-ids:
+				batch = append(batch, id)
+			default:
+				break more
+			}
+		}
+		for id := range again {
+			batch = append(batch, id)
+		}
+		clear(again)
+		running, err := d.wake(ctx, dedupe(batch))
+		if err != nil && ctx.Err() == nil {
+			d.log.WarnContext(ctx, "outbox: waking drains (the sweep will retry)", "tenants", len(batch), "err", err)
+		}
+		for _, id := range running {
+			again[id] = true
+		}
+	}
+}
+
+func dedupe(ids []int64) []int64 {
+	seen := make(map[int64]bool, len(ids))
+	out := ids[:0]
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Due lists the active tenants marked due, oldest mark first, and 0 when
+// the control plane's outbox holds events.
+func (d *Drainer) Due(ctx context.Context) ([]int64, error) {
+	var ids []int64
+	err := d.cluster.ControlDB().WithContext(ctx).Raw(`SELECT 0 WHERE EXISTS (SELECT 1 FROM control.outbox)
+		UNION ALL (SELECT o.tenant_id FROM control.outbox_due o
+		JOIN control.tenants t ON t.id = o.tenant_id WHERE t.status = 'active' ORDER BY o.due_since LIMIT 10000)`).Scan(&ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("outbox: listing due tenants: %w", err)
+	}
+	return ids, nil
+}
+
+// Drain hands every event of t's outbox to the subscribers and clears its
+// mark. Exported for tests and the CLI; workers call it through the job.
+func (d *Drainer) Drain(ctx context.Context, t tenancy.Tenant) (int, error) {
+	total := 0
+	for {
+		gen, due, err := d.generation(ctx, t.ID)
+		if err != nil || !due {
+			return total, err
+		}
+		n, err := d.drainEvents(ctx, t)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		// Cleared only at the generation read before draining: a mark that
+		// committed meanwhile keeps the tenant due, and this loop goes round.
+		res := d.cluster.ControlDB().WithContext(ctx).Exec(`DELETE FROM control.outbox_due WHERE tenant_id = ? AND generation = ?`, t.ID, gen)
+		if res.Error != nil {
+			return total, fmt.Errorf("outbox: clearing the mark of %s: %w", t.Slug, res.Error)
+		}
+		if res.RowsAffected == 1 {
+			return total, nil
+		}
+	}
+}
+
+// DrainControl hands every event of the control plane's outbox to the
+// subscribers (with the zero Tenant). An event that commits after its last
+// read is picked up by the next drain, which its notification (or the
+// sweep) starts.
+func (d *Drainer) DrainControl(ctx context.Context) (int, error) {
+	handled := 0
+	for {
+		var batch []Message
+		if err := d.cluster.ControlDB().WithContext(ctx).Raw(`SELECT id, kind, payload, created_at FROM control.outbox ORDER BY id LIMIT ?`, BatchSize).
+			Scan(&batch).Error; err != nil {
+			return handled, fmt.Errorf("outbox: reading control events: %w", err)
+		}
+		if len(batch) == 0 {
+			return handled, nil
+		}
+		if err := d.subs.dispatch(ctx, tenancy.Tenant{}, batch); err != nil {
+			return handled, err
+		}
+		if err := d.cluster.ControlDB().WithContext(ctx).Exec(`DELETE FROM control.outbox WHERE id <= ?`, batch[len(batch)-1].ID).Error; err != nil {
+			return handled, fmt.Errorf("outbox: deleting handled control events: %w", err)
+		}
+		handled += len(batch)
+	}
+}
+
+func (d *Drainer) generation(ctx context.Context, tenantID int64) (gen int64, due bool, err error) {
+	var gens []int64
+	if err := d.cluster.ControlDB().WithContext(ctx).Raw(`SELECT generation FROM control.outbox_due WHERE tenant_id = ?`, tenantID).
+		Scan(&gens).Error; err != nil {
+		return 0, false, fmt.Errorf("outbox: reading the mark of tenant %d: %w", tenantID, err)
+	}
+	if len(gens) == 0 {
+		return 0, false, nil
+	}
+	return gens[0], true, nil
+}
+
+// drainEvents reads, dispatches and deletes t's events batch by batch; the
+// delete of one batch and the read of the next share a transaction.
+func (d *Drainer) drainEvents(ctx context.Context, t tenancy.Tenant) (int, error) {
+	var handled, last int64
+	for {
+		var batch []Message
+		err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+			if last > 0 {
+				if err := tx.Exec(`DELETE FROM outbox WHERE id <= ?`, last).Error; err != nil {
+					return fmt.Errorf("deleting handled events: %w", err)
+				}
+			}
+			return tx.Raw(`SELECT id, kind, payload, created_at FROM outbox ORDER BY id LIMIT ?`, BatchSize).Scan(&batch).Error
+		})
+		if err != nil {
+			return int(handled), fmt.Errorf("outbox: reading the events of %s: %w", t.Slug, err)
+		}
+		if len(batch) == 0 {
+			return int(handled), nil
+		}
+		if err := d.subs.dispatch(ctx, t, batch); err != nil {
+			return int(handled), err
+		}
+		handled += int64(len(batch))
+		last = batch[len(batch)-1].ID
+	}
+}
+
+type drainWorker struct {
+	river.WorkerDefaults[drainArgs]
+	d *Drainer
+}
+
+// Timeout bounds one drain; a longer backlog is finished by the next one.
+func (w *drainWorker) Timeout(*river.Job[drainArgs]) time.Duration { return drainTimeout }
+
+// Work drains one tenant's outbox, or the control plane's (tenant 0).
+func (w *drainWorker) Work(ctx context.Context, job *river.Job[drainArgs]) error {
+	if job.Args.TenantID == 0 {
+		n, err := w.d.DrainControl(ctx)
+		if err != nil {
+			w.d.log.WarnContext(ctx, "outbox: control drain failed; retrying", "handled", n, "attempt", job.Attempt, "err", err)
+		}
+		return err
+	}
+	t, err := jobs.ResolveTenant(ctx, w.d.tenants, job.Args.TenantArgs)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	n, err := w.d.Drain(ctx, t)
+	if err != nil {
+		w.d.log.WarnContext(ctx, "outbox: drain failed; retrying", "tenant", t.Slug, "handled", n, "attempt", job.Attempt, "err", err)
+		return err
+	}
+	w.d.log.DebugContext(ctx, "outbox: drained", "tenant", t.Slug, "events", n, "duration", time.Since(start))
+	return nil
+}
+
+type sweepWorker struct {
+	river.WorkerDefaults[sweepArgs]
+	d *Drainer
+}
+
+// Work wakes every due tenant; drains already waiting or running are kept.
+func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
+	ids, err := w.d.Due(ctx)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	if err := w.d.Wake(ctx, ids...); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
