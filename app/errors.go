@@ -5,10 +5,7 @@ import (
 	"fmt"
 
 	"switchboard/config"
-	"switchboard/modules/agents"
-	"switchboard/modules/identity"
-	"switchboard/modules/policies"
-	"switchboard/modules/tenants"
+	"switchboard/platform/fault"
 )
 
 // errUsage marks command-line mistakes.
@@ -18,14 +15,15 @@ func usagef(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
 }
 
-// isUserError reports whether err is the user's to fix (exit status 2).
+// isUserError reports whether err is the user's to fix (exit status 2): a
+// command-line or configuration mistake, or a refusal whose fault kind says
+// the input was wrong (invalid, not found, conflict, too large, unsupported
+// type). config cannot import platform/fault (it depends on nothing of the
+// module), so its sentinel is named here.
 func isUserError(err error) bool {
-	for _, target := range []error{errUsage, config.ErrInvalid, tenants.ErrInvalid, tenants.ErrNotFound, tenants.ErrConflict,
-		identity.ErrInvalid, identity.ErrNotFound, identity.ErrConflict, identity.ErrLastOwner, agents.ErrInvalid, agents.ErrNotFound,
-		policies.ErrInvalid, policies.ErrNotFound, policies.ErrLocked} {
-		if errors.Is(err, target) {
-			return true
-		}
+	switch fault.KindOf(err) {
+	case fault.Invalid, fault.NotFound, fault.Conflict, fault.TooLarge, fault.Unsupported:
+		return true
 	}
-	return false
+	return errors.Is(err, errUsage) || errors.Is(err, config.ErrInvalid)
 }

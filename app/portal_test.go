@@ -183,7 +183,7 @@ func TestPortal(t *testing.T) {
 		{user, "GET", "/users", nil, 404, nil, nil},
 		{user, "POST", "/users", url.Values{"email": {"x@" + a.tenant.Slug + ".example"}, "role": {"client_user"}}, 404, nil, nil},
 		{admin, "GET", "/users", nil, 200, []string{a.user, a.admin}, []string{b.user}},
-		{admin, "POST", "/users", url.Values{"email": {"not-an-email"}, "role": {"client_user"}}, 422, []string{"email"}, nil},
+		{admin, "POST", "/users", url.Values{"email": {"not-an-email"}, "role": {"client_user"}}, 400, []string{"email"}, nil},
 		{admin, "POST", "/users", url.Values{"email": {"new@" + a.tenant.Slug + ".example"}, "role": {"client_user"}}, 201, []string{"shown once"}, nil},
 		{admin, "POST", "/users", url.Values{"email": {"new@" + a.tenant.Slug + ".example"}, "role": {"client_user"}}, 409, []string{"already"}, nil},
 		{admin, "POST", "/users/" + a.admin + "/disable", nil, 400, []string{"cannot disable your own account"}, nil},
@@ -425,8 +425,8 @@ func TestPortalReplyResumesWaitingAlert(t *testing.T) {
 		want  int
 		flash string
 	}{
-		{"", http.StatusUnprocessableEntity, ""},
-		{strings.Repeat("x", 8001), http.StatusUnprocessableEntity, ""},
+		{"", http.StatusBadRequest, ""},
+		{strings.Repeat("x", 8001), http.StatusBadRequest, ""},
 		{"The server room key is with reception.", http.StatusSeeOther, "your answer was sent"},
 		{"Also: the UPS was replaced last week.", http.StatusSeeOther, "Your note was sent"},
 	} {

@@ -114,19 +114,9 @@ func (s *Service) renderEnrollment(c echo.Context, status int, p enrollmentPage,
 }
 
 func (s *Service) createTokenForm(c echo.Context) error {
-	ctx := c.Request().Context()
-	t, _ := tenancy.FromContext(ctx)
-	ttl, err := time.ParseDuration(c.FormValue("ttl"))
-	if err != nil {
-		return s.renderEnrollment(c, http.StatusUnprocessableEntity, enrollmentPage{}, "Valid for must be a duration like 24h or 168h.")
-	}
-	maxUses, err := strconv.Atoi(c.FormValue("max_uses"))
-	if err != nil {
-		return s.renderEnrollment(c, http.StatusUnprocessableEntity, enrollmentPage{}, "Maximum uses must be a whole number.")
-	}
-	token, _, err := s.CreateToken(ctx, t, strings.TrimSpace(c.FormValue("name")), ttl, maxUses)
-	if errors.Is(err, ErrInvalid) {
-		return s.renderEnrollment(c, http.StatusUnprocessableEntity, enrollmentPage{}, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+	token, err := s.createToken(c)
+	if status, msg, ok := web.Refusal(err); ok {
+		return s.renderEnrollment(c, status, enrollmentPage{}, msg)
 	}
 	if err != nil {
 		return err
@@ -134,6 +124,21 @@ func (s *Service) createTokenForm(c echo.Context) error {
 	server := c.Scheme() + "://" + c.Request().Host
 	return s.renderEnrollment(c, http.StatusCreated, enrollmentPage{Token: token,
 		Command: fmt.Sprintf("switchboard agent --server %s --token %s", server, token)}, "")
+}
+
+// createToken creates a token from the enrollment form.
+func (s *Service) createToken(c echo.Context) (string, error) {
+	t, _ := tenancy.FromContext(c.Request().Context())
+	ttl, err := time.ParseDuration(c.FormValue("ttl"))
+	if err != nil {
+		return "", invalid("valid for must be a duration like 24h or 168h")
+	}
+	maxUses, err := strconv.Atoi(c.FormValue("max_uses"))
+	if err != nil {
+		return "", invalid("maximum uses must be a whole number")
+	}
+	token, _, err := s.CreateToken(c.Request().Context(), t, strings.TrimSpace(c.FormValue("name")), ttl, maxUses)
+	return token, err
 }
 
 func (s *Service) revokeTokenForm(c echo.Context) error {

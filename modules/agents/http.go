@@ -56,7 +56,7 @@ func (s *Service) enroll(c echo.Context) error {
 	ctx := audit.WithOrigin(c.Request().Context(), audit.Origin{Actor: "agent", ClientIP: c.RealIP()})
 	en, err := s.Enroll(ctx, req.Token, req.Hostname, req.OS)
 	if err != nil {
-		return httpError(c, err)
+		return challenge(c, err)
 	}
 	return c.JSON(http.StatusOK, EnrollResponse{EndpointID: en.EndpointID, Credential: en.Credential,
 		CheckInIntervalSeconds: int(en.CheckInInterval.Seconds())})
@@ -109,42 +109,27 @@ func (s *Service) checkIn(c echo.Context) error {
 	}
 	r, err := w.report()
 	if err != nil {
-		return httpError(c, err)
+		return err
 	}
 	next, err := s.CheckIn(c.Request().Context(), cred, r)
 	if err != nil {
-		return httpError(c, err)
+		return challenge(c, err)
 	}
 	return c.JSON(http.StatusOK, CheckInResponse{NextCheckInSeconds: int(next.Seconds())})
 }
 
-// httpError maps the service's errors to status codes, in one place.
-func httpError(c echo.Context, err error) error {
-	for _, m := range []struct {
-		err  error
-		code int
-	}{
-		{ErrInvalid, http.StatusBadRequest},
-		{ErrUnauthorized, http.StatusUnauthorized},
-		{ErrSuspended, http.StatusForbidden},
-		{ErrNotFound, http.StatusNotFound},
-		{ErrConflict, http.StatusConflict},
-		{ErrUnavailable, http.StatusServiceUnavailable},
-	} {
-		if errors.Is(err, m.err) {
-			msg := strings.TrimPrefix(err.Error(), m.err.Error()+": ")
-			if m.code == http.StatusUnauthorized {
-				return unauthorizedHTTP(c, msg)
-			}
-			return echo.NewHTTPError(m.code, msg)
-		}
+// challenge returns the service's error for the web layer to answer (its
+// fault kind is the status); a refused token or credential also gets the
+// WWW-Authenticate challenge a 401 must carry.
+func challenge(c echo.Context, err error) error {
+	if errors.Is(err, ErrUnauthorized) {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="switchboard-agent"`)
 	}
 	return err
 }
 
 func unauthorizedHTTP(c echo.Context, msg string) error {
-	c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="switchboard-agent"`)
-	return echo.NewHTTPError(http.StatusUnauthorized, msg)
+	return challenge(c, unauthorized("%s", msg))
 }
 
 // bearer extracts the credential from an Authorization header.

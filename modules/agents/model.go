@@ -5,27 +5,27 @@
 package agents
 
 import (
-	"errors"
-	"fmt"
 	"time"
+
+	"switchboard/platform/fault"
 )
 
-// Errors the HTTP layer maps to status codes (see httpError).
+// Errors of the service; the web layer maps their fault kinds to status.
 var (
-	ErrInvalid      = errors.New("invalid request")         // 400: the sender must fix the input
-	ErrUnauthorized = errors.New("not authorized")          // 401: bad token or credential
-	ErrSuspended    = errors.New("account suspended")       // 403: the tenant is suspended
-	ErrNotFound     = errors.New("not found")               // 404
-	ErrConflict     = errors.New("conflict")                // 409
-	ErrUnavailable  = errors.New("temporarily unavailable") // 503: the tenant's schema is being upgraded
+	ErrInvalid      = fault.Kind(fault.Invalid, "invalid request")             // 400: the sender must fix the input
+	ErrUnauthorized = fault.Kind(fault.Unauthorized, "not authorized")         // 401: bad token or credential
+	ErrSuspended    = fault.Kind(fault.Forbidden, "account suspended")         // 403: the tenant is suspended
+	ErrNotFound     = fault.Kind(fault.NotFound, "not found")                  // 404
+	ErrConflict     = fault.Kind(fault.Conflict, "conflict")                   // 409
+	ErrUnavailable  = fault.Kind(fault.Unavailable, "temporarily unavailable") // 503: the tenant's schema is being upgraded
 )
 
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return fault.Newf(ErrInvalid, format, args...)
 }
 
 func unauthorized(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrUnauthorized, fmt.Sprintf(format, args...))
+	return fault.Newf(ErrUnauthorized, format, args...)
 }
 
 // Endpoint statuses.

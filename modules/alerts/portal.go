@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -89,10 +88,8 @@ func (s *Service) portalReply(c echo.Context) error {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound, "No such alert.")
-	case errors.Is(err, ErrInvalid):
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
 	case err != nil:
-		return err
+		return err // invalid input answers 400 with its message, as on the console
 	}
 	flash := "Your note was sent to Support."
 	if resumed {

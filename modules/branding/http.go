@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/platform/authz"
+	"switchboard/platform/fault"
 	"switchboard/platform/tenancy"
 	"switchboard/platform/web"
 )
@@ -119,18 +120,10 @@ func (s *Service) save(c echo.Context) error {
 			return web.RedirectFlash(c, "/t/"+t.Slug+"/branding", flash)
 		}
 	}
-	var status int
-	switch {
-	case errors.Is(err, ErrTooLarge):
-		status = http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrUnsupported):
-		status = http.StatusUnsupportedMediaType
-	case errors.Is(err, ErrInvalid):
-		status = http.StatusUnprocessableEntity
-	default:
-		return err
+	if status, msg, ok := web.Refusal(err); ok {
+		return s.render(c, status, &in, msg+".")
 	}
-	return s.render(c, status, &in, web.Reason(err, ErrInvalid, ErrTooLarge, ErrUnsupported)+".")
+	return err
 }
 
 // readForm reads the branding form, multipart (with images) or not.
@@ -143,10 +136,10 @@ func readForm(c echo.Context) (Input, error) {
 		err = req.ParseForm()
 	}
 	if web.TooLarge(err) {
-		return Input{}, fmt.Errorf("%w: the upload is larger than the %sB request limit", ErrTooLarge, web.MaxBodyBytes)
+		return Input{}, fault.Newf(ErrTooLarge, "the upload is larger than the %sB request limit", web.MaxBodyBytes)
 	}
 	if err != nil {
-		return Input{}, fmt.Errorf("%w: the form could not be read", ErrInvalid)
+		return Input{}, fault.New(ErrInvalid, "the form could not be read")
 	}
 	in := Input{DisplayName: req.FormValue("display_name"), PrimaryColor: req.FormValue("primary_color"),
 		AccentColor: req.FormValue("accent_color"), SupportEmail: req.FormValue("support_email"),

@@ -217,10 +217,10 @@ func TestConsoleForm(t *testing.T) {
 		status int
 		reason string
 	}{
-		{"bad colour", []part{{name: "primary_color", value: "#77777g"}}, 422, "primary colour &#34;#77777g&#34; is not of the form #rrggbb"},
-		{"bad e-mail", []part{{name: "support_email", value: "help"}}, 422, "not a valid e-mail"},
+		{"bad colour", []part{{name: "primary_color", value: "#77777g"}}, 400, "primary colour &#34;#77777g&#34; is not of the form #rrggbb"},
+		{"bad e-mail", []part{{name: "support_email", value: "help"}}, 400, "not a valid e-mail"},
 		{"text named .png", []part{{name: "logo", value: "I am a PNG", filename: "logo.png", ctype: "image/png"}}, 415, "not a PNG, JPEG, ICO or SVG"},
-		{"SVG with a script", []part{{name: "logo", value: `<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`, filename: "x.svg", ctype: "image/svg+xml"}}, 422, "&lt;script&gt;"},
+		{"SVG with a script", []part{{name: "logo", value: `<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`, filename: "x.svg", ctype: "image/svg+xml"}}, 400, "&lt;script&gt;"},
 		{"logo too large", []part{{name: "logo", value: png1 + strings.Repeat("\x00", 600<<10), filename: "big.png", ctype: "image/png"}}, 413, "limit is 512 KiB"},
 		{"favicon too large", []part{{name: "favicon", value: png1 + strings.Repeat("\x00", 130<<10), filename: "f.png", ctype: "image/png"}}, 413, "limit is 128 KiB"},
 		{"good colour, bad favicon", []part{{name: "primary_color", value: "#000000"}, {name: "favicon", value: "GIF89a", filename: "f.ico", ctype: "image/x-icon"}}, 415, "favicon"},

@@ -10,16 +10,17 @@
 package branding
 
 import (
-	"errors"
 	"time"
+
+	"switchboard/platform/fault"
 )
 
-// Errors the service returns; handlers map them to HTTP status in one place.
+// Errors the service returns; the web layer maps their fault kinds to status.
 var (
-	ErrInvalid     = errors.New("invalid branding")       // 422: a field, or an SVG with active content
-	ErrTooLarge    = errors.New("file too large")         // 413
-	ErrUnsupported = errors.New("unsupported image type") // 415: the bytes are no image type allowed here
-	ErrNotFound    = errors.New("no such branding asset") // 404
+	ErrInvalid     = fault.Kind(fault.Invalid, "invalid branding")           // 400: a field, or an SVG with active content
+	ErrTooLarge    = fault.Kind(fault.TooLarge, "file too large")            // 413
+	ErrUnsupported = fault.Kind(fault.Unsupported, "unsupported image type") // 415: the bytes are no image type allowed here
+	ErrNotFound    = fault.Kind(fault.NotFound, "no such branding asset")    // 404
 )
 
 // Default colours: neutral slate and teal-blue, both readable (white on the

@@ -159,8 +159,8 @@ func (s *Service) createClientUser(v usersView) echo.HandlerFunc {
 		t, _ := tenancy.FromContext(ctx)
 		in := ClientInput{Email: c.FormValue("email"), Name: strings.TrimSpace(c.FormValue("name")), Role: c.FormValue("role")}
 		u, password, err := s.CreateClientUser(ctx, t, in)
-		if status, ok := formErrorStatus(err); ok {
-			return s.renderClientUsers(c, v, status, clientUsersPage{Form: in}, web.Reason(err, ErrInvalid, ErrConflict))
+		if status, msg, ok := web.Refusal(err); ok {
+			return s.renderClientUsers(c, v, status, clientUsersPage{Form: in}, msg)
 		}
 		if err != nil {
 			return err
@@ -253,8 +253,8 @@ func (s *Service) createStaff(c echo.Context) error {
 		return err
 	}
 	u, password, err := s.CreateStaff(c.Request().Context(), in)
-	if status, ok := formErrorStatus(err); ok {
-		return s.renderStaff(c, status, staffPage{Form: in}, web.Reason(err, ErrInvalid, ErrConflict))
+	if status, msg, ok := web.Refusal(err); ok {
+		return s.renderStaff(c, status, staffPage{Form: in}, msg)
 	}
 	if err != nil {
 		return err
@@ -274,8 +274,8 @@ func (s *Service) changeGrant(c echo.Context) error {
 		}
 	}
 	_, err := s.SetStaffGrant(c.Request().Context(), in)
-	if status, ok := formErrorStatus(err); ok {
-		return s.renderStaff(c, status, staffPage{Form: StaffInput{Role: RoleTechnician, Scope: ScopeAll}}, web.Reason(err, ErrInvalid, ErrConflict))
+	if status, msg, ok := web.Refusal(err); ok {
+		return s.renderStaff(c, status, staffPage{Form: StaffInput{Role: RoleTechnician, Scope: ScopeAll}}, msg)
 	}
 	if err != nil {
 		return err
@@ -320,15 +320,4 @@ func (s *Service) staffAction(action string) echo.HandlerFunc {
 		}
 		return web.RedirectFlash(c, "/platform/staff", flash)
 	}
-}
-
-// formErrorStatus maps a service error the user can fix to an HTTP status.
-func formErrorStatus(err error) (int, bool) {
-	switch {
-	case errors.Is(err, ErrInvalid):
-		return http.StatusUnprocessableEntity, true
-	case errors.Is(err, ErrConflict), errors.Is(err, ErrLastOwner):
-		return http.StatusConflict, true
-	}
-	return 0, false
 }

@@ -4,11 +4,12 @@
 package identity
 
 import (
-	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
 	"time"
+
+	"switchboard/platform/fault"
 )
 
 // StaffUser is an MSP employee; lives in the control plane.
@@ -64,13 +65,13 @@ const (
 	ScopeAllExcept = "all_except"
 )
 
-// Errors callers map to user-facing outcomes.
+// Errors callers map to user-facing outcomes through their fault kinds.
 var (
-	ErrInvalid   = errors.New("invalid input")
-	ErrNotFound  = errors.New("not found")
-	ErrConflict  = errors.New("already exists")
-	ErrBadLogin  = errors.New("invalid email or password")
-	ErrLastOwner = errors.New("the last active owner cannot be disabled or demoted")
+	ErrInvalid   = fault.Kind(fault.Invalid, "invalid input")
+	ErrNotFound  = fault.Kind(fault.NotFound, "not found")
+	ErrConflict  = fault.Kind(fault.Conflict, "already exists")
+	ErrBadLogin  = fault.Kind(fault.Unauthorized, "invalid email or password")
+	ErrLastOwner = fault.Kind(fault.Conflict, "the last active owner cannot be disabled or demoted")
 )
 
 // ThrottledError says a login was refused because of repeated failures.
@@ -81,7 +82,7 @@ func (e *ThrottledError) Error() string {
 }
 
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return fault.Newf(ErrInvalid, format, args...)
 }
 
 // NormalizeEmail lower-cases and checks an e-mail address.

@@ -49,12 +49,13 @@ func (s *Service) createChannel(c echo.Context) error {
 		}
 	}
 	ch, err := s.Create(c.Request().Context(), t, in)
-	switch {
-	case errors.Is(err, ErrInvalid):
-		return s.renderChannels(c, http.StatusUnprocessableEntity, channelsPage{Form: in}, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
-	case errors.Is(err, ErrConflict):
+	if errors.Is(err, ErrConflict) {
 		return s.renderChannels(c, http.StatusConflict, channelsPage{Form: in}, "A channel with that name exists.")
-	case err != nil:
+	}
+	if status, msg, ok := web.Refusal(err); ok {
+		return s.renderChannels(c, status, channelsPage{Form: in}, msg)
+	}
+	if err != nil {
 		return err
 	}
 	return s.renderChannels(c, http.StatusCreated, channelsPage{Form: ChannelInput{Kind: KindWebhook}, Secret: ch.Secret, Name: ch.Name}, "")

@@ -6,9 +6,10 @@
 package notify
 
 import (
-	"errors"
 	"fmt"
 	"time"
+
+	"switchboard/platform/fault"
 )
 
 // Channel kinds.
@@ -60,13 +61,13 @@ type ChannelInput struct {
 	Secret  string   // webhook: empty to generate one
 }
 
-// Errors the HTTP layer maps to status codes.
+// Errors of the service; the web layer maps their fault kinds to status.
 var (
-	ErrInvalid  = errors.New("invalid notification channel")
-	ErrNotFound = errors.New("notification channel not found")
-	ErrConflict = errors.New("notification channel already exists")
+	ErrInvalid  = fault.Kind(fault.Invalid, "invalid notification channel")
+	ErrNotFound = fault.Kind(fault.NotFound, "notification channel not found")
+	ErrConflict = fault.Kind(fault.Conflict, "notification channel already exists")
 )
 
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return fault.Newf(ErrInvalid, format, args...)
 }

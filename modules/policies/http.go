@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/platform/authz"
+	"switchboard/platform/fault"
 	"switchboard/platform/tenancy"
 	"switchboard/platform/web"
 )
@@ -35,15 +36,14 @@ func (s *Service) tenantPage(c echo.Context) error {
 	return web.Render(c, http.StatusOK, "console/policy.html", "Policy · "+t.Name, eff)
 }
 
-// policyError maps service errors to what the browser sees.
+// policyError words the service's refusals for the browser; their fault
+// kinds give the status, and invalid input keeps its own message.
 func policyError(err error) error {
 	switch {
 	case errors.Is(err, ErrLocked):
-		return echo.NewHTTPError(http.StatusConflict, "This item is a locked baseline and cannot be changed for one client.")
+		return fault.New(ErrLocked, "This item is a locked baseline and cannot be changed for one client.")
 	case errors.Is(err, ErrNotFound):
-		return echo.NewHTTPError(http.StatusNotFound, "No such policy item.")
-	case errors.Is(err, ErrInvalid):
-		return echo.NewHTTPError(http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+		return fault.New(ErrNotFound, "No such policy item.")
 	}
 	return err
 }

@@ -1,21 +1,21 @@
 package policies
 
 import (
-	"errors"
-	"fmt"
 	"regexp"
 	"time"
+
+	"switchboard/platform/fault"
 )
 
-// Errors callers map to user-facing outcomes.
+// Errors callers map to user-facing outcomes through their fault kinds.
 var (
-	ErrInvalid  = errors.New("invalid policy")
-	ErrNotFound = errors.New("no such policy item")
-	ErrLocked   = errors.New("this item is a locked baseline and cannot be changed for one client")
+	ErrInvalid  = fault.Kind(fault.Invalid, "invalid policy")
+	ErrNotFound = fault.Kind(fault.NotFound, "no such policy item")
+	ErrLocked   = fault.Kind(fault.Conflict, "this item is a locked baseline and cannot be changed for one client")
 )
 
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return fault.Newf(ErrInvalid, format, args...)
 }
 
 var keyPattern = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,62}$`)

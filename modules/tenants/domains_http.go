@@ -45,20 +45,12 @@ func (s *Service) renderDomains(c echo.Context, status int, host, errMsg string)
 }
 
 // domainError answers a refused change with the page, a 4xx and the reason;
-// anything else is the server's fault.
+// anything else goes to the error handler.
 func (s *Service) domainError(c echo.Context, err error, host string) error {
-	var status int
-	switch {
-	case errors.Is(err, ErrInvalid):
-		status = http.StatusUnprocessableEntity
-	case errors.Is(err, ErrConflict):
-		status = http.StatusConflict
-	case errors.Is(err, ErrNotFound):
-		status = http.StatusNotFound
-	default:
-		return err
+	if status, msg, ok := web.Refusal(err); ok {
+		return s.renderDomains(c, status, host, msg)
 	}
-	return s.renderDomains(c, status, host, web.Reason(err, ErrInvalid, ErrConflict, ErrNotFound))
+	return err
 }
 
 func (s *Service) addDomainForm(c echo.Context) error {
@@ -79,7 +71,8 @@ func (s *Service) verifyDomainForm(c echo.Context) error {
 	t, _ := tenancy.FromContext(c.Request().Context())
 	d, err := s.VerifyDomain(c.Request().Context(), t.Slug, c.Param("host"))
 	if errors.Is(err, ErrUnverified) {
-		return s.renderDomains(c, http.StatusOK, "", web.Reason(err, ErrUnverified))
+		// "domain not verified: no TXT record at …": the check's outcome.
+		return s.renderDomains(c, http.StatusOK, "", web.Sentence(err.Error()))
 	}
 	if err != nil {
 		return s.domainError(c, err, "")

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/platform/authz"
+	"switchboard/platform/fault"
 	"switchboard/platform/tenancy"
 	"switchboard/platform/web"
 )
@@ -84,12 +85,8 @@ func (s *Service) newClientForm(c echo.Context) error {
 func (s *Service) createClient(c echo.Context) error {
 	f := clientForm{Slug: strings.TrimSpace(c.FormValue("slug")), Name: strings.TrimSpace(c.FormValue("name")), Domain: strings.TrimSpace(c.FormValue("domain"))}
 	t, err := s.Create(c.Request().Context(), CreateInput{Slug: f.Slug, Name: f.Name, Domain: f.Domain})
-	if errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict) {
-		status := http.StatusUnprocessableEntity
-		if errors.Is(err, ErrConflict) {
-			status = http.StatusConflict
-		}
-		return web.RenderError(c, status, "console/client_new.html", "Onboard a client", web.Reason(err, ErrInvalid, ErrConflict, ErrNotFound), f)
+	if status, msg, ok := web.Refusal(err); ok {
+		return web.RenderError(c, status, "console/client_new.html", "Onboard a client", msg, f)
 	}
 	if err != nil {
 		return err
@@ -147,7 +144,10 @@ func (s *Service) changeStatus(suspend bool) echo.HandlerFunc {
 			change, msg = s.Suspend, " is suspended: its portal and API refuse every request."
 		}
 		if _, err := change(c.Request().Context(), t.Slug); errors.Is(err, ErrInvalid) {
-			return echo.NewHTTPError(http.StatusConflict, web.Reason(err, ErrInvalid, ErrConflict, ErrNotFound))
+			// The service refuses a change from the wrong status ("is
+			// deleting, not active") as invalid; to this form, which sends
+			// nothing but the wish, it is a clash with the client's state.
+			return fault.New(fault.Conflict, fault.Message(err))
 		} else if err != nil {
 			return err
 		}
@@ -178,8 +178,8 @@ func (s *Service) renderAPIKeys(c echo.Context, status int, p apiKeysPage, errMs
 func (s *Service) createAPIKeyForm(c echo.Context) error {
 	t, _ := tenancy.FromContext(c.Request().Context())
 	k, plain, err := s.CreateAPIKey(c.Request().Context(), t.Slug, c.FormValue("name"))
-	if errors.Is(err, ErrInvalid) {
-		return s.renderAPIKeys(c, http.StatusUnprocessableEntity, apiKeysPage{}, web.Reason(err, ErrInvalid, ErrConflict, ErrNotFound))
+	if status, msg, ok := web.Refusal(err); ok {
+		return s.renderAPIKeys(c, status, apiKeysPage{}, msg)
 	}
 	if err != nil {
 		return err

@@ -1,26 +1,27 @@
 package tenants
 
 import (
-	"errors"
-	"fmt"
 	"net"
 	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"switchboard/platform/fault"
 )
 
-// Errors callers map to user-facing outcomes (HTTP 4xx, CLI exit status 2).
+// Errors callers map to user-facing outcomes (HTTP 4xx, CLI exit status 2)
+// through their fault kinds.
 var (
-	ErrNotFound = errors.New("no such tenant")
-	ErrConflict = errors.New("already exists")
-	ErrInvalid  = errors.New("invalid input")
+	ErrNotFound = fault.Kind(fault.NotFound, "no such tenant")
+	ErrConflict = fault.Kind(fault.Conflict, "already exists")
+	ErrInvalid  = fault.Kind(fault.Invalid, "invalid input")
 )
 
 var slugPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,38}[a-z0-9]$`)
 
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return fault.Newf(ErrInvalid, format, args...)
 }
 
 // ValidateSlug checks a tenant slug: 3–40 characters, lower-case letters,

@@ -1,6 +1,7 @@
 // Package web builds the Echo server every surface shares: request ids,
 // structured access logs, panic recovery and one error handler that turns
-// every error into a plain message (never a stack trace).
+// every error into a status from its fault kind and a plain message (never
+// a stack trace).
 package web
 
 import (
@@ -9,10 +10,13 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"switchboard/platform/fault"
 	"switchboard/platform/tenancy"
 )
 
@@ -65,27 +69,26 @@ func accessLog(log *slog.Logger) echo.MiddlewareFunc {
 	}
 }
 
-// errorHandler answers with the HTTPError's message, as JSON for API and
-// JSON-accepting clients and as a small plain page otherwise. Anything that
-// is not an HTTPError is an internal error: logged in full, answered vaguely.
+// errorHandler answers every error in one place: the status from the
+// error's fault kind (or an HTTPError's code), the message for people from
+// fault.Message, as JSON for API and JSON-accepting clients and as a small
+// plain page otherwise. Database connection failures are classified first
+// (fault.FromDatabase) and answered 503 with Retry-After. Anything else is
+// an internal error: logged in full, answered vaguely.
 func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
 		}
-		code, msg := http.StatusInternalServerError, "Something went wrong on our side. Please try again."
-		var he *echo.HTTPError
-		if errors.As(err, &he) {
-			code = he.Code
-			if m, ok := he.Message.(string); ok {
-				msg = m
-			} else if code < 500 {
-				msg = http.StatusText(code)
-			}
-		}
+		err = fault.FromDatabase(err)
+		code, msg := answer(err)
 		if code >= 500 {
-			log.ErrorContext(c.Request().Context(), "request failed", "err", err, "path", c.Request().URL.Path,
+			log.ErrorContext(c.Request().Context(), "request failed", "err", err, "status", code, "path", c.Request().URL.Path,
 				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+		}
+		if code == http.StatusServiceUnavailable {
+			// A dependency is down or busy: clients and proxies may retry soon.
+			c.Response().Header().Set("Retry-After", RetryAfterSeconds)
 		}
 		req := c.Request()
 		if req.Method == http.MethodHead {
@@ -98,6 +101,68 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		_ = c.HTML(code, errorPage(code, msg))
 	}
+}
+
+// RetryAfterSeconds is the Retry-After of every 503.
+const RetryAfterSeconds = "5"
+
+// internalMessage is all an internal error tells people.
+const internalMessage = "Something went wrong on our side. Please try again."
+
+// kindStatus is the one mapping from fault kinds to HTTP status.
+var kindStatus = map[error]int{
+	fault.Invalid:      http.StatusBadRequest,
+	fault.Unauthorized: http.StatusUnauthorized,
+	fault.Forbidden:    http.StatusForbidden,
+	fault.NotFound:     http.StatusNotFound,
+	fault.Conflict:     http.StatusConflict,
+	fault.TooLarge:     http.StatusRequestEntityTooLarge,
+	fault.Unsupported:  http.StatusUnsupportedMediaType,
+	fault.Unavailable:  http.StatusServiceUnavailable,
+}
+
+// answer is the status and the message people read for err: its fault
+// kind's, else an HTTPError's (Echo's own, middleware's), else 500.
+func answer(err error) (int, string) {
+	if code, ok := kindStatus[fault.KindOf(err)]; ok {
+		return code, fault.Message(err)
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		if m, ok := he.Message.(string); ok {
+			return he.Code, m
+		}
+		if he.Code < 500 {
+			return he.Code, http.StatusText(he.Code)
+		}
+		return he.Code, internalMessage
+	}
+	return http.StatusInternalServerError, internalMessage
+}
+
+// Refusal is how a form that shows its own errors answers err: the status
+// and the message (as a sentence) when err refuses the request for a reason
+// the user can act on (a 4xx kind), and ok. For anything else (internal, a
+// database that is down) ok is false and the handler returns err, so the
+// error handler answers it.
+func Refusal(err error) (status int, msg string, ok bool) {
+	if err == nil {
+		return 0, "", false
+	}
+	status, msg = answer(fault.FromDatabase(err))
+	if status >= 500 {
+		return 0, "", false
+	}
+	return status, Sentence(msg), true
+}
+
+// Sentence capitalises msg's first letter, for a message shown on its own.
+func Sentence(msg string) string {
+	r, size := utf8.DecodeRuneInString(msg)
+	if size == 0 || r == utf8.RuneError {
+		return msg
+	}
+	return string(unicode.ToUpper(r)) + msg[size:]
 }
 
 // errorPage is deliberately brand-free: it may be shown on any client's domain.
