@@ -170,11 +170,11 @@ func runTLS(ctx context.Context, e *env, handler http.Handler, resolver hostDire
 		return err
 	}
 	_, httpsPort, _ := net.SplitHostPort(lns.https.Addr().String())
-	errorLog := slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)
 	tlsConfig := manager.TLSConfig() // GetCertificate plus the acme-tls/1 protocol for TLS-ALPN-01
 	tlsConfig.MinVersion = tls.VersionTLS12
-	httpsSrv := &http.Server{Handler: strictTransport(handler), TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
-	httpSrv := &http.Server{Handler: manager.HTTPHandler(redirectToHTTPS(httpsPort)), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
+	httpsSrv := newHTTPServer(e.cfg, strictTransport(handler), e.log)
+	httpsSrv.TLSConfig = tlsConfig
+	httpSrv := newHTTPServer(e.cfg, manager.HTTPHandler(redirectToHTTPS(httpsPort)), e.log)
 
 	e.log.Info("serving HTTPS", "url", "https://"+lns.https.Addr().String(), "console_hosts", e.cfg.Server.ConsoleHosts,
 		"certificates", "on demand for console hosts and verified client domains", "acme_directory", e.cfg.ACME.DirectoryURL)

@@ -90,6 +90,13 @@ type Server struct {
 	// answers ACME HTTP-01 challenges.
 	TLS       bool   `mapstructure:"tls"`
 	HTTPSAddr string `mapstructure:"https_addr"`
+	// The timeouts bound how long one connection may hold the server: a
+	// client that trickles its request or never reads the answer, or an
+	// idle keep-alive, is cut off instead of holding a connection forever.
+	ReadTimeout       time.Duration `mapstructure:"read_timeout"`        // the whole request, body included
+	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"` // the request line and headers
+	WriteTimeout      time.Duration `mapstructure:"write_timeout"`       // from the end of the headers to the end of the answer
+	IdleTimeout       time.Duration `mapstructure:"idle_timeout"`        // a keep-alive connection between requests
 }
 
 // Log configures log/slog output.
@@ -108,6 +115,10 @@ var Defaults = map[string]any{
 	"server.secure_cookies":         false,
 	"server.tls":                    false,
 	"server.https_addr":             "127.0.0.1:8443",
+	"server.read_timeout":           "30s",
+	"server.read_header_timeout":    "10s",
+	"server.write_timeout":          "60s",
+	"server.idle_timeout":           "120s",
 	"dns.resolver":                  "",
 	"acme.directory_url":            "https://acme-v02.api.letsencrypt.org/directory",
 	"acme.email":                    "",
@@ -171,6 +182,20 @@ func Load(file string, flags *pflag.FlagSet, flagKeys map[string]string) (*Confi
 func (c *Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.Server.Addr); err != nil {
 		return fmt.Errorf("%w: server.addr %q must be HOST:PORT", ErrInvalid, c.Server.Addr)
+	}
+	s := c.Server
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"read_timeout", s.ReadTimeout}, {"read_header_timeout", s.ReadHeaderTimeout}, {"write_timeout", s.WriteTimeout}, {"idle_timeout", s.IdleTimeout}} {
+		// Zero would mean no limit, the very thing the timeouts prevent; a
+		// bare number in YAML would be nanoseconds.
+		if d.v < time.Second || d.v > time.Hour {
+			return fmt.Errorf("%w: server.%s must be a duration of 1s-1h like 30s, not %s", ErrInvalid, d.key, d.v)
+		}
+	}
+	if s.ReadHeaderTimeout > s.ReadTimeout {
+		return fmt.Errorf("%w: server.read_header_timeout (%s) must not exceed server.read_timeout (%s)", ErrInvalid, s.ReadHeaderTimeout, s.ReadTimeout)
 	}
 	if c.Database.MaxConns < 1 || c.Database.MaxConns > 1000 {
 		return fmt.Errorf("%w: database.max_conns must be 1-1000", ErrInvalid)
