@@ -1,15 +1,21 @@
 package alerts
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
+	"gorm.io/gorm"
 
+	"switchboard/modules/audit"
 	"switchboard/platform/authz"
+	"switchboard/platform/fault"
 	"switchboard/platform/tenancy"
 	"switchboard/platform/web"
 )
@@ -26,6 +32,8 @@ type nativePayload struct {
 	Alerts []Signal `json:"alerts"`
 }
 
+// ingestNative is all or nothing: the sender is our own format's client and
+// can fix and resend a refused batch.
 func (s *Service) ingestNative(c echo.Context) error {
 	var p nativePayload
 	if err := web.DecodeJSON(c, &p); err != nil {
@@ -37,15 +45,22 @@ func (s *Service) ingestNative(c echo.Context) error {
 	} else if p.Source != "" || p.Rule != "" {
 		return echo.NewHTTPError(http.StatusBadRequest, "send either one alert or {\"alerts\": [...]}, not both")
 	}
-	return s.respond(c, signals)
+	t, _ := tenancy.FromContext(c.Request().Context())
+	out, err := s.Ingest(c.Request().Context(), t, signals)
+	if err != nil {
+		return err // the web layer answers by its fault kind: invalid input is 400
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"results": out})
 }
 
-// amPayload is the Prometheus Alertmanager webhook body (version 4), taken
-// unchanged. Unknown fields are allowed here: Alertmanager may add some.
+// amPayload is the Prometheus Alertmanager webhook body (version 4). Unknown
+// fields are allowed here: Alertmanager may add some. The alerts stay raw
+// until each is decoded on its own, so one member that cannot be read (or is
+// not UTF-8, which decoding would silently replace) is rejected alone.
 type amPayload struct {
-	Version string    `json:"version"`
-	Status  string    `json:"status"`
-	Alerts  []amAlert `json:"alerts"`
+	Version string            `json:"version"`
+	Status  string            `json:"status"`
+	Alerts  []json.RawMessage `json:"alerts"`
 }
 
 type amAlert struct {
@@ -54,27 +69,170 @@ type amAlert struct {
 	Annotations map[string]string `json:"annotations"`
 }
 
+// AlertmanagerUnnamedRule is the rule an Alertmanager alert without an
+// alertname label is stored under. Its labels (which have no alertname)
+// still make it a distinct alert from one really named "unnamed".
+const AlertmanagerUnnamedRule = "unnamed"
+
+// amResult is what happened to one member of an Alertmanager group.
+type amResult struct {
+	Index int `json:"index"`
+	Outcome
+}
+
+// amRejection is a member of a group that could not be stored, and why.
+type amRejection struct {
+	Index  int    `json:"index"`
+	Reason string `json:"reason"`
+}
+
+// ingestAlertmanager takes a whole Alertmanager group: any size the body
+// limit allows, stored in chunks of at most maxBatch. A member that cannot
+// be stored is rejected alone, listed in the answer and recorded in the
+// client's audit log; the answer is still 202, because an error status
+// would only make Alertmanager resend the same group forever.
 func (s *Service) ingestAlertmanager(c echo.Context) error {
+	ctx := c.Request().Context()
 	var p amPayload
 	dec := json.NewDecoder(c.Request().Body)
 	if err := dec.Decode(&p); err != nil {
 		if web.TooLarge(err) {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "the body is larger than the 1 MB limit")
+			return fault.New(fault.TooLarge, "the body is larger than the 1 MB limit")
 		}
-		return echo.NewHTTPError(http.StatusBadRequest, "malformed Alertmanager payload: "+err.Error())
+		return invalid("malformed Alertmanager payload: %v", err)
 	}
 	if p.Version != "" && p.Version != "4" {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("unsupported Alertmanager webhook version %q (want 4)", p.Version))
+		return invalid("unsupported Alertmanager webhook version %q (want 4)", p.Version)
 	}
-	signals := make([]Signal, len(p.Alerts))
-	for i, a := range p.Alerts {
-		signals[i] = fromAlertmanager(a)
+	if len(p.Alerts) == 0 {
+		return invalid("no alerts in the payload")
 	}
-	return s.respond(c, signals)
+	t, _ := tenancy.FromContext(ctx)
+
+	var (
+		good     []Signal
+		goodIdx  []int
+		results  = []amResult{}
+		rejected = []amRejection{}
+	)
+	for i, raw := range p.Alerts {
+		sig, err := fromAlertmanagerJSON(raw)
+		if err == nil {
+			err = sig.normalize(-1)
+		}
+		if err != nil {
+			rejected = append(rejected, amRejection{Index: i, Reason: reason(err)})
+			continue
+		}
+		good = append(good, sig)
+		goodIdx = append(goodIdx, i)
+	}
+	for start := 0; start < len(good); start += maxBatch {
+		end := min(start+maxBatch, len(good))
+		out, rej, err := s.ingestChunk(ctx, t, good[start:end], goodIdx[start:end])
+		if err != nil {
+			return err // the database failed: Alertmanager should retry
+		}
+		results = append(results, out...)
+		rejected = append(rejected, rej...)
+	}
+	if len(rejected) > 0 {
+		if err := recordRejections(c, t, len(p.Alerts), rejected); err != nil {
+			return err
+		}
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"results": results, "stored": len(results), "rejected": rejected})
 }
 
-// fromAlertmanager maps one Alertmanager alert: rule = alertname, endpoint =
-// instance, severity from the severity label (unknown values count as warning).
+// ingestChunk stores up to maxBatch already-normalised signals in one
+// transaction. Should Ingest still refuse the chunk as invalid (a check this
+// handler does not know about), it stores the members one by one so only
+// the ones at fault are rejected.
+func (s *Service) ingestChunk(ctx context.Context, t tenancy.Tenant, sigs []Signal, idx []int) ([]amResult, []amRejection, error) {
+	out, err := s.Ingest(ctx, t, sigs)
+	if err == nil {
+		res := make([]amResult, len(out))
+		for i, o := range out {
+			res[i] = amResult{Index: idx[i], Outcome: o}
+		}
+		return res, nil, nil
+	}
+	if !errors.Is(err, fault.Invalid) {
+		return nil, nil, err
+	}
+	var res []amResult
+	var rej []amRejection
+	for i := range sigs {
+		out, err := s.Ingest(ctx, t, sigs[i:i+1])
+		switch {
+		case errors.Is(err, fault.Invalid):
+			rej = append(rej, amRejection{Index: idx[i], Reason: reason(err)})
+		case err != nil:
+			return nil, nil, err
+		default:
+			res = append(res, amResult{Index: idx[i], Outcome: out[0]})
+		}
+	}
+	return res, rej, nil
+}
+
+// reason is the message for people about a rejected member.
+func reason(err error) string {
+	if m := fault.Message(err); m != "" {
+		return m
+	}
+	return err.Error()
+}
+
+// maxRejectionsAudited bounds how many reasons one audit entry lists; the
+// count says how many there were in all.
+const maxRejectionsAudited = 10
+
+// recordRejections writes one entry ("alert.rejected") to the client's audit
+// log, which staff read on the client's Audit page: how many members of
+// how many were not stored, and the first reasons.
+func recordRejections(c echo.Context, t tenancy.Tenant, total int, rejected []amRejection) error {
+	ctx := audit.WithOrigin(c.Request().Context(), audit.Origin{Actor: "alertmanager webhook", ClientIP: c.RealIP()})
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d alerts in an Alertmanager group were not stored", len(rejected), total)
+	for i, r := range rejected {
+		if i == maxRejectionsAudited {
+			fmt.Fprintf(&b, "; and %d more", len(rejected)-i)
+			break
+		}
+		fmt.Fprintf(&b, "; alerts[%d]: %s", r.Index, r.Reason)
+	}
+	// A reason quotes the offending text with %q, so it is storable itself;
+	// strings.ToValidUTF8 is only a guard for what a later check might say.
+	summary := strings.ToValidUTF8(strings.ReplaceAll(b.String(), "\x00", `\x00`), "\uFFFD")
+	return tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		return audit.Record(ctx, tx, "alert.rejected", "alertmanager webhook", summary)
+	})
+}
+
+// fromAlertmanagerJSON decodes one member of a group and maps it.
+func fromAlertmanagerJSON(raw json.RawMessage) (Signal, error) {
+	// encoding/json would replace invalid UTF-8 with U+FFFD without a word;
+	// an alert whose text is not what was sent is refused instead.
+	if !utf8.Valid(raw) {
+		return Signal{}, invalid("the alert is not valid UTF-8")
+	}
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return Signal{}, invalid("the alert is null")
+	}
+	var a amAlert
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return Signal{}, invalid("malformed alert: %v", err)
+	}
+	return fromAlertmanager(a), nil
+}
+
+// fromAlertmanager maps one Alertmanager alert: rule = alertname (or
+// AlertmanagerUnnamedRule without one), endpoint = instance, severity from
+// the severity label (unknown values count as warning). Text longer than
+// our limits is cut and marked "…[truncated]" rather than refused: the
+// alert still matters more than its tail. Labels are kept as sent, so
+// silences and routes can select on the raw values (severity="page").
 func fromAlertmanager(a amAlert) Signal {
 	sev := strings.ToLower(a.Labels["severity"])
 	switch sev {
@@ -88,22 +246,16 @@ func fromAlertmanager(a amAlert) Signal {
 	if a.Status == "resolved" {
 		status = StatusResolved
 	}
-	labels := map[string]string{}
+	labels := make(map[string]string, len(a.Labels))
 	for k, v := range a.Labels {
-		labels[k] = v
+		labels[k] = truncateBytes(v, maxLabelValue)
 	}
-	return Signal{Source: "alertmanager", Rule: a.Labels["alertname"], Severity: sev, Status: status,
-		Summary: a.Annotations["summary"], Description: a.Annotations["description"], Endpoint: a.Labels["instance"], Labels: labels}
-}
-
-func (s *Service) respond(c echo.Context, signals []Signal) error {
-	t, _ := tenancy.FromContext(c.Request().Context())
-	out, err := s.Ingest(c.Request().Context(), t, signals)
-	if errors.Is(err, ErrInvalid) {
-		return echo.NewHTTPError(http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+	rule := strings.TrimSpace(a.Labels["alertname"])
+	if rule == "" {
+		rule = AlertmanagerUnnamedRule
 	}
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusAccepted, map[string]any{"results": out})
+	return Signal{Source: "alertmanager", Rule: truncateRunes(rule, maxName), Severity: sev, Status: status,
+		Summary:     truncateRunes(a.Annotations["summary"], maxSummary),
+		Description: truncateRunes(a.Annotations["description"], maxDescription),
+		Endpoint:    truncateRunes(a.Labels["instance"], maxName), Labels: labels}
 }

@@ -3,28 +3,27 @@ package alerts
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"switchboard/platform/fault"
 )
 
 // ErrInvalid marks input the sender must fix (HTTP 400).
-var ErrInvalid = errors.New("invalid alert")
+var ErrInvalid = fault.Kind(fault.Invalid, "invalid alert")
 
 // ErrNotFound means no such alert or silence in this tenant.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = fault.Kind(fault.NotFound, "not found")
 
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return fault.Newf(ErrInvalid, format, args...)
 }
 
-var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_.\-/]{0,99}$`)
-
-// Limits on one signal; larger input is refused, not truncated.
+// Limits on one signal; larger input is refused, not truncated (the
+// Alertmanager webhook truncates before it gets here: see truncateBytes).
 const (
 	maxLabels      = 64
 	maxLabelValue  = 1024
@@ -33,12 +32,31 @@ const (
 	maxName        = 200
 )
 
+// badText says why s cannot be stored in a PostgreSQL text column (invalid
+// UTF-8, or a NUL byte, which text cannot hold), or "" when it can. Checking
+// here turns what would be a database error (500) into the sender's 400.
+func badText(s string) string {
+	if !utf8.ValidString(s) {
+		return "is not valid UTF-8"
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return "holds a NUL byte"
+	}
+	return ""
+}
+
 // normalize checks a signal and fills defaults. index names the signal in
 // error messages when a payload carries several.
 func (s *Signal) normalize(index int) error {
 	where := ""
 	if index >= 0 {
 		where = fmt.Sprintf("alerts[%d]: ", index)
+	}
+	for _, f := range []struct{ name, text string }{{"source", s.Source}, {"rule", s.Rule}, {"severity", s.Severity},
+		{"status", s.Status}, {"summary", s.Summary}, {"description", s.Description}, {"endpoint", s.Endpoint}} {
+		if why := badText(f.text); why != "" {
+			return invalid("%s%s %s", where, f.name, why)
+		}
 	}
 	s.Source, s.Rule = strings.TrimSpace(s.Source), strings.TrimSpace(s.Rule)
 	if s.Source == "" || s.Rule == "" {
@@ -67,17 +85,53 @@ func (s *Signal) normalize(index int) error {
 		return invalid("%sat most %d labels", where, maxLabels)
 	}
 	for k, v := range s.Labels {
-		if !labelName.MatchString(k) {
-			return invalid("%slabel name %q is not valid", where, k)
+		if !validLabelName(k) {
+			return invalid("%slabel name %q is not valid (1-%d bytes of UTF-8 without NUL)", where, k, maxLabelName)
 		}
-		if len(v) > maxLabelValue || !utf8.ValidString(v) {
-			return invalid("%slabel %s: value must be valid UTF-8 of at most %d bytes", where, k, maxLabelValue)
+		if why := badText(v); why != "" {
+			return invalid("%slabel %q: value %s", where, k, why)
+		}
+		if len(v) > maxLabelValue {
+			return invalid("%slabel %q: value is longer than %d bytes", where, k, maxLabelValue)
 		}
 	}
 	if s.Labels == nil {
 		s.Labels = map[string]string{}
 	}
 	return nil
+}
+
+// truncatedMarker ends a value that was cut to fit, so nobody mistakes the
+// stored text for the whole of it.
+const truncatedMarker = "…[truncated]"
+
+// truncateBytes returns s if it fits in n bytes, else its longest prefix
+// that, with truncatedMarker appended, fits in n bytes, cut on a rune
+// boundary so valid UTF-8 stays valid.
+func truncateBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := max(n-len(truncatedMarker), 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + truncatedMarker
+}
+
+// truncateRunes is truncateBytes for limits counted in characters.
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	keep, i := max(n-utf8.RuneCountInString(truncatedMarker), 0), 0
+	for at := range s {
+		if i == keep {
+			return s[:at] + truncatedMarker
+		}
+		i++
+	}
+	return s // not reached: s has more than n ≥ keep runes
 }
 
 // fingerprint identifies "the same alert": the tenant, source, rule and the
@@ -101,58 +155,20 @@ func fingerprint(tenantID int64, s Signal) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// checkMatchers validates silence matchers and compiles their expressions.
+// checkMatchers validates a silence's matchers: 1-20 of them, each as
+// CompileSelector requires.
 func checkMatchers(ms []Matcher) error {
 	if len(ms) == 0 || len(ms) > 20 {
 		return invalid("a silence needs 1-20 matchers")
 	}
-	for _, m := range ms {
-		if !labelName.MatchString(m.Name) {
-			return invalid("matcher label %q is not valid", m.Name)
-		}
-		switch m.Op {
-		case "=", "!=":
-		case "=~", "!~":
-			if _, err := regexp.Compile("^(?:" + m.Value + ")$"); err != nil {
-				return invalid("matcher %s%s%q: %v", m.Name, m.Op, m.Value, err)
-			}
-		default:
-			return invalid("matcher operator must be =, !=, =~ or !~, not %q", m.Op)
-		}
-	}
-	return nil
+	_, err := CompileSelector(ms)
+	return err
 }
 
-// matches reports whether every matcher holds for the signal.
+// matches reports whether every matcher holds for the signal, by the one
+// rule of Selector (a matcher that does not compile selects nothing). It is
+// kept for service.go until that file compiles its selectors itself.
 func matches(ms []Matcher, s Signal) bool {
-	for _, m := range ms {
-		v := s.Labels[m.Name]
-		switch m.Name {
-		case "source":
-			v = s.Source
-		case "rule", "alertname":
-			if _, ok := s.Labels[m.Name]; !ok {
-				v = s.Rule
-			}
-		case "severity":
-			v = s.Severity
-		}
-		var ok bool
-		switch m.Op {
-		case "=":
-			ok = v == m.Value
-		case "!=":
-			ok = v != m.Value
-		case "=~", "!~":
-			re, err := regexp.Compile("^(?:" + m.Value + ")$")
-			ok = err == nil && re.MatchString(v)
-			if m.Op == "!~" {
-				ok = err == nil && !ok
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
+	sel, err := CompileSelector(ms)
+	return err == nil && sel.MatchesSignal(s)
 }

@@ -13,8 +13,11 @@ var severityRank = map[string]int{alerts.SeverityInfo: 0, alerts.SeverityWarning
 // Route returns the names of the channels the routing items send a to, in
 // the order the items list them, each once. An item applies when it is an
 // enabled routing item, a's endpoint is not excluded from it, a is at least
-// its minimum severity (none: any), and every one of its labels equals a's.
-// No applicable item means no channel: nothing is sent.
+// its minimum severity (none: any), and every one of its labels equals a's,
+// read by the one rule silences and maintenance windows use (alerts.Selector:
+// a's own label first, else the field the name stands for, so "instance"
+// and "endpoint" both name a's endpoint). No applicable item means no
+// channel: nothing is sent.
 func Route(a alerts.Alert, items []policies.EffectiveItem) []string {
 	var out []string
 	for _, it := range items {
@@ -30,7 +33,7 @@ func Route(a alerts.Alert, items []policies.EffectiveItem) []string {
 		if !known || severityRank[a.Severity] < need {
 			continue // an unknown minimum routes nothing rather than everything
 		}
-		if !labelsMatch(r.Labels, a) {
+		if !alerts.EqualSelector(r.Labels).Matches(a) {
 			continue
 		}
 		for _, name := range r.Channels {
@@ -40,29 +43,4 @@ func Route(a alerts.Alert, items []policies.EffectiveItem) []string {
 		}
 	}
 	return out
-}
-
-// labelsMatch reports whether every wanted label equals a's. As with
-// silences, source, rule (or alertname), severity and endpoint stand for the
-// alert's own fields unless a real label of that name exists.
-func labelsMatch(want map[string]string, a alerts.Alert) bool {
-	for k, v := range want {
-		got, ok := a.Labels[k]
-		if !ok {
-			switch k {
-			case "source":
-				got, ok = a.Source, true
-			case "rule", "alertname":
-				got, ok = a.Rule, true
-			case "severity":
-				got, ok = a.Severity, true
-			case "endpoint":
-				got, ok = a.Endpoint, true
-			}
-		}
-		if !ok || got != v {
-			return false
-		}
-	}
-	return true
 }
