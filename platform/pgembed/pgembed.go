@@ -6,6 +6,35 @@
 // socket in Dir/run, the server log in Dir/postgres.log and the application
 // role's password in Dir/app-password. A server already running on that
 // folder is reused instead of started twice.
+//
+// Several processes may use one folder at once (serve and any number of CLI
+// commands), so:
+//
+//   - Start holds a file lock (Dir/start.lock) from before initdb until the
+//     server is up and bootstrapped: concurrent Starts on a cold folder make
+//     one initdb and one server, and the others reuse it.
+//   - The port is kept in Dir/port and reused on the next start, so a URL
+//     printed earlier stays valid; only when another program holds it is a
+//     new one chosen (with a warning).
+//   - Dir/owner.json records who owns the server (pid, role "serve" or
+//     "cli", started_at). The process that starts the server owns it, except
+//     that serve takes over a server a CLI command started. A record naming
+//     a dead process means no owner.
+//
+// Who stops the server: Stop stops it only if this handle owns it and no
+// other switchboard process (each open handle holds a shared lock on
+// Dir/in-use.lock) and no other client session (pg_stat_activity) uses it.
+// An owner that finds others still using it leaves it running and marks the
+// record shared; then the last switchboard process to leave stops it. So of
+// eight concurrent commands on one folder, the last to finish stops the
+// server, and a command never stops a server serve owns. A handle that does
+// not own the server leaves it running. Stop logs (at info) what it leaves
+// running and why, and LeftRunning returns the same. A server with no live
+// owner (started by `switchboard db url`, whose process has exited) is left
+// running by commands until serve adopts it.
+//
+// serve runs Supervise, which restarts its server on the same port (with
+// backoff) when it dies; Health reports the state for a readiness probe.
 package pgembed
 
 import (
@@ -28,6 +57,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,8 +80,11 @@ type Options struct {
 	Database string
 	// AppUser is the application's login role (not a superuser); default "switchboard".
 	AppUser string
-	// Logger receives the one start-up line; default slog.Default().
+	// Logger receives the start-up line, ownership changes, what Stop
+	// leaves running and Supervise's restarts; default slog.Default().
 	Logger *slog.Logger
+	// Owner is who is starting: OwnerServe or OwnerCLI (the default).
+	Owner Owner
 
 	// noSync skips fsync in initdb and the server, like SWITCHBOARD_PG_NOSYNC=1:
 	// much faster, and fine for data nobody needs after a crash.
@@ -70,10 +103,20 @@ type Cluster struct {
 	password  string
 	user      *runAs
 	logger    *slog.Logger
+	role      Owner
+	handle    string // tells this handle's owner record apart from others'
+	noSync    bool
+	every     time.Duration // how often Supervise looks at the postmaster
+	inUse     *os.File      // holds the shared in-use lock while open
 
+	// mu serializes Stop and Supervise's restarts within the process.
 	mu      sync.Mutex
-	started bool // this process started the server, so Stop may stop it
-	stopped bool
+	started bool   // this handle started the server (rather than reusing it)
+	left    string // why Stop left the server running, if it did
+	stopped atomic.Bool
+
+	healthMu sync.Mutex
+	health   healthState
 }
 
 // identRE keeps role and database names plain, so they never need quoting
@@ -109,6 +152,13 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if opts.AppUser == superuser {
 		return nil, fmt.Errorf("pgembed: AppUser must not be the superuser %q", superuser)
 	}
+	switch opts.Owner {
+	case "":
+		opts.Owner = OwnerCLI
+	case OwnerCLI, OwnerServe:
+	default:
+		return nil, fmt.Errorf("pgembed: invalid Owner %q: use OwnerServe or OwnerCLI", opts.Owner)
+	}
 	noSync := opts.noSync || os.Getenv(noSyncEnv) == "1"
 
 	bindir, err := FindBinaries()
@@ -128,6 +178,10 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		appUser:   opts.AppUser,
 		user:      user,
 		logger:    opts.Logger,
+		role:      opts.Owner,
+		handle:    newHandle(),
+		noSync:    noSync,
+		every:     time.Second,
 	}
 
 	// Parents 0755 so the server user can traverse them; Dir itself 0700
@@ -138,10 +192,18 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("pgembed: %w", err)
 	}
+
+	// Everything from here to a bootstrapped server happens under the lock:
+	// concurrent initdb, password files or role DDL (which fails with "tuple
+	// concurrently updated") would break the other starters.
+	unlock, err := c.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if c.password, err = c.appPassword(); err != nil {
 		return nil, err
 	}
-
 	reused, err := c.adoptRunning(ctx)
 	if err != nil {
 		return nil, err
@@ -151,24 +213,41 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		if initialized, err = c.prepare(ctx, noSync); err != nil {
 			return nil, err
 		}
-		if reused, err = c.startServer(ctx, noSync); err != nil {
+		if reused, err = c.startServer(ctx); err != nil {
 			return nil, err
 		}
 	}
-	if err := c.bootstrap(ctx); err != nil {
+	err = c.bootstrap(ctx)
+	if err == nil {
+		err = c.claim()
+	}
+	if err == nil {
+		err = c.register(ctx)
+	}
+	if err != nil {
 		if c.started {
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			_ = c.Stop(stopCtx)
+			if _, serr := c.pgCtlStop(stopCtx); serr == nil {
+				c.removeOwner()
+			}
 			cancel()
 		}
 		return nil, err
 	}
+	c.recordPort(c.port)
 	mode := "started"
 	if reused {
 		mode = "reused"
 	}
+	owner := "none"
+	if rec, ok := c.readOwner(); ok && rec.names(c) {
+		owner = "this process"
+	} else if ok {
+		owner = rec.String()
+	}
 	c.logger.Info("embedded PostgreSQL ready", "data_dir", c.dataDir, "port", c.port,
-		"mode", mode, "initialized", initialized, "took", time.Since(begin).Round(time.Millisecond))
+		"mode", mode, "initialized", initialized, "role", c.role, "owner", owner,
+		"took", time.Since(begin).Round(time.Millisecond))
 	return c, nil
 }
 
@@ -185,13 +264,16 @@ func (c *Cluster) Port() int { return c.port }
 // Dir is the absolute cluster root folder.
 func (c *Cluster) Dir() string { return c.dir }
 
-// Stop shuts the server down (fast mode: open sessions are cut off) if this
-// process started it; a reused server is left running. Safe to call more
-// than once and from a shutdown path whose ctx is already canceled.
+// Stop releases this handle and shuts the server down (fast mode) if this
+// handle owns it and nobody else uses it; otherwise it leaves the server
+// running, logs at info what it leaves and why, and returns nil. Close the
+// handle's own connections first: they count as other sessions. Stop also
+// ends Supervise's restarts. Safe to call more than once and from a
+// shutdown path whose ctx is already canceled.
 func (c *Cluster) Stop(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.started || c.stopped {
+	if c.stopped.Swap(true) {
 		return nil
 	}
 	if ctx.Err() != nil {
@@ -201,16 +283,53 @@ func (c *Cluster) Stop(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 	}
-	out, err := c.run(ctx, "pg_ctl", "stop", "-m", "fast", "-w", "-t", "60", "-D", c.dataDir)
+	unlock, err := c.lock(ctx)
 	if err != nil {
-		if running, _ := c.status(ctx); !running {
-			c.stopped = true // someone else stopped it already
-			return nil
-		}
-		return fmt.Errorf("pgembed: pg_ctl stop: %w: %s", err, strings.TrimSpace(out))
+		c.unregister()
+		return err
 	}
-	c.stopped = true
+	defer unlock()
+	c.unregister()
+
+	running, err := c.status(ctx)
+	if err != nil {
+		return err
+	}
+	if !running {
+		if rec, ok := c.readOwner(); ok && (rec.names(c) || rec.Shared) {
+			c.removeOwner()
+		}
+		return nil
+	}
+	stop, reason := c.stopDecision(ctx)
+	if !stop {
+		c.left = reason
+		c.logger.Info("embedded PostgreSQL left running", "reason", reason, "port", c.port, "data_dir", c.dataDir)
+		return nil
+	}
+	out, err := c.pgCtlStop(ctx)
+	if err != nil {
+		if running, _ := c.status(ctx); running {
+			return fmt.Errorf("pgembed: pg_ctl stop: %w: %s", err, strings.TrimSpace(out))
+		}
+	}
+	c.removeOwner()
+	c.logger.Info("embedded PostgreSQL stopped", "port", c.port, "data_dir", c.dataDir)
 	return nil
+}
+
+// LeftRunning says why Stop left the server running ("owned by pid 123
+// (serve)", "in use by other switchboard processes; ..."), or "" when it
+// stopped it, found it stopped, or has not been called.
+func (c *Cluster) LeftRunning() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.left
+}
+
+// pgCtlStop shuts the server down in fast mode and waits for it.
+func (c *Cluster) pgCtlStop(ctx context.Context) (string, error) {
+	return c.run(ctx, "pg_ctl", "stop", "-m", "fast", "-w", "-t", "60", "-D", c.dataDir)
 }
 
 // url builds a libpq-style URL whose host is the socket folder.
@@ -280,32 +399,38 @@ func (c *Cluster) readPidFile() (pf pidFile, ok bool, err error) {
 // adoptRunning reuses a server already running on the data folder; a stale
 // postmaster.pid (dead pid) is left for pg_ctl start to deal with.
 func (c *Cluster) adoptRunning(ctx context.Context) (bool, error) {
+	pf, ok, err := c.findRunning(ctx)
+	if ok {
+		c.port, c.socketDir = pf.port, pf.socketDir
+	}
+	return ok, err
+}
+
+// findRunning reports the server running on the data folder, if any,
+// waiting (like pg_ctl -w) while one is starting up or shutting down.
+func (c *Cluster) findRunning(ctx context.Context) (pidFile, bool, error) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		pf, ok, err := c.readPidFile()
 		if err != nil || !ok || !processAlive(pf.pid) {
-			return false, err
+			return pf, false, err
 		}
 		switch pf.status {
 		case "ready", "standby":
 			running, err := c.status(ctx)
 			if err != nil || !running {
-				return false, err
+				return pf, false, err
 			}
 			if pf.port == 0 || pf.socketDir == "" {
-				return false, fmt.Errorf("pgembed: a server is running on %s without a unix socket (postmaster.pid has port %d, socket folder %q); stop it first", c.dataDir, pf.port, pf.socketDir)
+				return pf, false, fmt.Errorf("pgembed: a server is running on %s without a unix socket (postmaster.pid has port %d, socket folder %q); stop it first", c.dataDir, pf.port, pf.socketDir)
 			}
-			c.port, c.socketDir = pf.port, pf.socketDir
-			return true, nil
+			return pf, true, nil
 		}
-		// Starting up or shutting down: wait like pg_ctl -w would.
 		if time.Now().After(deadline) {
-			return false, fmt.Errorf("pgembed: server on %s stuck in state %q (pid %d)", c.dataDir, pf.status, pf.pid)
+			return pf, false, fmt.Errorf("pgembed: server on %s stuck in state %q (pid %d)", c.dataDir, pf.status, pf.pid)
 		}
-		select {
-		case <-ctx.Done():
-			return false, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+			return pf, false, err
 		}
 	}
 }
@@ -391,42 +516,103 @@ func (c *Cluster) checkSocketPath() error {
 	return nil
 }
 
-// startServer runs pg_ctl start on a free loopback port. If another process
-// started the same cluster meanwhile, that server is reused (reused=true).
-func (c *Cluster) startServer(ctx context.Context, noSync bool) (reused bool, err error) {
-	logPath := filepath.Join(c.dir, "postgres.log")
+// startServer runs pg_ctl start on the recorded port, or on a free loopback
+// port when that is taken. If another server came up on the folder
+// meanwhile, it is reused (reused=true).
+func (c *Cluster) startServer(ctx context.Context) (reused bool, err error) {
+	// After a crash the dead postmaster may still be a zombie, which the
+	// server's own lock-file check takes for a running server.
+	if err := c.waitReaped(ctx, 10*time.Second); err != nil {
+		return false, err
+	}
+	port := c.recordedPort()
+	if port > 0 && !portFree(port) {
+		c.logger.Warn("embedded PostgreSQL: its recorded port is taken by another program; choosing a new one (URLs printed before no longer work)",
+			"port", port, "data_dir", c.dataDir)
+		port = 0
+	}
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return false, err
+		if port == 0 {
+			if port, err = freePort(); err != nil {
+				return false, err
+			}
 		}
-		o := []string{
-			"-c listen_addresses=127.0.0.1",
-			"-c port=" + strconv.Itoa(port),
-			"-c " + shellQuote("unix_socket_directories="+c.socketDir),
-			"-c max_connections=200",
-			"-c shared_buffers=128MB",
-		}
-		if noSync {
-			o = append(o, "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
-		}
-		out, err := c.run(ctx, "pg_ctl", "start", "-w", "-t", "60", "-D", c.dataDir, "-l", logPath, "-o", strings.Join(o, " "))
+		logFrom := logSize(c.logPath())
+		out, err := c.pgCtlStart(ctx, port)
 		if err == nil {
 			c.port = port
-			c.mu.Lock()
 			c.started = true
-			c.mu.Unlock()
 			return false, nil
 		}
 		if ok, _ := c.adoptRunning(ctx); ok {
 			return true, nil
 		}
-		tail := logTail(logPath, 20)
-		if attempt < 3 && strings.Contains(tail, "could not bind") {
-			continue // the free port was taken between our probe and the server's bind
+		tail := logTailSince(c.logPath(), logFrom, 20)
+		switch {
+		case attempt < 3 && strings.Contains(tail, "could not bind"):
+			port = 0 // the port was taken between our probe and the server's bind
+			continue
+		case attempt < 20 && strings.Contains(tail, "pre-existing shared memory block"):
+			// Backends of a killed postmaster still hold its shared
+			// memory; they exit as soon as they notice it is gone.
+			if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+				return false, err
+			}
+			continue
+		}
+		if strings.TrimSpace(tail) == "" {
+			tail = logTail(c.logPath(), 20)
 		}
 		return false, fmt.Errorf("pgembed: pg_ctl start: %w: %s\n--- last lines of %s ---\n%s",
-			err, strings.TrimSpace(out), logPath, tail)
+			err, strings.TrimSpace(out), c.logPath(), tail)
+	}
+}
+
+// logPath is the server log.
+func (c *Cluster) logPath() string { return filepath.Join(c.dir, "postgres.log") }
+
+// pgCtlStart starts the server on port and waits until it accepts connections.
+func (c *Cluster) pgCtlStart(ctx context.Context, port int) (string, error) {
+	o := []string{
+		"-c listen_addresses=127.0.0.1",
+		"-c port=" + strconv.Itoa(port),
+		"-c " + shellQuote("unix_socket_directories="+c.socketDir),
+		"-c max_connections=200",
+		"-c shared_buffers=128MB",
+	}
+	if c.noSync {
+		o = append(o, "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
+	}
+	return c.run(ctx, "pg_ctl", "start", "-w", "-t", "60", "-D", c.dataDir, "-l", c.logPath(), "-o", strings.Join(o, " "))
+}
+
+// waitReaped waits up to max for a dead postmaster named in postmaster.pid
+// to be gone entirely (not even a zombie).
+func (c *Cluster) waitReaped(ctx context.Context, max time.Duration) error {
+	deadline := time.Now().Add(max)
+	for {
+		pf, ok, err := c.readPidFile()
+		if err != nil || !ok || processAlive(pf.pid) || !pidExists(pf.pid) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pgembed: the dead postmaster (pid %d) of %s has not been reaped yet", pf.pid, c.dataDir)
+		}
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// sleepCtx waits d unless ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
@@ -548,18 +734,32 @@ func freePort() (int, error) {
 }
 
 // logTail returns the last n lines of the server log for error messages.
-func logTail(path string, n int) string {
+func logTail(path string, n int) string { return logTailSince(path, 0, n) }
+
+// logTailSince is logTail limited to what was written after offset from
+// (see logSize), so that lines of earlier runs are not taken for this one's.
+func logTailSince(path string, from int64, n int) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return "(no server log: " + err.Error() + ")"
 	}
 	defer f.Close()
-	const max = 64 << 10
-	if st, err := f.Stat(); err == nil && st.Size() > max {
-		_, _ = f.Seek(st.Size()-max, 0)
+	const window = 64 << 10
+	if st, err := f.Stat(); err == nil {
+		from = max(from, st.Size()-window)
 	}
+	_, _ = f.Seek(max(from, 0), io.SeekStart)
 	b, _ := io.ReadAll(f)
 	return lastLines(string(b), n)
+}
+
+// logSize is the current size of the server log (0 if there is none).
+func logSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
 }
 
 // lastLines keeps the last n lines of s.

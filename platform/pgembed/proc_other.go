@@ -29,6 +29,13 @@ func processAlive(pid int) bool {
 	return true
 }
 
+// pidExists is processAlive: there are no zombies to tell apart here.
+func pidExists(pid int) bool { return processAlive(pid) }
+
+// tryLock always succeeds off Unix: there is no flock, so starts are not
+// serialized across processes and Stop relies on pg_stat_activity alone.
+func tryLock(*os.File, bool) (bool, error) { return true, nil }
+
 // chownTree does nothing off Unix.
 func chownTree(string, *runAs) error { return nil }
 

@@ -3,6 +3,7 @@
 package pgembed
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -51,13 +52,52 @@ func (r *runAs) apply(cmd *exec.Cmd) {
 	}
 }
 
-// processAlive reports whether pid exists (EPERM means it exists but is not ours).
+// processAlive reports whether pid runs (EPERM means it exists but is not
+// ours). A zombie counts as dead: a killed postmaster stays one until init
+// reaps it, and it must not pass for a running server.
 func processAlive(pid int) bool {
+	return pidExists(pid) && !isZombie(pid)
+}
+
+// pidExists reports whether pid is taken at all, zombies included; the
+// server's own lock-file check sees it that way.
+func pidExists(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// isZombie reads the process state from /proc (Linux; elsewhere false).
+func isZombie(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	// "pid (comm) S ...": comm may itself hold ") ", so take the last one.
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
+
+// tryLock takes an advisory flock on f without waiting; ok is false when
+// another open file holds a conflicting one. Locks belong to the open file,
+// so two handles in one process exclude each other too.
+func tryLock(f *os.File, exclusive bool) (ok bool, err error) {
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // chownTree hands dir and everything under it to r, so the server can write
@@ -67,10 +107,13 @@ func chownTree(dir string, r *runAs) error {
 		return nil
 	}
 	return filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+		if err == nil {
+			err = os.Lchown(p, int(r.uid), int(r.gid))
 		}
-		return os.Lchown(p, int(r.uid), int(r.gid))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // a file the server (or its dying children) removed meanwhile
+		}
+		return err
 	})
 }
 
