@@ -25,7 +25,13 @@ import (
 	"switchboard/platform/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Run(m)
+	for _, dir := range binDirs { // binaries built for process tests
+		_ = os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
 
 // cliResult is what one in-process run of the binary produced.
 type cliResult struct {

@@ -132,7 +132,13 @@ func openDatabase(ctx context.Context, cmd *cobra.Command, extra map[string]stri
 		if err != nil {
 			return nil, fmt.Errorf("embedded database folder: %w", err)
 		}
-		pg, err := pgembed.Start(ctx, pgembed.Options{Dir: dir, Logger: e.log})
+		// serve owns the cluster it starts or finds (and restarts it if it
+		// dies); a command never stops a cluster serve uses.
+		owner := pgembed.OwnerCLI
+		if cmd.Name() == "serve" {
+			owner = pgembed.OwnerServe
+		}
+		pg, err := pgembed.Start(ctx, pgembed.Options{Dir: dir, Logger: e.log, Owner: owner})
 		if errors.Is(err, pgembed.ErrNoBinaries) {
 			return nil, err
 		}

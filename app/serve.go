@@ -36,6 +36,9 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	// Runs last: background jobs stop (running ones get the soft-stop
 	// window), then the pool closes, then an embedded cluster we own stops.
 	defer e.close()
+	if e.pg != nil {
+		go e.pg.Supervise(ctx) // restarts the embedded cluster if it dies; ends with ctx or Stop
+	}
 	if e.cfg.Server.TLS {
 		e.cfg.Server.SecureCookies = true // every browser request arrives over HTTPS
 	}
@@ -84,6 +87,15 @@ func startBackground(ctx context.Context, e *env) error {
 	go e.outbox.Listen(ctx, ready)
 	select {
 	case <-ready:
+		// Marks made while no process listened (this one was down) are
+		// drained now, not at the leader's next sweep.
+		due, err := e.outbox.Due(ctx)
+		if err == nil {
+			err = e.outbox.Wake(ctx, due...)
+		}
+		if err != nil {
+			e.log.Warn("waking the outboxes due at start (the sweep will)", "err", err)
+		}
 		return nil
 	case <-time.After(10 * time.Second):
 		return errors.New("could not start listening for outbox events")

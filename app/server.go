@@ -183,6 +183,11 @@ func (s *server) health(e *env, ech *echo.Echo) {
 	a.Route(ech, http.MethodGet, "/readyz", authz.Public, func(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		defer cancel()
+		if e.pg != nil { // an embedded cluster being restarted says so
+			if err := e.pg.Health(); err != nil {
+				return c.String(http.StatusServiceUnavailable, err.Error()+"\n")
+			}
+		}
 		if err := e.cluster.Ping(ctx); err != nil {
 			return c.String(http.StatusServiceUnavailable, "database unreachable\n")
 		}

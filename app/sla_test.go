@@ -135,3 +135,61 @@ func TestUserAndRollupCommandsRefuseBadInput(t *testing.T) {
 		t.Fatalf("a refused create left a user: %d %s", code, out)
 	}
 }
+
+// TestSLASetFromCLIReschedules: `switchboard sla set` from the command line,
+// a separate process that only inserts jobs, moves the deadlines of open
+// alerts: it records the change in the client's outbox, and serve's workers
+// reschedule. A lengthened target's earlier job fires, finds the clock
+// short and does nothing; the breach comes at the new target.
+func TestSLASetFromCLIReschedules(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	e, _, _ := testServer(t)
+	if err := startBackground(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	tn, err := e.tenants.Create(ctx, tenants.CreateInput{Slug: "sla-resched", Name: "SLA Resched"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope := e.tenants.Scope(tn)
+	set := func(ack string) {
+		t.Helper()
+		code, out := runCLI(t, "sla", "set", "--tenant", "sla-resched", "--target", "critical="+ack+"/1h",
+			"--target", "warning=1h/8h", "--target", "info=4h/24h", "--always-open", "--warn-at", "0.99")
+		if code != 0 {
+			t.Fatalf("sla set %s: %d %s", ack, code, out)
+		}
+	}
+	set("2s")
+	out, err := e.alerts.Ingest(ctx, scope, []alerts.Signal{{Source: "t", Rule: "ups", Severity: alerts.SeverityCritical}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := out[0].AlertID
+	set("5s") // lengthened before the 2 s job fires
+
+	var breachAt, createdAt time.Time
+	for deadline := time.Now().Add(20 * time.Second); breachAt.IsZero(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no breach recorded after the target was lengthened from the CLI")
+		}
+		_, events, err := e.alerts.Get(ctx, scope, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range events {
+			switch ev.Kind {
+			case "created":
+				createdAt = ev.At
+			case "sla_breach":
+				breachAt = ev.At
+			}
+		}
+	}
+	after := breachAt.Sub(createdAt)
+	t.Logf("breach recorded %v after the alert opened (target 5 s, first 2 s)", after.Round(10*time.Millisecond))
+	if after < 5*time.Second || after > 12*time.Second {
+		t.Fatalf("breach %v after opening; want at the lengthened 5 s target, within a few seconds", after)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"switchboard/modules/audit"
 	"switchboard/modules/policies"
+	"switchboard/platform/failpoint"
 	"switchboard/platform/outbox"
 	"switchboard/platform/tenancy"
 )
@@ -156,6 +157,7 @@ func (s *Service) Ingest(ctx context.Context, t tenancy.Tenant, signals []Signal
 	if err != nil {
 		return nil, err
 	}
+	failpoint.Hit(failpoint.IngestCommitted)
 	return out, nil
 }
 
@@ -180,14 +182,15 @@ func ingestOne(tx *gorm.DB, t tenancy.Tenant, sig Signal, silences []Silence, wi
 
 	status, silenceID, why := StatusFiring, (*int64)(nil), ""
 	for i := range silences {
-		if matches(silences[i].Matchers, sig) {
+		sel, err := CompileSelector(silences[i].Matchers) // regexps come from the compile cache
+		if err == nil && sel.MatchesSignal(sig) {
 			status, silenceID = StatusSuppressed, &silences[i].ID
 			why = fmt.Sprintf("suppressed by silence #%d", silences[i].ID)
 			break
 		}
 	}
 	for _, w := range windows {
-		if status == StatusFiring && inWindow(w.Labels, sig) {
+		if status == StatusFiring && EqualSelector(w.Labels).MatchesSignal(sig) {
 			status, why = StatusSuppressed, "suppressed by maintenance window "+w.Key
 		}
 	}
@@ -231,17 +234,6 @@ func ingestOne(tx *gorm.DB, t tenancy.Tenant, sig Signal, silences []Silence, wi
 		}
 	}
 	return Outcome{AlertID: row.ID, Action: action, Status: row.Status, Occurred: row.Occurrences}, row.FirstSeenAt, nil
-}
-
-// inWindow reports whether every label of a maintenance window equals the
-// signal's (an empty label set covers everything).
-func inWindow(labels map[string]string, sig Signal) bool {
-	for k, v := range labels {
-		if !matches([]Matcher{{Name: k, Op: "=", Value: v}}, sig) {
-			return false
-		}
-	}
-	return true
 }
 
 func addEvent(tx *gorm.DB, alertID int64, kind, actor, body string) error {

@@ -124,7 +124,7 @@ func TestBadSignalStoresNothing(t *testing.T) {
 		"no rule":        {Source: "x"},
 		"bad severity":   {Source: "x", Rule: "r", Severity: "urgent"},
 		"bad status":     {Source: "x", Rule: "r", Status: "open"},
-		"bad label name": {Source: "x", Rule: "r", Labels: map[string]string{"bad name": "v"}},
+		"bad label name": {Source: "x", Rule: "r", Labels: map[string]string{"bad\x00name": "v"}},
 	}
 	for name, bad := range cases {
 		t.Run(name, func(t *testing.T) {

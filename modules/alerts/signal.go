@@ -164,11 +164,3 @@ func checkMatchers(ms []Matcher) error {
 	_, err := CompileSelector(ms)
 	return err
 }
-
-// matches reports whether every matcher holds for the signal, by the one
-// rule of Selector (a matcher that does not compile selects nothing). It is
-// kept for service.go until that file compiles its selectors itself.
-func matches(ms []Matcher, s Signal) bool {
-	sel, err := CompileSelector(ms)
-	return err == nil && sel.MatchesSignal(s)
-}

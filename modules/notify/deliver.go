@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/modules/alerts"
+	"switchboard/platform/failpoint"
 	"switchboard/platform/jobs"
 	"switchboard/platform/tenancy"
 )
@@ -23,9 +24,6 @@ type worker struct {
 	river.WorkerDefaults[deliveryArgs]
 	s *Service
 }
-
-// Timeout leaves room for a slow SMTP dialogue; webhooks stop at 10 s themselves.
-func (w *worker) Timeout(*river.Job[deliveryArgs]) time.Duration { return time.Minute }
 
 // Work resolves the tenant, reads the channel and the alert inside the
 // tenant's schema, delivers outside any transaction (never hold one open
@@ -81,6 +79,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
 		err = permanent(fmt.Errorf("unknown channel kind %q", ch.Kind))
 	}
 	if err == nil {
+		failpoint.Hit(failpoint.DeliverySent)
 		s.recordDelivery(ctx, log, t, args, fmt.Sprintf("%s %s: %s (attempt %d)", ch.Kind, ch.Name, detail, job.Attempt))
 		log.InfoContext(ctx, "notification delivered", "kind", ch.Kind)
 		return nil

@@ -192,15 +192,31 @@ func (s *Service) Effective(ctx context.Context, t tenancy.Tenant) (Effective, e
 	return eff, nil
 }
 
+// EffectiveNow is Effective read from the database, never from the cache:
+// for decisions that must see a change made a moment ago by another
+// process (an SLA deadline deciding whether a clock ran out).
+func (s *Service) EffectiveNow(ctx context.Context, t tenancy.Tenant) (Effective, error) {
+	globals, err := s.Globals(ctx)
+	if err != nil {
+		return Effective{}, err
+	}
+	return s.mergeFor(ctx, t, globals)
+}
+
 func (s *Service) loadEffective(ctx context.Context, t tenancy.Tenant) (Effective, error) {
 	globals, err := s.cachedGlobals(ctx)
 	if err != nil {
 		return Effective{}, err
 	}
+	return s.mergeFor(ctx, t, globals)
+}
+
+// mergeFor reads the tenant's overrides, own items and exclusions and merges them with globals.
+func (s *Service) mergeFor(ctx context.Context, t tenancy.Tenant, globals []Global) (Effective, error) {
 	var overrides []overrideRow
 	var own []tenantItemRow
 	var exclusions []exclusionRow
-	err = tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
 		if err := tx.Raw(`SELECT key, enabled, body FROM policy_overrides`).Scan(&overrides).Error; err != nil {
 			return err
 		}

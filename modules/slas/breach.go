@@ -223,9 +223,11 @@ func (b *Breaches) deadlines(ctx context.Context, t tenancy.Tenant, id int64) ([
 	return params, nil
 }
 
-// state computes the alert's clocks under the client's effective SLA.
+// state computes the alert's clocks under the client's effective SLA, read
+// fresh: a target changed a moment ago by another process (the CLI, another
+// replica) must decide, not this process's cached copy.
 func (b *Breaches) state(ctx context.Context, t tenancy.Tenant, a alerts.Alert, events []alerts.Event) (policies.SLA, State, bool, error) {
-	eff, err := b.policies.Effective(ctx, t)
+	eff, err := b.policies.EffectiveNow(ctx, t)
 	if err != nil {
 		return policies.SLA{}, State{}, false, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"gorm.io/gorm"
 
+	"switchboard/platform/failpoint"
 	"switchboard/platform/jobs"
 	"switchboard/platform/tenancy"
 )
@@ -28,9 +29,6 @@ const BatchSize = 500
 // SweepInterval is how often the leader wakes every due tenant, for marks
 // whose notification was missed (no replica listening at the time).
 const SweepInterval = 5 * time.Second
-
-// drainTimeout bounds one drain job; jobs.Options.JobTimeout must not be lower.
-const drainTimeout = time.Minute
 
 // drainArgs is one tenant's drain. Unique while waiting or running, so a
 // tenant is drained by one worker at a time, in order; a mark made while a
@@ -270,6 +268,7 @@ func (d *Drainer) drainEvents(ctx context.Context, t tenancy.Tenant) (int, error
 		if err := d.subs.dispatch(ctx, t, batch); err != nil {
 			return int(handled), err
 		}
+		failpoint.Hit(failpoint.OutboxHandled)
 		handled += int64(len(batch))
 		last = batch[len(batch)-1].ID
 	}
@@ -279,9 +278,6 @@ type drainWorker struct {
 	river.WorkerDefaults[drainArgs]
 	d *Drainer
 }
-
-// Timeout bounds one drain; a longer backlog is finished by the next one.
-func (w *drainWorker) Timeout(*river.Job[drainArgs]) time.Duration { return drainTimeout }
 
 // Work drains one tenant's outbox, or the control plane's (tenant 0).
 func (w *drainWorker) Work(ctx context.Context, job *river.Job[drainArgs]) error {

@@ -1,0 +1,32 @@
+// Package failpoint lets fault tests cut the process off at a named point,
+// like a power cut between a commit and what follows it. A point fires only
+// in a process started with SWITCHBOARD_FAILPOINT=<name>: the first time it
+// is reached the process kills itself with SIGKILL (no deferred function,
+// no graceful shutdown runs). In every other process Hit is one comparison
+// with an empty string.
+package failpoint
+
+import (
+	"os"
+	"syscall"
+)
+
+// Env is the environment variable that arms one point.
+const Env = "SWITCHBOARD_FAILPOINT"
+
+// The points the fault tests use, in the order an alert passes them.
+const (
+	IngestCommitted = "alerts.ingest-committed" // the alerts committed; the answer not yet written
+	OutboxHandled   = "outbox.handled"          // handlers ran (jobs inserted); the events not yet deleted
+	DeliverySent    = "notify.sent"             // the receiver answered 2xx; the delivery not yet recorded
+)
+
+var armed = os.Getenv(Env)
+
+// Hit kills the process if name is the armed point.
+func Hit(name string) {
+	if armed != "" && armed == name {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal is on its way; never run past the point
+	}
+}
