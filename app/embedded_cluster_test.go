@@ -30,7 +30,7 @@ func TestConcurrentCommandsColdDataDir(t *testing.T) {
 	if _, err := pgembed.FindBinaries(); err != nil {
 		t.Skip(err)
 	}
-	bin := buildSwitchboard(t)
+	bin := switchboardBinary(t)
 
 	// 0755 so the postgres OS user (the server's, when we are root) can enter it.
 	root, err := os.MkdirTemp("", "switchboard-embedded-")
@@ -72,25 +72,6 @@ func TestConcurrentCommandsColdDataDir(t *testing.T) {
 	if pid, alive := postmasterAlive(dataDir); alive {
 		t.Errorf("postgres (pid %d) still running on %s after every command finished", pid, dataDir)
 	}
-}
-
-// buildSwitchboard builds this package's binary into a temporary folder.
-func buildSwitchboard(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool on PATH to build the binary:", err)
-	}
-	bin := filepath.Join(t.TempDir(), "switchboard")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	begin := time.Now()
-	out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("go build: %v", time.Since(begin).Round(time.Millisecond))
-	return bin
 }
 
 // commandEnv is the test's environment without settings that would point

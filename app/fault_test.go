@@ -233,6 +233,9 @@ func TestPostgresKilledUnderLoad(t *testing.T) {
 			t.Errorf("during the outage a client got %d (want 503 with Retry-After)", status)
 		}
 	}
+	if n := res.statuses[http.StatusInternalServerError]; n > 0 {
+		t.Errorf("%d answers were 500 during the outage, want 503:\n%s", n, grepLines(r.serve.logAll(), "request failed"))
+	}
 	checkAccounting(t, r, res)
 	if r.serve.cmd.ProcessState != nil {
 		t.Fatal("serve exited; it must ride out a database restart")
@@ -348,4 +351,15 @@ func TestSIGTERMCompletesInFlight(t *testing.T) {
 	if s := r.stored(); !s["in-flight-1"] || !s["in-flight-2"] {
 		t.Fatalf("stored %v", s)
 	}
+}
+
+// grepLines returns the lines of text containing needle.
+func grepLines(text, needle string) string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Contains(line, needle) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }

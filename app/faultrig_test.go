@@ -183,11 +183,17 @@ func (p *serveProc) wait(t *testing.T, limit time.Duration) {
 	}
 }
 
+// logAll is the process's whole log.
+func (p *serveProc) logAll() string {
+	b, _ := os.ReadFile(p.log)
+	return string(b)
+}
+
 // logTail is the end of the process's log, for failure messages.
 func (p *serveProc) logTail() string {
 	b, _ := os.ReadFile(p.log)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
+	if len(b) > 20000 {
+		b = b[len(b)-20000:]
 	}
 	return string(b)
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"io"
 	"net"
 	"strings"
 
@@ -68,7 +69,8 @@ func databaseDown(err error) bool {
 			return true
 		}
 	}
-	for _, target := range []error{driver.ErrBadConn, sql.ErrConnDone, pgconn.ErrConnClosed, context.DeadlineExceeded} {
+	// A server killed mid-statement cuts the connection: the read ends early.
+	for _, target := range []error{driver.ErrBadConn, sql.ErrConnDone, pgconn.ErrConnClosed, context.DeadlineExceeded, io.ErrUnexpectedEOF} {
 		if errors.Is(err, target) {
 			return true
 		}

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -39,6 +40,7 @@ func TestFromDatabaseClassifies(t *testing.T) {
 		{"SQLSTATE 53300 too many connections", &pgconn.PgError{Code: "53300"}, true},
 		{"driver: bad connection", fmt.Errorf("saving: %w", driver.ErrBadConn), true},
 		{"sql.ErrConnDone", sql.ErrConnDone, true},
+		{"connection cut mid-statement (server killed)", fmt.Errorf("recording alert: %w", io.ErrUnexpectedEOF), true},
 		{"deadline while waiting", fmt.Errorf("reading: %w", context.DeadlineExceeded), true},
 		{"unique violation", &pgconn.PgError{Code: "23505"}, false},
 		{"statement timeout is the statement's", &pgconn.PgError{Code: "57014"}, false},
