@@ -71,13 +71,27 @@ func (s *Service) verifyDomainForm(c echo.Context) error {
 	t, _ := tenancy.FromContext(c.Request().Context())
 	d, err := s.VerifyDomain(c.Request().Context(), t.Slug, c.Param("host"))
 	if errors.Is(err, ErrUnverified) {
-		// "domain not verified: no TXT record at …": the check's outcome.
-		return s.renderDomains(c, http.StatusOK, "", web.Sentence(err.Error()))
+		return s.renderDomains(c, http.StatusOK, "", web.Sentence(checkOutcome(err)))
 	}
 	if err != nil {
 		return s.domainError(c, err, "")
 	}
 	return web.RedirectFlash(c, "/t/"+t.Slug+"/domains", d.Hostname+" is verified: the portal answers on it.")
+}
+
+// checkOutcome is why a verification failed, for the page: the DNS check's
+// own error, which VerifyDomain wraps together with ErrUnverified (the page
+// already shows the domain as unverified).
+func checkOutcome(err error) string {
+	var both interface{ Unwrap() []error }
+	if errors.As(err, &both) {
+		for _, e := range both.Unwrap() {
+			if !errors.Is(e, ErrUnverified) {
+				return e.Error()
+			}
+		}
+	}
+	return err.Error()
 }
 
 func (s *Service) primaryDomainForm(c echo.Context) error {

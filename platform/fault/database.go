@@ -36,6 +36,10 @@ const databaseUnavailableMessage = "The database cannot be reached at the moment
 //     too_many_connections (the server is up but takes no more sessions);
 //   - database/sql's driver.ErrBadConn ("driver: bad connection") and
 //     sql.ErrConnDone, and pgconn.ErrConnClosed;
+//   - io.ErrUnexpectedEOF: the server went away in the middle of an answer
+//     (a killed server sends no goodbye; pgx reports the closed socket so).
+//     Code that reads other streams answers their errors itself, as the web
+//     layer does with request bodies before handlers run;
 //   - context.DeadlineExceeded: a deadline that ran out while waiting for a
 //     pooled connection or the server (request contexts carry no deadline
 //     of their own, so one that expires is a database wait).

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -142,6 +143,39 @@ func TestFromDatabaseRealFailures(t *testing.T) {
 		_, err := db.ExecContext(ctx, `SELECT 1/0`)
 		if err == nil || errors.Is(FromDatabase(err), Unavailable) {
 			t.Fatalf("division by zero: %v; want an internal error", err)
+		}
+	})
+
+	t.Run("backend killed in the middle of a statement", func(t *testing.T) {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var pid int
+		if err := conn.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			// With an argument, as GORM sends statements (extended protocol):
+			// the answer is cut off, not refused (io.ErrUnexpectedEOF).
+			var x string
+			done <- conn.QueryRowContext(ctx, `SELECT pg_sleep($1)::text`, 10).Scan(&x)
+		}()
+		time.Sleep(200 * time.Millisecond) // the statement is running
+		// SIGKILL: no FATAL message, the socket just closes mid-answer (the
+		// postmaster then restarts every backend, so this runs last).
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err = <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the statement on a killed backend did not fail")
+		}
+		if err == nil || !errors.Is(FromDatabase(err), Unavailable) {
+			t.Fatalf("statement on a killed backend: %v; want it classified Unavailable", err)
 		}
 	})
 }

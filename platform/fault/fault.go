@@ -7,12 +7,16 @@
 // trims an error string to find the message.
 package fault
 
+//lint:file-ignore ST1012 the kinds are classes of errors, named to read as fault.Invalid; the Err names belong to the modules' sentinels
+
 import (
 	"errors"
 	"fmt"
 )
 
-// The kinds. Test with errors.Is(err, fault.Invalid).
+// The kinds. Test with errors.Is(err, fault.Invalid). They are named for
+// what they classify (fault.Invalid reads as it is meant), not ErrInvalid:
+// the Err names belong to the modules' sentinels of each kind.
 var (
 	Invalid     = errors.New("invalid input")           // the sender must fix the input: 400
 	NotFound    = errors.New("not found")               // no such thing here: 404
