@@ -1,7 +1,7 @@
 // Package web builds the Echo server every surface shares: request ids,
-// structured access logs, panic recovery and one error handler that turns
-// every error into a status from its fault kind and a plain message (never
-// a stack trace).
+// structured access logs, panic recovery, the boundary check of request
+// text (checkText) and one error handler that turns every error into a
+// status from its fault kind and a plain message (never a stack trace).
 package web
 
 import (
@@ -46,6 +46,9 @@ func New(log *slog.Logger) *echo.Echo {
 	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{XSSProtection: "", ContentTypeNosniff: "nosniff",
 		XFrameOptions: "DENY", ReferrerPolicy: "same-origin", ContentSecurityPolicy: "frame-ancestors 'none'"}))
 	e.Use(accessLog(log))
+	// After the body limit (it bounds what the check buffers) and before
+	// every middleware and handler that could pass the text to the database.
+	e.Use(checkText)
 	return e
 }
 
