@@ -5,7 +5,9 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -98,11 +100,40 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			_ = c.NoContent(code)
 			return
 		}
-		if strings.HasPrefix(req.URL.Path, "/api/") || strings.Contains(req.Header.Get("Accept"), "application/json") {
+		if wantsJSON(req) {
 			_ = c.JSON(code, map[string]string{"error": msg})
 			return
 		}
 		_ = c.HTML(code, errorPage(code, msg))
+	}
+}
+
+// wantsJSON reports whether r is answered in JSON: API calls and clients
+// that accept it; browsers get the plain page.
+func wantsJSON(r *http.Request) bool {
+	return strings.HasPrefix(r.URL.Path, "/api/") || strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+// ServeError answers err the way the error handler does, for code that runs
+// outside Echo's handler chain (a session store's ErrorFunc): status from
+// its fault kind, 503 with Retry-After for a database that is down, the
+// message for people as JSON or the plain page. The caller logs err.
+func ServeError(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg := answer(fault.FromDatabase(err))
+	h := w.Header()
+	if code == http.StatusServiceUnavailable {
+		h.Set("Retry-After", RetryAfterSeconds)
+	}
+	body := errorPage(code, msg)
+	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	if wantsJSON(r) {
+		b, _ := json.Marshal(map[string]string{"error": msg})
+		body = string(b) + "\n"
+		h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	}
+	w.WriteHeader(code)
+	if r.Method != http.MethodHead {
+		_, _ = io.WriteString(w, body)
 	}
 }
 

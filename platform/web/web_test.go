@@ -104,3 +104,35 @@ func TestRefusal(t *testing.T) {
 		})
 	}
 }
+
+// TestServeError: outside Echo (a session store that cannot reach the
+// database) the answer is the error handler's: 503, Retry-After, the plain
+// page or JSON, nothing of the cause.
+func TestServeError(t *testing.T) {
+	down := fmt.Errorf("loading session: %w", &pgconn.PgError{Code: "57P03", Message: "the database system is starting up"})
+	cases := []struct {
+		name, path, accept string
+		err                error
+		status             int
+		ctype, want        string
+	}{
+		{"console page, database down", "/t/acme/alerts", "text/html", down, 503, "text/html", "try again in a few seconds"},
+		{"API, database down", "/api/v1/alerts", "", down, 503, "application/json", `"error":"The database cannot be reached`},
+		{"internal", "/", "text/html", errors.New("store exploded"), 500, "text/html", "Something went wrong"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, c.path, nil)
+			req.Header.Set("Accept", c.accept)
+			rec := httptest.NewRecorder()
+			ServeError(rec, req, c.err)
+			body := rec.Body.String()
+			if rec.Code != c.status || !strings.HasPrefix(rec.Header().Get("Content-Type"), c.ctype) || !strings.Contains(body, c.want) {
+				t.Fatalf("%d %q %.300s; want %d %s with %q", rec.Code, rec.Header().Get("Content-Type"), body, c.status, c.ctype, c.want)
+			}
+			if (rec.Header().Get("Retry-After") == RetryAfterSeconds) != (c.status == 503) || strings.Contains(body, "starting up") || strings.Contains(body, "exploded") {
+				t.Fatalf("Retry-After %q or the cause shown: %s", rec.Header().Get("Retry-After"), body)
+			}
+		})
+	}
+}
