@@ -13,14 +13,21 @@ CREATE FUNCTION control_api.outbox_mark_due() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = control, pg_temp AS $$
 DECLARE
     tid bigint := control_api.caller_tenant();
+    fresh boolean;
 BEGIN
     -- DO UPDATE (not DO NOTHING) takes the row lock, so a drain clearing the
     -- mark waits for this transaction and then sees the new generation.
     INSERT INTO control.outbox_due AS d (tenant_id)
     SELECT tid WHERE EXISTS (SELECT 1 FROM control.tenants WHERE id = tid)
-    ON CONFLICT (tenant_id) DO UPDATE SET generation = d.generation + 1;
-    -- Delivered at commit, to every listening replica: drain soon.
-    PERFORM pg_notify('switchboard_outbox', tid::text);
+    ON CONFLICT (tenant_id) DO UPDATE SET generation = d.generation + 1
+    RETURNING (xmax = 0) INTO fresh;
+    -- A new mark is announced at commit to every listening replica. A bumped
+    -- one needs no word: a drain is already waiting or running, and a
+    -- running one goes round when its generation moved. (NOTIFY serialises
+    -- committing transactions, so it is sent once per drain, not per write.)
+    IF fresh THEN
+        PERFORM pg_notify('switchboard_outbox', tid::text);
+    END IF;
 END
 $$;
 
