@@ -24,6 +24,9 @@ import (
 func (s *Service) APIRoutes(a *authz.Authorizer, e *echo.Echo) {
 	a.Route(e, http.MethodPost, "/api/v1/alerts", authz.APIKey, s.ingestNative)
 	a.Route(e, http.MethodPost, "/api/v1/alerts/alertmanager", authz.APIKey, s.ingestAlertmanager)
+	// A bad member is rejected alone (ingestAlertmanager), never the group:
+	// Alertmanager would drop a refused group or resend it forever.
+	web.CheckOwnBody(e, http.MethodPost, "/api/v1/alerts/alertmanager")
 }
 
 // nativePayload is our own format: one alert, or {"alerts": [...]}.
