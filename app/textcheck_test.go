@@ -22,9 +22,8 @@ import (
 // test fails on a route of the tables it neither drives nor finds here, and
 // on an entry that no longer matches a route or CheckOwnBody.
 var textCheckExempt = map[string]string{
-	// Routes whose handlers check their body text themselves (web.CheckOwnBody)
-	// go here with the test that covers them, e.g.
-	// "POST /api/v1/alerts/alertmanager body": "bad members rejected alone, 202 (modules/alerts TestAlertmanagerWebhook)".
+	// Routes whose handlers check their body text themselves (web.CheckOwnBody),
+	// with the tests that cover them.
 	"POST /api/v1/alerts/alertmanager body": "bad members are rejected alone and the rest stored, 202 (modules/alerts TestAlertmanagerWebhook, app TestAlertmanagerWebhookEndToEnd)",
 }
 
