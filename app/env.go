@@ -206,7 +206,7 @@ func (e *env) connect(ctx context.Context, allowBehind, workJobs bool) error {
 	e.identity = identity.NewService(e.cluster, e.tenants, e.log)
 	e.audit = audit.NewService(e.cluster)
 	e.policies = policies.NewService(e.cluster)
-	e.alerts = alerts.NewService().WithMaintenance(e.policies).WithSLA(slas.Panel(e.policies))
+	e.alerts = alerts.NewService(e.policies, slas.Panel(e.policies))
 	e.dashboard = dashboard.NewService(e.tenants, e.alerts)
 	e.branding = branding.NewService(branding.Options{})
 	e.notify = notify.NewService(notify.Deps{Alerts: e.alerts, Tenants: e.tenants, Policies: e.policies, Brand: e.emailBrand,

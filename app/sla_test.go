@@ -75,7 +75,7 @@ func TestSLAConsoleForm(t *testing.T) {
 		"ack_info": {"4h"}, "resolve_info": {"24h"}, "always_open": {"false"}, "zone": {"America/New_York"},
 		"hours": {"Mon 08:00-18:00\nTue 08:00-18:00"}, "holidays": {"2026-12-25"}, "clock_owner": {"client"}, "warn_at": {"0.8"}}
 	if status, body, _ := b.do(http.MethodPost, "/t/sla-form/policy/sla-default/override", form); status != http.StatusSeeOther {
-		t.Fatalf("override: %d %.200s", status, body)
+		t.Fatalf("override: %d %.3000s", status, body)
 	}
 	eff, err := e.policies.Effective(ctx, e.tenants.Scope(tn))
 	if err != nil {

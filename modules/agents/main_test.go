@@ -16,6 +16,7 @@ import (
 
 	"switchboard/modules/alerts"
 	"switchboard/modules/policies"
+	"switchboard/modules/slas"
 	"switchboard/modules/tenants"
 	"switchboard/modules/tenants/tenantstest"
 	"switchboard/platform/pgtest"
@@ -55,8 +56,8 @@ func newFixture(t *testing.T) fixture {
 	t.Helper()
 	c, ts := tenantstest.Open(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	f := fixture{tenants: ts, policies: policies.NewService(c),
-		alerts: alerts.NewService(), clock: &clock{now: t0}}
+	pol := policies.NewService(c)
+	f := fixture{tenants: ts, policies: pol, alerts: alerts.NewService(pol, slas.Panel(pol)), clock: &clock{now: t0}}
 	f.agents = NewService(Options{Tenants: f.tenants, Policies: f.policies, Alerts: f.alerts, Logger: log, Now: f.clock.Now})
 	return f
 }

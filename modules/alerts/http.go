@@ -93,7 +93,7 @@ type detailPage struct {
 }
 
 // SLAPanel is what the alert page shows of its SLA clocks (filled by the
-// slas module through WithSLA, which alerts cannot import).
+// slas module through NewService, which alerts cannot import).
 type SLAPanel struct {
 	Response, Resolution SLAClock
 	Waiting              bool
@@ -118,12 +118,6 @@ type SLAClock struct {
 // SLASource computes the SLA panel of an alert from its timeline.
 type SLASource func(ctx context.Context, t tenancy.Tenant, a Alert, events []Event) (*SLAPanel, error)
 
-// WithSLA makes the alert page show SLA clocks; it returns s for chaining.
-func (s *Service) WithSLA(src SLASource) *Service {
-	s.sla = src
-	return s
-}
-
 func (s *Service) detailPage(c echo.Context) error {
 	t, _ := tenancy.FromContext(c.Request().Context())
 	id, err := alertID(c)
@@ -138,10 +132,8 @@ func (s *Service) detailPage(c echo.Context) error {
 		return err
 	}
 	page := detailPage{Alert: a, Events: events, Waiting: Waiting(events)}
-	if s.sla != nil {
-		if page.SLA, err = s.sla(c.Request().Context(), t, a, events); err != nil {
-			return err
-		}
+	if page.SLA, err = s.sla(c.Request().Context(), t, a, events); err != nil {
+		return err
 	}
 	return web.Render(c, http.StatusOK, "console/alert.html", fmt.Sprintf("Alert #%d · %s", a.ID, t.Name), page)
 }

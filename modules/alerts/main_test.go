@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"switchboard/modules/policies"
 	"switchboard/modules/tenants"
 	"switchboard/modules/tenants/tenantstest"
 	"switchboard/platform/pgtest"
@@ -25,8 +26,11 @@ type fixture struct {
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	c, ts := tenantstest.Open(t)
-	return fixture{cluster: c, tenants: ts, alerts: NewService()}
+	return fixture{cluster: c, tenants: ts, alerts: NewService(policies.NewService(c), noSLA)}
 }
+
+// noSLA stands in for the slas module's panel, which this package cannot import.
+func noSLA(context.Context, tenancy.Tenant, Alert, []Event) (*SLAPanel, error) { return nil, nil }
 
 func (f fixture) tenant(t *testing.T) tenancy.Tenant {
 	t.Helper()

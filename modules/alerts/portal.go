@@ -67,10 +67,8 @@ func (s *Service) portalDetail(c echo.Context) error {
 		return err
 	}
 	page := portalDetailPage{Alert: a, Timeline: ClientTimeline(events), Waiting: Waiting(events)}
-	if s.sla != nil {
-		if page.SLA, err = s.sla(ctx, t, a, events); err != nil {
-			return err
-		}
+	if page.SLA, err = s.sla(ctx, t, a, events); err != nil {
+		return err
 	}
 	return web.Render(c, http.StatusOK, "portal/alert.html", fmt.Sprintf("Alert #%d", a.ID), page)
 }

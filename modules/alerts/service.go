@@ -52,12 +52,9 @@ func (s *Service) activeSuppressors(ctx context.Context, tx *gorm.DB, t tenancy.
 	if err := tx.Where("starts_at <= now() AND ends_at > now()").Find(&silences).Error; err != nil {
 		return nil, nil, fmt.Errorf("reading silences: %w", err)
 	}
-	var windows []policies.Window
-	if s.maintenance != nil {
-		var err error
-		if windows, err = s.maintenance.ActiveMaintenance(ctx, tx, time.Now()); err != nil {
-			return nil, nil, err
-		}
+	windows, err := s.maintenance.ActiveMaintenance(ctx, tx, time.Now())
+	if err != nil {
+		return nil, nil, err
 	}
 	s.mu.Lock()
 	if s.suppressors == nil {
@@ -93,14 +90,11 @@ type MaintenanceSource interface {
 	ActiveMaintenance(ctx context.Context, tx *gorm.DB, now time.Time) ([]policies.Window, error)
 }
 
-// NewService returns the alerts service.
-func NewService() *Service { return &Service{} }
-
-// WithMaintenance makes ingestion suppress signals inside the tenant's
-// maintenance windows; it returns s for chaining at wiring time.
-func (s *Service) WithMaintenance(m MaintenanceSource) *Service {
-	s.maintenance = m
-	return s
+// NewService returns the alerts service: ingestion suppresses signals inside
+// the tenant's maintenance windows (maintenance), and the alert pages show
+// the SLA clocks (sla, from the slas module, which alerts cannot import).
+func NewService(maintenance MaintenanceSource, sla SLASource) *Service {
+	return &Service{maintenance: maintenance, sla: sla}
 }
 
 // maxBatch is the most signals one request may carry.

@@ -207,8 +207,6 @@ func TestMaintenanceWindowSuppresses(t *testing.T) {
 	ctx := context.Background()
 	tn := f.tenant(t)
 	pol := policies.NewService(f.cluster)
-	f.alerts.WithMaintenance(pol)
-	t.Cleanup(func() { f.alerts.WithMaintenance(nil) })
 	if err := pol.SetTenantItem(ctx, tn, policies.Item{Key: "patch-night", Kind: policies.KindMaintenance, Enabled: true,
 		Maintenance: &policies.Maintenance{Labels: map[string]string{"host": "web1"}, StartsAt: time.Now().Add(-time.Hour), EndsAt: time.Now().Add(time.Hour)}}); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 
 	"switchboard/modules/alerts"
 	"switchboard/modules/identity"
+	"switchboard/modules/policies"
+	"switchboard/modules/slas"
 	"switchboard/modules/tenants"
 	"switchboard/modules/tenants/tenantstest"
 	"switchboard/platform/pgtest"
@@ -24,7 +26,8 @@ func setup(t *testing.T, n int) (*Service, *identity.Service, []tenants.Tenant) 
 	for i := 0; i < n; i++ {
 		list = append(list, tenantstest.Create(t, ts, strings.ToLower(t.Name()[4:8])))
 	}
-	return NewService(ts, alerts.NewService()), identity.NewService(c, ts, tenantstest.Quiet), list
+	pol := policies.NewService(c)
+	return NewService(ts, alerts.NewService(pol, slas.Panel(pol))), identity.NewService(c, ts, tenantstest.Quiet), list
 }
 
 func admin(t *testing.T, q string, args ...any) {

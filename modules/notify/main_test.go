@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"switchboard/modules/alerts"
+	"switchboard/modules/policies"
+	"switchboard/modules/slas"
 	"switchboard/modules/tenants"
 	"switchboard/modules/tenants/tenantstest"
 	"switchboard/platform/pgtest"
@@ -38,7 +40,7 @@ func newFixture(t *testing.T) fixture {
 	return fixture{
 		cluster: c,
 		tenants: ts,
-		alerts:  alerts.NewService(),
+		alerts:  alerts.NewService(policies.NewService(c), slas.Panel(policies.NewService(c))),
 		lookup:  &tenantMap{m: map[int64]tenancy.Tenant{}},
 	}
 }

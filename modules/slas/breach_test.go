@@ -38,7 +38,7 @@ func TestBreachFiresOnTime(t *testing.T) {
 		scopes = append(scopes, ts.Scope(tenantstest.Create(t, ts, "brc")))
 	}
 
-	al := alerts.NewService()
+	al := alerts.NewService(pol, Panel(pol))
 	esc := startPipeline(t, c, ts, pol, al).esc
 
 	type watched struct {
@@ -137,7 +137,7 @@ func TestTargetChangeReschedules(t *testing.T) {
 	}
 	setTarget(time.Hour)
 	tn := ts.Scope(tenantstest.Create(t, ts, "resched"))
-	al := alerts.NewService()
+	al := alerts.NewService(pol, Panel(pol))
 	startPipeline(t, c, ts, pol, al)
 
 	out, err := al.Ingest(ctx, tn, []alerts.Signal{{Source: "t", Rule: "r", Severity: "critical"}})

@@ -28,7 +28,7 @@ func TestMonthlyReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	tn := ts.Scope(tenantstest.Create(t, ts, "rep"))
-	al := alerts.NewService()
+	al := alerts.NewService(pol, Panel(pol))
 	var ids []int64
 	for _, rule := range []string{"a", "b", "c"} {
 		out, err := al.Ingest(ctx, tn, []alerts.Signal{{Source: "t", Rule: rule, Severity: "critical"}})
@@ -78,7 +78,7 @@ func TestRollupFollowsDecisions(t *testing.T) {
 	rec := tenantstest.Create(t, ts, "roll")
 	other := tenantstest.Create(t, ts, "roll-other")
 	tn := ts.Scope(rec)
-	al := alerts.NewService()
+	al := alerts.NewService(pol, Panel(pol))
 	startPipeline(t, c, ts, pol, al)
 	out, err := al.Ingest(ctx, tn, []alerts.Signal{{Source: "t", Rule: "a", Severity: "critical"}, {Source: "t", Rule: "b", Severity: "critical"}})
 	if err != nil {
