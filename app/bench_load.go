@@ -56,7 +56,10 @@ func benchThroughput(ctx context.Context, b *benchEnv, opts benchOptions, t *ben
 		return err
 	}
 	loadRows(t, fmt.Sprintf("alerts ingested over %d tenants", len(keys)), "alert ingestion", lat, failed, elapsed)
-	if err := benchBatches(ctx, b, base, keys, t, stderr); err != nil {
+	// The ingest's side effects (SLA deadlines of the alerts it opened) are
+	// worked in the background; let them finish so that the next phase is
+	// measured on its own.
+	if err := waitIdle(ctx, b, t, "ingestion", stderr); err != nil {
 		return err
 	}
 
@@ -76,7 +79,41 @@ func benchThroughput(ctx context.Context, b *benchEnv, opts benchOptions, t *ben
 		return err
 	}
 	loadRows(t, fmt.Sprintf("agent check-ins over %d tenants", len(creds)), "check-in", lat, failed, elapsed)
-	return benchPortal(ctx, b, base, opts, t, stderr)
+	if err := benchPortal(ctx, b, base, opts, t, stderr); err != nil {
+		return err
+	}
+	return benchBatches(ctx, b, base, keys, t, stderr)
+}
+
+// waitIdle waits (at most 5 minutes) until no outbox is due and no job is
+// waiting or running, and records how long the background took.
+func waitIdle(ctx context.Context, b *benchEnv, t *benchTable, after string, stderr io.Writer) error {
+	start := time.Now()
+	var last time.Time
+	for {
+		var pending int64
+		if err := b.load.cluster.ControlDB().WithContext(ctx).Raw(`SELECT (SELECT count(*) FROM control.outbox_due) +
+			(SELECT count(*) FROM control.river_job WHERE state IN ('available', 'running', 'retryable') AND scheduled_at <= now() AND kind <> 'periodic')`).
+			Scan(&pending).Error; err != nil {
+			return err
+		}
+		if pending == 0 {
+			t.info("background work left after "+after, fmtDuration(time.Since(start)))
+			return nil
+		}
+		if time.Since(start) > 5*time.Minute {
+			return fmt.Errorf("background work after %s still has %d items after 5 minutes", after, pending)
+		}
+		if time.Since(last) > 5*time.Second {
+			fmt.Fprintf(stderr, "bench: waiting for background work after %s (%d left)\n", after, pending)
+			last = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // loadRows adds a load phase's rate and latency rows.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -53,8 +52,7 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	if e.cfg.Server.TLS {
 		return serveTLS(ctx, e, handler, handler.resolver)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
+	srv := newHTTPServer(e.cfg, handler, e.log)
 	ln, err := net.Listen("tcp", e.cfg.Server.Addr)
 	if err != nil {
 		return usagef("cannot listen on %s: %v", e.cfg.Server.Addr, err)

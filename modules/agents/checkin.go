@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"switchboard/platform/fault"
 	"switchboard/platform/tenancy"
 )
 
@@ -79,7 +80,7 @@ func (s *Service) CheckIn(ctx context.Context, credential string, r Report) (tim
 				return fmt.Errorf("checking hostname: %w", err)
 			}
 			if taken > 0 {
-				return fmt.Errorf("%w: hostname %q already belongs to another endpoint of this client", ErrConflict, r.Hostname)
+				return fault.Newf(ErrConflict, "hostname %q already belongs to another endpoint of this client", r.Hostname)
 			}
 		}
 

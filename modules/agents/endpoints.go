@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/modules/audit"
+	"switchboard/platform/fault"
 	"switchboard/platform/tenancy"
 )
 
@@ -46,7 +47,7 @@ func (s *Service) DeleteEndpoint(ctx context.Context, t tenancy.Tenant, id int64
 			return fmt.Errorf("deleting endpoint: %w", res.Error)
 		}
 		if res.RowsAffected == 0 {
-			return fmt.Errorf("%w: endpoint #%d", ErrNotFound, id)
+			return fault.Newf(ErrNotFound, "endpoint #%d", id)
 		}
 		return audit.Record(ctx, tx, "endpoint.deleted", host, "")
 	})

@@ -13,6 +13,7 @@ import (
 	"switchboard/modules/alerts"
 	"switchboard/modules/policies"
 	"switchboard/modules/tenants"
+	"switchboard/platform/fault"
 	"switchboard/platform/tenancy"
 )
 
@@ -104,12 +105,12 @@ func (s *Service) tenant(ctx context.Context, id int64) (tenancy.Tenant, error) 
 	switch t.Status {
 	case tenancy.StatusActive:
 	case tenancy.StatusSuspended:
-		return tenancy.Tenant{}, fmt.Errorf("%w: this account is suspended; contact your service provider", ErrSuspended)
+		return tenancy.Tenant{}, fault.Newf(ErrSuspended, "this account is suspended; contact your service provider")
 	default:
 		return tenancy.Tenant{}, errUnknownTenant
 	}
 	if t.SchemaVersion != s.tenants.TargetVersion() {
-		return tenancy.Tenant{}, fmt.Errorf("%w: this account's data is being upgraded; try again shortly", ErrUnavailable)
+		return tenancy.Tenant{}, fault.Newf(ErrUnavailable, "this account's data is being upgraded; try again shortly")
 	}
 	return t, nil
 }

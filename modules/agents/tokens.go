@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/modules/audit"
+	"switchboard/platform/fault"
 	"switchboard/platform/tenancy"
 )
 
@@ -79,7 +80,7 @@ func (s *Service) RevokeToken(ctx context.Context, t tenancy.Tenant, id int64) e
 			return fmt.Errorf("revoking enrollment token: %w", res.Error)
 		}
 		if res.RowsAffected == 0 {
-			return fmt.Errorf("%w: no live enrollment token #%d", ErrNotFound, id)
+			return fault.Newf(ErrNotFound, "no live enrollment token #%d", id)
 		}
 		return audit.Record(ctx, tx, "enrollment_token.revoked", prefix, "")
 	})

@@ -14,6 +14,7 @@ import (
 	"switchboard/modules/audit"
 	"switchboard/modules/policies"
 	"switchboard/platform/failpoint"
+	"switchboard/platform/fault"
 	"switchboard/platform/outbox"
 	"switchboard/platform/tenancy"
 )
@@ -391,7 +392,7 @@ func (s *Service) onAlert(ctx context.Context, t tenancy.Tenant, id int64, fn fu
 		var a Alert
 		err := tx.Where("id = ?", id).Take(&a).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return fmt.Errorf("%w: alert #%d", ErrNotFound, id)
+			return fault.Newf(ErrNotFound, "alert #%d", id)
 		}
 		if err != nil {
 			return err

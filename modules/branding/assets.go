@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+
+	"switchboard/platform/fault"
 )
 
 // Image types, as stored and served.
@@ -65,10 +67,10 @@ func parseFileName(file string) (sum, ext string, ok bool) {
 // rewritten, so what is stored is exactly what the client uploaded.
 func CheckImage(k Kind, data []byte) (Asset, error) {
 	if len(data) == 0 {
-		return Asset{}, fmt.Errorf("%w: the %s file is empty", ErrUnsupported, k.Name)
+		return Asset{}, fault.Newf(ErrUnsupported, "the %s file is empty", k.Name)
 	}
 	if len(data) > k.MaxBytes {
-		return Asset{}, fmt.Errorf("%w: the %s is %s; the limit is %s", ErrTooLarge, k.Name, kib(len(data)), kib(k.MaxBytes))
+		return Asset{}, fault.Newf(ErrTooLarge, "the %s is %s; the limit is %s", k.Name, kib(len(data)), kib(k.MaxBytes))
 	}
 	ct, err := sniff(k.Name, data)
 	if err != nil {
@@ -79,7 +81,7 @@ func CheckImage(k Kind, data []byte) (Asset, error) {
 		allowed = allowed || t == ct
 	}
 	if !allowed {
-		return Asset{}, fmt.Errorf("%w: the %s must be %s; this file is %s", ErrUnsupported, k.Name, typeList(k.Types), typeName(ct))
+		return Asset{}, fault.Newf(ErrUnsupported, "the %s must be %s; this file is %s", k.Name, typeList(k.Types), typeName(ct))
 	}
 	sum := sha256.Sum256(data)
 	return Asset{SHA256: hex.EncodeToString(sum[:]), ContentType: ct, Bytes: data, Size: len(data)}, nil
@@ -92,10 +94,10 @@ func sniff(name string, data []byte) (string, error) {
 	case TypePNG, TypeJPEG:
 		cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
 		if err != nil {
-			return "", fmt.Errorf("%w: the %s starts like a %s but is not a readable image", ErrUnsupported, name, typeName(ct))
+			return "", fault.Newf(ErrUnsupported, "the %s starts like a %s but is not a readable image", name, typeName(ct))
 		}
 		if cfg.Width > maxPixels || cfg.Height > maxPixels || cfg.Width == 0 || cfg.Height == 0 {
-			return "", fmt.Errorf("%w: the %s is %d×%d pixels; at most %d×%d", ErrInvalid, name, cfg.Width, cfg.Height, maxPixels, maxPixels)
+			return "", fault.Newf(ErrInvalid, "the %s is %d×%d pixels; at most %d×%d", name, cfg.Width, cfg.Height, maxPixels, maxPixels)
 		}
 		return ct, nil
 	case TypeICO:
@@ -111,13 +113,13 @@ func sniff(name string, data []byte) (string, error) {
 		}
 		return TypeSVG, nil
 	}
-	return "", fmt.Errorf("%w: the %s is not a PNG, JPEG, ICO or SVG image", ErrUnsupported, name)
+	return "", fault.Newf(ErrUnsupported, "the %s is not a PNG, JPEG, ICO or SVG image", name)
 }
 
 // checkICO checks an ICO header: reserved 0, type 1 (icon, not cursor), and
 // a directory of 1-64 entries that fits in the file.
 func checkICO(name string, data []byte) error {
-	bad := fmt.Errorf("%w: the %s starts like an icon but is not a readable ICO", ErrUnsupported, name)
+	bad := fault.Newf(ErrUnsupported, "the %s starts like an icon but is not a readable ICO", name)
 	if len(data) < 6 || binary.LittleEndian.Uint16(data[2:]) != 1 {
 		return bad
 	}
@@ -184,7 +186,7 @@ var cssURL = regexp.MustCompile(`(?i)url\(\s*['"]?\s*([^'")\s]*)`)
 // data: or external URLs), and CSS that imports or points outside.
 func checkSVG(name string, data []byte) error {
 	refuse := func(format string, args ...any) error {
-		return fmt.Errorf("%w: the %s (SVG) is refused because it %s; save it again without it (plain shapes, text and gradients are fine)", ErrInvalid, name, fmt.Sprintf(format, args...))
+		return fault.Newf(ErrInvalid, "the %s (SVG) is refused because it %s; save it again without it (plain shapes, text and gradients are fine)", name, fmt.Sprintf(format, args...))
 	}
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.Strict = true // undefined entities are errors, not text

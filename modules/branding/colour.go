@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"switchboard/platform/fault"
 )
 
 // MinContrast is WCAG 2's AA minimum contrast ratio for normal-size text.
@@ -20,14 +22,14 @@ func NormalizeColor(s string) (string, error) {
 	if c == "" || hexColour.MatchString(c) {
 		return c, nil
 	}
-	return "", fmt.Errorf("%w: %q is not a colour of the form #rrggbb", ErrInvalid, s)
+	return "", fault.Newf(ErrInvalid, "%q is not a colour of the form #rrggbb", s)
 }
 
 // Luminance is WCAG 2's relative luminance of a #rrggbb colour, 0 (black) to 1 (white).
 func Luminance(hex string) (float64, error) {
 	c, err := NormalizeColor(hex)
 	if err != nil || c == "" {
-		return 0, fmt.Errorf("%w: %q is not a colour of the form #rrggbb", ErrInvalid, hex)
+		return 0, fault.Newf(ErrInvalid, "%q is not a colour of the form #rrggbb", hex)
 	}
 	var lin [3]float64
 	for i := range lin {

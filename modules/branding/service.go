@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/modules/audit"
+	"switchboard/platform/fault"
 	"switchboard/platform/tenancy"
 )
 
@@ -237,11 +238,11 @@ func normalize(in Input) (next Settings, logo, favicon *Asset, err error) {
 		return
 	}
 	if next.PrimaryColor, err = NormalizeColor(in.PrimaryColor); err != nil {
-		err = fmt.Errorf("%w: the primary colour %q is not of the form #rrggbb", ErrInvalid, in.PrimaryColor)
+		err = fault.Newf(ErrInvalid, "the primary colour %q is not of the form #rrggbb", in.PrimaryColor)
 		return
 	}
 	if next.AccentColor, err = NormalizeColor(in.AccentColor); err != nil {
-		err = fmt.Errorf("%w: the accent colour %q is not of the form #rrggbb", ErrInvalid, in.AccentColor)
+		err = fault.Newf(ErrInvalid, "the accent colour %q is not of the form #rrggbb", in.AccentColor)
 		return
 	}
 	if next.SupportEmail, err = normalizeEmail(in.SupportEmail); err != nil {
@@ -260,7 +261,7 @@ func normalize(in Input) (next Settings, logo, favicon *Asset, err error) {
 			continue
 		}
 		if img.remove {
-			err = fmt.Errorf("%w: choose either a new %s or removing it, not both", ErrInvalid, img.kind.Name)
+			err = fault.Newf(ErrInvalid, "choose either a new %s or removing it, not both", img.kind.Name)
 			return
 		}
 		a, cerr := CheckImage(img.kind, img.data)
@@ -277,11 +278,11 @@ func normalize(in Input) (next Settings, logo, favicon *Asset, err error) {
 func oneLine(field, s string, n int) (string, error) {
 	s = strings.TrimSpace(s)
 	if len([]rune(s)) > n {
-		return "", fmt.Errorf("%w: the %s is longer than %d characters", ErrInvalid, field, n)
+		return "", fault.Newf(ErrInvalid, "the %s is longer than %d characters", field, n)
 	}
 	for _, r := range s {
 		if !unicode.IsPrint(r) && r != ' ' {
-			return "", fmt.Errorf("%w: the %s must be plain text on one line", ErrInvalid, field)
+			return "", fault.Newf(ErrInvalid, "the %s must be plain text on one line", field)
 		}
 	}
 	return s, nil
@@ -296,7 +297,7 @@ func normalizeEmail(s string) (string, error) {
 	a, err := mail.ParseAddress(s)
 	_, domain, _ := strings.Cut(s, "@")
 	if err != nil || a.Address != s || a.Name != "" || len(s) > 254 || !strings.Contains(domain, ".") {
-		return "", fmt.Errorf("%w: %q is not a valid e-mail address", ErrInvalid, s)
+		return "", fault.Newf(ErrInvalid, "%q is not a valid e-mail address", s)
 	}
 	return s, nil
 }
@@ -317,7 +318,7 @@ func normalizePhone(s string) (string, error) {
 		}
 	}
 	if !phoneChars.MatchString(s) || digits < 3 || digits > 20 || len(s) > 40 {
-		return "", fmt.Errorf("%w: %q is not a phone number (digits, spaces, + ( ) - . / only)", ErrInvalid, s)
+		return "", fault.Newf(ErrInvalid, "%q is not a phone number (digits, spaces, + ( ) - . / only)", s)
 	}
 	return s, nil
 }

@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/modules/audit"
+	"switchboard/platform/fault"
 	"switchboard/platform/tenancy"
 )
 
@@ -44,7 +45,7 @@ func (s *Service) CreateClientUser(ctx context.Context, t tenancy.Tenant, in Cli
 	err = tenancy.Do(ctx, t, func(tx *gorm.DB) error {
 		if err := tx.Select("Email", "Name", "PasswordHash", "Role").Create(&u).Error; err != nil {
 			if isUniqueViolation(err) {
-				return fmt.Errorf("%w: %s already has a user %s", ErrConflict, t.Slug, email)
+				return fault.Newf(ErrConflict, "%s already has a user %s", t.Slug, email)
 			}
 			return fmt.Errorf("creating client user: %w", err)
 		}
@@ -75,7 +76,7 @@ func (s *Service) ClientUserByEmail(ctx context.Context, t tenancy.Tenant, email
 	var u ClientUser
 	err = tenancy.Do(ctx, t, func(tx *gorm.DB) error { return tx.Where("email = ?", e).Take(&u).Error })
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return ClientUser{}, fmt.Errorf("%w: %s has no user %s", ErrNotFound, t.Slug, e)
+		return ClientUser{}, fault.Newf(ErrNotFound, "%s has no user %s", t.Slug, e)
 	}
 	return u, err
 }

@@ -13,6 +13,7 @@ import (
 	"switchboard/modules/audit"
 	"switchboard/modules/tenants"
 	"switchboard/platform/authz"
+	"switchboard/platform/fault"
 	"switchboard/platform/tenancy"
 )
 
@@ -119,7 +120,7 @@ func (s *Service) CreateStaff(ctx context.Context, in StaffInput) (StaffUser, st
 	err = s.root(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Select("Email", "Name", "PasswordHash", "Role", "TenantScope").Create(&u).Error; err != nil {
 			if isUniqueViolation(err) {
-				return fmt.Errorf("%w: a staff user %s exists", ErrConflict, in.Email)
+				return fault.Newf(ErrConflict, "a staff user %s exists", in.Email)
 			}
 			return fmt.Errorf("creating staff user: %w", err)
 		}
@@ -245,7 +246,7 @@ func (s *Service) staffWhere(ctx context.Context, cond string, arg any) (StaffUs
 	var u StaffUser
 	err := s.root(ctx).Where(cond, arg).Take(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return StaffUser{}, fmt.Errorf("%w: no such staff user", ErrNotFound)
+		return StaffUser{}, fault.Newf(ErrNotFound, "no such staff user")
 	}
 	if err != nil {
 		return StaffUser{}, fmt.Errorf("reading staff user: %w", err)

@@ -17,6 +17,7 @@ import (
 	"switchboard/modules/audit"
 	"switchboard/platform/authz"
 	"switchboard/platform/tenancy"
+	"switchboard/platform/web"
 )
 
 // Session lifetimes: a session ends after IdleTimeout without requests, and
@@ -50,7 +51,7 @@ func (s *Service) newSessions(store scs.Store, cookie string, secure bool) *scs.
 	sm.Cookie.Persist = false
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.ErrorContext(r.Context(), "session store failed", "cookie", cookie, "err", err)
-		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
+		web.ServeError(w, r, err) // 503 with Retry-After when the database is down, like every other page
 	}
 	return sm
 }

@@ -15,6 +15,7 @@ import (
 	"switchboard/modules/alerts"
 	"switchboard/modules/audit"
 	"switchboard/modules/policies"
+	"switchboard/platform/fault"
 	"switchboard/platform/jobs"
 	"switchboard/platform/outbox"
 	"switchboard/platform/tenancy"
@@ -141,7 +142,7 @@ func (s *Service) Create(ctx context.Context, t tenancy.Tenant, in ChannelInput)
 			return fmt.Errorf("creating channel %s: %w", ch.Name, res.Error)
 		}
 		if res.RowsAffected == 0 {
-			return fmt.Errorf("%w: a channel named %q", ErrConflict, ch.Name)
+			return fault.Newf(ErrConflict, "a channel named %q", ch.Name)
 		}
 		ch.ID, ch.CreatedAt, ch.UpdatedAt = row.ID, row.CreatedAt, row.UpdatedAt
 		return audit.Record(ctx, tx, "notify.channel_created", ch.Name, ch.Target())
@@ -174,7 +175,7 @@ func (s *Service) Delete(ctx context.Context, t tenancy.Tenant, name string) err
 			return fmt.Errorf("deleting channel %s: %w", name, res.Error)
 		}
 		if res.RowsAffected == 0 {
-			return fmt.Errorf("%w: %q", ErrNotFound, name)
+			return fault.Newf(ErrNotFound, "%q", name)
 		}
 		return audit.Record(ctx, tx, "notify.channel_deleted", ch.Name, ch.Target())
 	})
@@ -193,7 +194,7 @@ func (s *Service) SetEnabled(ctx context.Context, t tenancy.Tenant, name string,
 				return err
 			}
 			if n == 0 {
-				return fmt.Errorf("%w: %q", ErrNotFound, name)
+				return fault.Newf(ErrNotFound, "%q", name)
 			}
 			return nil // already so
 		}
@@ -210,7 +211,7 @@ func channel(ctx context.Context, t tenancy.Tenant, id int64) (Channel, error) {
 	var ch Channel
 	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error { return tx.Where("id = ?", id).Take(&ch).Error })
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Channel{}, fmt.Errorf("%w: #%d", ErrNotFound, id)
+		return Channel{}, fault.Newf(ErrNotFound, "#%d", id)
 	}
 	if err != nil {
 		return Channel{}, fmt.Errorf("reading channel #%d: %w", id, err)

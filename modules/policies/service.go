@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/modules/audit"
+	"switchboard/platform/fault"
 	"switchboard/platform/outbox"
 	"switchboard/platform/tenancy"
 )
@@ -141,7 +142,7 @@ func (s *Service) DeleteGlobal(ctx context.Context, key string) error {
 			return res.Error
 		}
 		if len(kinds) == 0 {
-			return fmt.Errorf("%w: %s", ErrNotFound, key)
+			return fault.Newf(ErrNotFound, "%s", key)
 		}
 		if err := audit.RecordPlatform(ctx, tx, "policy.global_deleted", key, ""); err != nil {
 			return err
@@ -313,7 +314,7 @@ func (s *Service) Override(ctx context.Context, t tenancy.Tenant, key string, en
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("%w: %s", ErrNotFound, key)
+		return fault.Newf(ErrNotFound, "%s", key)
 	}
 	if g.Locked {
 		return fmt.Errorf("%w (%s)", ErrLocked, key)
@@ -362,7 +363,7 @@ func (s *Service) ClearOverride(ctx context.Context, t tenancy.Tenant, key strin
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
-			return fmt.Errorf("%w: no override of %s", ErrNotFound, key)
+			return fault.Newf(ErrNotFound, "no override of %s", key)
 		}
 		if err := audit.Record(ctx, tx, "policy.override_cleared", key, "back to the baseline"); err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/modules/audit"
+	"switchboard/platform/fault"
 	"switchboard/platform/tenancy"
 )
 
@@ -60,7 +61,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, slug, prefix string) error {
 			return fmt.Errorf("revoking API key: %w", res.Error)
 		}
 		if res.RowsAffected == 0 {
-			return fmt.Errorf("%w: no live API key %q for %s", ErrNotFound, prefix, slug)
+			return fault.Newf(ErrNotFound, "no live API key %q for %s", prefix, slug)
 		}
 		return audit.RecordPlatform(ctx, tx, "apikey.revoked", slug, prefix)
 	})

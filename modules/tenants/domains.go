@@ -15,6 +15,7 @@ import (
 
 	"switchboard/modules/audit"
 	"switchboard/platform/certcache"
+	"switchboard/platform/fault"
 )
 
 // ChallengePrefix is the label in front of a custom domain where its
@@ -132,9 +133,9 @@ func (s *Service) hostConflict(ctx context.Context, err error, slug, host string
 	_ = s.root(ctx).Raw(`SELECT t.slug FROM control.tenant_domains d JOIN control.tenants t ON t.id = d.tenant_id
 		WHERE d.hostname = ?`, host).Scan(&owner).Error
 	if owner == slug {
-		return fmt.Errorf("%w: hostname %q is already a domain of %s", ErrConflict, host, slug)
+		return fault.Newf(ErrConflict, "hostname %q is already a domain of %s", host, slug)
 	}
-	return fmt.Errorf("%w: hostname %q belongs to another tenant", ErrConflict, host)
+	return fault.Newf(ErrConflict, "hostname %q belongs to another tenant", host)
 }
 
 // VerifyDomain looks up the TXT record at _switchboard-challenge.<host> and,
@@ -347,7 +348,7 @@ func lockTenant(tx *gorm.DB, slug string) (Tenant, error) {
 		return Tenant{}, fmt.Errorf("reading tenant %q: %w", slug, err)
 	}
 	if t.ID == 0 {
-		return Tenant{}, fmt.Errorf("%w: %q", ErrNotFound, slug)
+		return Tenant{}, fault.Newf(ErrNotFound, "%q", slug)
 	}
 	return t, nil
 }

@@ -15,6 +15,7 @@ import (
 	"switchboard/db"
 	"switchboard/modules/audit"
 	"switchboard/platform/certcache"
+	"switchboard/platform/fault"
 	"switchboard/platform/tenancy"
 )
 
@@ -117,7 +118,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, error) {
 			RETURNING id`, in.Slug, in.Name).Scan(&t.ID).Error
 		if err != nil {
 			if isUniqueViolation(err) {
-				return fmt.Errorf("%w: tenant slug %q is taken", ErrConflict, in.Slug)
+				return fault.Newf(ErrConflict, "tenant slug %q is taken", in.Slug)
 			}
 			return fmt.Errorf("inserting tenant: %w", err)
 		}
@@ -141,7 +142,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, error) {
 			// Unverified like any other domain until its TXT record is found.
 			err := insertDomain(tx, t.ID, host, token, true, in.TrustDomain)
 			if isUniqueViolation(err) {
-				return fmt.Errorf("%w: hostname %q belongs to another tenant", ErrConflict, host)
+				return fault.Newf(ErrConflict, "hostname %q belongs to another tenant", host)
 			} else if err != nil {
 				return err
 			}
@@ -195,7 +196,7 @@ func (s *Service) Get(ctx context.Context, slug string) (Tenant, error) {
 	var t Tenant
 	err := s.root(ctx).Where("slug = ?", slug).Take(&t).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Tenant{}, fmt.Errorf("%w: %q", ErrNotFound, slug)
+		return Tenant{}, fault.Newf(ErrNotFound, "%q", slug)
 	}
 	if err != nil {
 		return Tenant{}, fmt.Errorf("reading tenant %q: %w", slug, err)
