@@ -140,7 +140,8 @@ func TestUserAndRollupCommandsRefuseBadInput(t *testing.T) {
 // a separate process that only inserts jobs, moves the deadlines of open
 // alerts: it records the change in the client's outbox, and serve's workers
 // reschedule. A lengthened target's earlier job fires, finds the clock
-// short and does nothing; the breach comes at the new target.
+// short and comes back when it will have run out; the breach comes at the
+// new target, never at the old one.
 func TestSLASetFromCLIReschedules(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

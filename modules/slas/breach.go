@@ -184,7 +184,9 @@ func (b *Breaches) deadlines(ctx context.Context, t tenancy.Tenant, id int64) ([
 	if err != nil {
 		return nil, err
 	}
-	sla, st, ok, err := b.state(ctx, t, a, events)
+	// The cached policy will do here: a change made since is followed by its
+	// own event, which reschedules.
+	sla, st, ok, err := b.state(ctx, t, a, events, false)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -223,11 +225,16 @@ func (b *Breaches) deadlines(ctx context.Context, t tenancy.Tenant, id int64) ([
 	return params, nil
 }
 
-// state computes the alert's clocks under the client's effective SLA, read
-// fresh: a target changed a moment ago by another process (the CLI, another
-// replica) must decide, not this process's cached copy.
-func (b *Breaches) state(ctx context.Context, t tenancy.Tenant, a alerts.Alert, events []alerts.Event) (policies.SLA, State, bool, error) {
-	eff, err := b.policies.EffectiveNow(ctx, t)
+// state computes the alert's clocks under the client's effective SLA. When
+// a deadline decides (fresh), the policy is read from the database: a target
+// changed a moment ago by another process (the CLI, another replica) must
+// decide, not this process's cached copy.
+func (b *Breaches) state(ctx context.Context, t tenancy.Tenant, a alerts.Alert, events []alerts.Event, fresh bool) (policies.SLA, State, bool, error) {
+	effective := b.policies.Effective
+	if fresh {
+		effective = b.policies.EffectiveNow
+	}
+	eff, err := effective(ctx, t)
 	if err != nil {
 		return policies.SLA{}, State{}, false, err
 	}
@@ -257,7 +264,7 @@ func (w *deadlineWorker) Work(ctx context.Context, job *river.Job[deadlineArgs])
 	if err != nil {
 		return river.JobCancel(err)
 	}
-	sla, st, ok, err := b.state(ctx, t, a, events)
+	sla, st, ok, err := b.state(ctx, t, a, events, true)
 	if err != nil {
 		return err
 	}
@@ -272,10 +279,29 @@ func (w *deadlineWorker) Work(ctx context.Context, job *river.Job[deadlineArgs])
 	if args.Level == "warning" {
 		threshold = time.Duration(float64(c.Target) * sla.WarnAt)
 	}
-	// A second of slack for scheduling jitter; a clock that has not reached
-	// its moment was paused or moved, and a newer job covers it.
-	if c.Stopped || c.Used+time.Second < threshold {
+	if c.Stopped {
 		return nil
+	}
+	// A second of slack for scheduling jitter. A running clock that has not
+	// reached its moment was paused or its target moved: the job comes back
+	// when the clock will have reached it, so a deadline scheduled from a
+	// stale view of the policy is corrected rather than lost.
+	if c.Used+time.Second < threshold {
+		if !c.Running {
+			return nil // paused: resuming schedules anew
+		}
+		cal, err := sla.Calendar.Build()
+		if err != nil {
+			return err
+		}
+		due, err := cal.Add(b.now(), threshold-c.Used)
+		if err != nil {
+			return err
+		}
+		args.Due = due.UTC().Truncate(time.Second)
+		_, err = b.jobs.InsertMany(ctx, []river.InsertManyParams{{Args: args,
+			InsertOpts: &river.InsertOpts{Queue: Queue, ScheduledAt: due, MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}}})
+		return err
 	}
 	kind := "sla_" + args.Level
 	for _, e := range events {
