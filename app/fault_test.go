@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,20 +22,21 @@ import (
 // TestCrashBetweenCommitAndDelivery kills serve (SIGKILL, from inside, at a
 // named point) between an alert's commit and its delivery. After a restart
 // the alert is delivered as if nothing had happened: once, or, when the
-// process died after the receiver answered and before the delivery was
+// process died after the receiver got it and before the delivery was
 // recorded, once more with the same delivery id (at least once; the id lets
-// a receiver drop the repeat).
+// the receiver drop the repeat). At the outbox point a delivery worker may
+// already be sending when the process dies, so either can happen there.
 func TestCrashBetweenCommitAndDelivery(t *testing.T) {
 	r := newFaultRig(t)
 	client := &http.Client{Timeout: 10 * time.Second}
 	cases := []struct {
 		point    string
 		answered bool // the monitoring tool got its 202 before the crash
-		sends    int
+		sends    []int
 	}{
-		{failpoint.IngestCommitted, false, 1},
-		{failpoint.OutboxHandled, true, 1},
-		{failpoint.DeliverySent, true, 2},
+		{failpoint.IngestCommitted, false, []int{1}},
+		{failpoint.OutboxHandled, true, []int{1, 2}},
+		{failpoint.DeliverySent, true, []int{2}},
 	}
 	for _, c := range cases {
 		t.Run(c.point, func(t *testing.T) {
@@ -52,8 +54,8 @@ func TestCrashBetweenCommitAndDelivery(t *testing.T) {
 			restarted := r.start("SWITCHBOARD_JOBS_TIMEOUT=2s")
 			took := r.waitSettled([]string{rule}, 60*time.Second)
 			t.Logf("delivered and settled %v after the restart", took.Round(10*time.Millisecond))
-			if got := r.recv.count(rule); got != c.sends {
-				t.Errorf("%d deliveries, want %d", got, c.sends)
+			if got := r.recv.count(rule); !slices.Contains(c.sends, got) {
+				t.Errorf("%d deliveries, want one of %v", got, c.sends)
 			}
 			if !r.stored()[rule] {
 				t.Error("the alert is not stored")
@@ -61,8 +63,8 @@ func TestCrashBetweenCommitAndDelivery(t *testing.T) {
 			restarted.kill(t)
 		})
 	}
-	if _, sameID := r.recv.repeats(); sameID != 1 {
-		t.Errorf("%d repeated delivery ids, want 1 (the delivery sent just before the crash)", sameID)
+	if repeated, sameID := r.recv.repeats(); repeated != sameID {
+		t.Errorf("%d repeated deliveries, %d of them with an id already seen: every repeat must carry its first delivery's id", repeated, sameID)
 	}
 }
 
