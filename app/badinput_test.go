@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -134,22 +131,7 @@ func TestConsoleBadInput(t *testing.T) {
 // upload posts one file as a multipart form, as a browser's file input does.
 func (b *client) upload(path, field, filename, content string) (int, string) {
 	b.t.Helper()
-	var buf bytes.Buffer
-	w := multipart.NewWriter(&buf)
-	f, _ := w.CreateFormFile(field, filename)
-	_, _ = f.Write([]byte(content))
-	_ = w.Close()
-	req, _ := http.NewRequest(http.MethodPost, b.base+path, &buf)
-	req.Header.Set("Accept", "text/html")
-	req.Header.Set("Content-Type", w.FormDataContentType())
-	req.Header.Set("X-CSRF-Token", b.csrf())
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	return b.multipart(path, nil, field, filename, content)
 }
 
 // writeCounts totals what the console's forms could write, as the superuser.

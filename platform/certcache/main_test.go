@@ -1,13 +1,12 @@
 package certcache
 
 import (
-	"context"
 	"os"
 	"testing"
 
-	"switchboard/db"
 	"switchboard/platform/pgtest"
 	"switchboard/platform/tenancy"
+	"switchboard/platform/tenancy/tenancytest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
@@ -17,14 +16,6 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
 // a cache over it.
 func openCache(t *testing.T) (*Cache, *tenancy.Cluster) {
 	t.Helper()
-	ctx := context.Background()
-	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.PoolOptions{MaxOpen: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	if _, err := db.MigrateControl(ctx, c.ControlDB(), db.Control()); err != nil {
-		t.Fatal(err)
-	}
+	c := tenancytest.Open(t, 4)
 	return New(c.ControlDB()), c
 }

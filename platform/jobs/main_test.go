@@ -10,9 +10,9 @@ import (
 
 	"gorm.io/gorm"
 
-	"switchboard/db"
 	"switchboard/platform/pgtest"
 	"switchboard/platform/tenancy"
+	"switchboard/platform/tenancy/tenancytest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
@@ -21,19 +21,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // openCluster connects to the package's database and migrates the control
 // plane, which brings River's tables with it.
-func openCluster(t *testing.T) *tenancy.Cluster {
-	t.Helper()
-	ctx := context.Background()
-	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.PoolOptions{MaxOpen: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	if _, err := db.MigrateControl(ctx, c.ControlDB(), db.Control()); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func openCluster(t *testing.T) *tenancy.Cluster { return tenancytest.Open(t, 4) }
 
 var nextID atomic.Int64
 

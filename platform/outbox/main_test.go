@@ -2,18 +2,15 @@ package outbox
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"sync"
 	"testing"
 
-	"gorm.io/gorm"
-
-	"switchboard/db"
 	"switchboard/platform/pgtest"
 	"switchboard/platform/tenancy"
+	"switchboard/platform/tenancy/tenancytest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
@@ -21,65 +18,10 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // openCluster connects to the package's database with the control plane migrated.
-func openCluster(t *testing.T) *tenancy.Cluster {
-	t.Helper()
-	ctx := context.Background()
-	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.PoolOptions{MaxOpen: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	if _, err := db.MigrateControl(ctx, c.ControlDB(), db.Control()); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func openCluster(t *testing.T) *tenancy.Cluster { return tenancytest.Open(t, 8) }
 
-var (
-	seqMu sync.Mutex
-	seq   int
-)
-
-// newTenant provisions a tenant the way production does (a control-plane
-// row, role, schema, every tenant migration), without the tenants module
-// this package may not import.
-func newTenant(t *testing.T, c *tenancy.Cluster) tenancy.Tenant {
-	t.Helper()
-	seqMu.Lock()
-	seq++
-	slug := fmt.Sprintf("ob%d-%d", os.Getpid(), seq)
-	seqMu.Unlock()
-	var id int64
-	err := c.ControlDB().Transaction(func(tx *gorm.DB) error {
-		if err := tx.Raw(`SELECT nextval(pg_get_serial_sequence('control.tenants', 'id'))`).Scan(&id).Error; err != nil {
-			return err
-		}
-		name := tenancy.SchemaName(id)
-		if err := tx.Exec(`INSERT INTO control.tenants (id, slug, name, schema_name, role_name) OVERRIDING SYSTEM VALUE VALUES (?, ?, ?, ?, ?)`,
-			id, slug, slug, name, name).Error; err != nil {
-			return err
-		}
-		if err := tenancy.CreateSchema(tx, id); err != nil {
-			return err
-		}
-		if _, _, err := db.ApplyTenant(tx, db.Tenant()); err != nil {
-			return err
-		}
-		return tenancy.Leave(tx)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = c.ControlDB().Transaction(func(tx *gorm.DB) error {
-			if err := tenancy.DropSchema(tx, id); err != nil {
-				return err
-			}
-			return tx.Exec(`DELETE FROM control.tenants WHERE id = ?`, id).Error
-		})
-	})
-	return c.Bind(tenancy.Tenant{ID: id, Slug: slug, Status: tenancy.StatusActive})
-}
+// newTenant provisions a tenant as production does.
+func newTenant(t *testing.T, c *tenancy.Cluster) tenancy.Tenant { return tenancytest.NewTenant(t, c) }
 
 // lookup is a TenantLookup over a fixed set of tenants.
 type lookup map[int64]tenancy.Tenant
