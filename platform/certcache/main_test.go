@@ -4,9 +4,9 @@ import (
 	"os"
 	"testing"
 
+	"switchboard/db/dbtest"
 	"switchboard/platform/pgtest"
 	"switchboard/platform/tenancy"
-	"switchboard/platform/tenancy/tenancytest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
@@ -16,6 +16,6 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
 // a cache over it.
 func openCache(t *testing.T) (*Cache, *tenancy.Cluster) {
 	t.Helper()
-	c := tenancytest.Open(t, 4)
+	c := dbtest.Open(t, 4)
 	return New(c.ControlDB()), c
 }

@@ -10,9 +10,9 @@ import (
 
 	"gorm.io/gorm"
 
+	"switchboard/db/dbtest"
 	"switchboard/platform/pgtest"
 	"switchboard/platform/tenancy"
-	"switchboard/platform/tenancy/tenancytest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
@@ -21,7 +21,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // openCluster connects to the package's database and migrates the control
 // plane, which brings River's tables with it.
-func openCluster(t *testing.T) *tenancy.Cluster { return tenancytest.Open(t, 4) }
+func openCluster(t *testing.T) *tenancy.Cluster { return dbtest.Open(t, 4) }
 
 var nextID atomic.Int64
 

@@ -8,9 +8,9 @@ import (
 	"sync"
 	"testing"
 
+	"switchboard/db/dbtest"
 	"switchboard/platform/pgtest"
 	"switchboard/platform/tenancy"
-	"switchboard/platform/tenancy/tenancytest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
@@ -18,10 +18,10 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // openCluster connects to the package's database with the control plane migrated.
-func openCluster(t *testing.T) *tenancy.Cluster { return tenancytest.Open(t, 8) }
+func openCluster(t *testing.T) *tenancy.Cluster { return dbtest.Open(t, 8) }
 
 // newTenant provisions a tenant as production does.
-func newTenant(t *testing.T, c *tenancy.Cluster) tenancy.Tenant { return tenancytest.NewTenant(t, c) }
+func newTenant(t *testing.T, c *tenancy.Cluster) tenancy.Tenant { return dbtest.NewTenant(t, c) }
 
 // lookup is a TenantLookup over a fixed set of tenants.
 type lookup map[int64]tenancy.Tenant

@@ -1,8 +1,8 @@
-// Package tenancytest gives platform packages' tests a connected cluster on
+// Package dbtest gives platform packages' tests a connected cluster on
 // the package's test database (pgtest) with the control plane migrated, and
 // tenants provisioned the way production does, without the tenants module
 // that platform code may not import.
-package tenancytest
+package dbtest
 
 import (
 	"context"
