@@ -116,6 +116,21 @@ func (b *client) login(email, password string) int {
 	return status
 }
 
+// waitAllowed waits until path stops answering 404: grants reach the
+// authorizer through a change notification, a moment after the user exists.
+func (b *client) waitAllowed(path string) {
+	b.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		status, _ := b.get(path)
+		if status != http.StatusNotFound {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("%s still 404 after 10 s: the user's grants never arrived", path)
+		}
+	}
+}
+
 // matrixRow is one representative request per route, and who may make it.
 type matrixRow struct {
 	method, route, path string // route is the Echo template the path exercises

@@ -71,6 +71,7 @@ func TestSLAConsoleForm(t *testing.T) {
 	}
 	b := newClient(t, ts.URL)
 	b.login("sla-owner@msp.example", "sla-form-password")
+	b.waitAllowed("/t/sla-form/policy")
 	form := url.Values{"sla": {"1"}, "ack_critical": {"20m"}, "resolve_critical": {"3h"}, "ack_warning": {"1h"}, "resolve_warning": {"8h"},
 		"ack_info": {"4h"}, "resolve_info": {"24h"}, "always_open": {"false"}, "zone": {"America/New_York"},
 		"hours": {"Mon 08:00-18:00\nTue 08:00-18:00"}, "holidays": {"2026-12-25"}, "clock_owner": {"client"}, "warn_at": {"0.8"}}
