@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,9 +31,12 @@ const BatchSize = 500
 // whose notification was missed (no replica listening at the time).
 const SweepInterval = 5 * time.Second
 
-// drainArgs is one tenant's drain. Unique while waiting or running, so a
-// tenant is drained by one worker at a time, in order; a mark made while a
-// drain runs is picked up by that drain (see Work).
+// drainArgs is one tenant's drain. One worker at a time drains a tenant, in
+// order, holding a session advisory lock that PostgreSQL releases the moment
+// its process dies; a mark made while a drain runs is picked up by that
+// drain (see Drain). Jobs are unique per tenant and second while waiting or
+// running: bursts of wakes make one job, and a drain left "running" by a
+// killed process blocks new ones for a second, not until River rescues it.
 type drainArgs struct {
 	jobs.TenantArgs
 }
@@ -68,7 +72,7 @@ func NewDrainer(cluster *tenancy.Cluster, tenants jobs.TenantLookup, subs *Subsc
 	return d
 }
 
-var drainUnique = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+var drainUnique = river.UniqueOpts{ByArgs: true, ByPeriod: time.Second, ByState: []rivertype.JobState{
 	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
 	rivertype.JobStateRunning, rivertype.JobStateScheduled,
 }}
@@ -167,6 +171,39 @@ func dedupe(ids []int64) []int64 {
 		}
 	}
 	return out
+}
+
+// lock takes the tenant's drain lock on a connection of its own, for as long
+// as the drain runs; ok is false when another drain holds it. The lock is
+// the session's: if this process dies, PostgreSQL drops it with the
+// connection, and the next drain goes ahead at once.
+func (d *Drainer) lock(ctx context.Context, tenantID int64) (unlock func(), ok bool, err error) {
+	sqlDB, err := d.cluster.ControlDB().DB()
+	if err != nil {
+		return nil, false, err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("outbox: a connection for the drain lock: %w", err)
+	}
+	key := "switchboard outbox " + strconv.FormatInt(tenantID, 10)
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&ok); err != nil || !ok {
+		_ = conn.Close()
+		if err != nil {
+			return nil, false, fmt.Errorf("outbox: taking the drain lock: %w", err)
+		}
+		return nil, false, nil
+	}
+	return func() {
+		// Unlock even if the job's context ended; a connection that cannot
+		// is closed, which releases the lock too.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.ExecContext(uctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, key); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		_ = conn.Close()
+	}, true, nil
 }
 
 // Due lists the active tenants marked due, oldest mark first, and 0 when
@@ -279,8 +316,20 @@ type drainWorker struct {
 	d *Drainer
 }
 
+// busyRetry is how soon a drain that found another one at work tries again:
+// the other may be finishing just as a new event arrived.
+const busyRetry = 200 * time.Millisecond
+
 // Work drains one tenant's outbox, or the control plane's (tenant 0).
 func (w *drainWorker) Work(ctx context.Context, job *river.Job[drainArgs]) error {
+	unlock, ok, err := w.d.lock(ctx, job.Args.TenantID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return river.JobSnooze(busyRetry) // snoozing costs no attempt
+	}
+	defer unlock()
 	if job.Args.TenantID == 0 {
 		n, err := w.d.DrainControl(ctx)
 		if err != nil {

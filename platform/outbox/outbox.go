@@ -101,15 +101,6 @@ func (s *Subscribers) Handle(kind, name string, h Handler) {
 	s.byKind[kind] = append(s.byKind[kind], subscriber{name: name, h: h})
 }
 
-// Kinds lists the kinds with at least one subscriber.
-func (s *Subscribers) Kinds() []string {
-	out := make([]string, 0, len(s.byKind))
-	for k := range s.byKind {
-		out = append(out, k)
-	}
-	return out
-}
-
 // Subscribe registers a typed handler for events of type E: the payloads are
 // decoded into E before h sees them. An event that cannot be decoded is a
 // programming error and fails the drain loudly.

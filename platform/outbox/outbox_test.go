@@ -231,3 +231,52 @@ func TestWorkersDrainOnCommitAndSweep(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestDrainLeftRunningByADeadProcess: a drain job that a killed process left
+// marked "running" (River rescues such jobs only after the job timeout) does
+// not hold the tenant's events back: the next second's drain takes the lock
+// the dead session no longer holds and hands them over.
+func TestDrainLeftRunningByADeadProcess(t *testing.T) {
+	c := openCluster(t)
+	tn := newTenant(t, c)
+	var got seen
+	subs := NewSubscribers()
+	Subscribe(subs, "ping", func(_ context.Context, _ tenancy.Tenant, evs []pinged) error {
+		for _, e := range evs {
+			got.add(fmt.Sprint(e.N))
+		}
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	jc, err := jobs.New(ctx, pgtest.URL(), jobs.Options{Queues: map[string]int{Queue: 2}, PollInterval: 50 * time.Millisecond,
+		Logger: quiet, TestOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDrainer(c, lookup{tn.ID: tn}, subs, jc, quiet)
+	// The zombie: this tenant's drain, "running" on behalf of a process that is gone.
+	if err := d.Wake(ctx, tn.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ControlDB().Exec(`UPDATE control.river_job SET state = 'running', attempt = 1, attempted_at = now(),
+		attempted_by = ARRAY['dead-process'] WHERE kind = 'outbox_drain' AND args->>'tenant_id' = ?`, fmt.Sprint(tn.ID)).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := jc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = jc.Stop(context.Background()) })
+	ready := make(chan struct{})
+	go d.Listen(ctx, ready)
+	<-ready
+
+	start := time.Now()
+	commit(t, tn, false, pinged{N: 1})
+	for deadline := start.Add(10 * time.Second); len(got.list()) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the event waited behind the dead process's drain")
+		}
+	}
+	t.Logf("handed over %v after the commit, past a drain left running", time.Since(start).Round(time.Millisecond))
+}
