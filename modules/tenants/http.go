@@ -10,7 +10,6 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/platform/authz"
-	"switchboard/platform/fault"
 	"switchboard/platform/tenancy"
 	"switchboard/platform/web"
 )
@@ -143,13 +142,8 @@ func (s *Service) changeStatus(suspend bool) echo.HandlerFunc {
 		if suspend {
 			change, msg = s.Suspend, " is suspended: its portal and API refuse every request."
 		}
-		if _, err := change(c.Request().Context(), t.Slug); errors.Is(err, ErrInvalid) {
-			// The service refuses a change from the wrong status ("is
-			// deleting, not active") as invalid; to this form, which sends
-			// nothing but the wish, it is a clash with the client's state.
-			return fault.New(fault.Conflict, fault.Message(err))
-		} else if err != nil {
-			return err
+		if _, err := change(c.Request().Context(), t.Slug); err != nil {
+			return err // a change the client's status does not allow is a conflict (409)
 		}
 		return web.RedirectFlash(c, "/t/"+t.Slug+"/", t.Name+msg)
 	}

@@ -230,7 +230,7 @@ func (s *Service) setStatus(ctx context.Context, slug, from, to string) (Tenant,
 		return t, nil // already there: repeating the command is harmless
 	}
 	if t.Status != from {
-		return Tenant{}, invalid("tenant %q is %s, not %s", slug, t.Status, from)
+		return Tenant{}, fault.Newf(ErrStatus, "tenant %q is %s, not %s", slug, t.Status, from)
 	}
 	err = s.root(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Exec(`UPDATE control.tenants SET status = ?, updated_at = now() WHERE id = ? AND status = ?`, to, t.ID, from).Error; err != nil {

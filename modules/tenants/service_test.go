@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/db"
+	"switchboard/platform/fault"
 	"switchboard/platform/tenancy"
 )
 
@@ -129,6 +130,17 @@ func TestStatusAndDelete(t *testing.T) {
 		if err != nil || got.Status != step.want {
 			t.Fatalf("status: got %q, %v; want %q", got.Status, err, step.want)
 		}
+	}
+	// A change the status does not allow is a conflict with the tenant's state.
+	var id int64
+	if err := admin(t, `UPDATE control.tenants SET status = 'deleting' WHERE id = $1 RETURNING id`, tn.ID).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Resume(ctx, slug); !errors.Is(err, ErrStatus) || !errors.Is(err, fault.Conflict) {
+		t.Fatalf("resuming a deleting tenant: want ErrStatus (a conflict), got %v", err)
+	}
+	if err := admin(t, `UPDATE control.tenants SET status = 'active' WHERE id = $1 RETURNING id`, tn.ID).Scan(&id); err != nil {
+		t.Fatal(err)
 	}
 	if err := s.Delete(ctx, slug, "wrong"); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("delete without confirmation: want ErrInvalid, got %v", err)

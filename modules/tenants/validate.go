@@ -15,7 +15,10 @@ import (
 var (
 	ErrNotFound = fault.Kind(fault.NotFound, "no such tenant")
 	ErrConflict = fault.Kind(fault.Conflict, "already exists")
-	ErrInvalid  = fault.Kind(fault.Invalid, "invalid input")
+	// ErrStatus refuses a change the tenant's current status does not allow
+	// (resuming a tenant that is being deleted).
+	ErrStatus  = fault.Kind(fault.Conflict, "wrong status")
+	ErrInvalid = fault.Kind(fault.Invalid, "invalid input")
 )
 
 var slugPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,38}[a-z0-9]$`)
