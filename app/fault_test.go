@@ -330,7 +330,14 @@ func TestSIGTERMCompletesInFlight(t *testing.T) {
 	if _, err := io.WriteString(w, `{"alerts": [{"source": "term", "rule": "in-flight-1", "severity": "critical"},`); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // the request is in the server's hands now
+	// The write returned, so the request's connection is open. serve accepts
+	// connections in order, so once a later connection is answered, this
+	// one is in serve's hands (and Shutdown waits for it).
+	if resp, err := (&http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}).Get(r.base + "/healthz"); err != nil {
+		t.Fatal(err)
+	} else {
+		_ = resp.Body.Close()
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -48,9 +48,12 @@ func TestLoadRejects(t *testing.T) {
 		{"SWITCHBOARD_SERVER_ADDR", "nonsense"},
 		{"SWITCHBOARD_LOG_FORMAT", "xml"},
 		{"SWITCHBOARD_DATABASE_MAX_CONNS", "0"},
+		{"SWITCHBOARD_JOBS_TIMEOUT", "0s"},
+		{"SWITCHBOARD_JOBS_TIMEOUT", "soon"},
+		{"SWITCHBOARD_JOBS_OUTBOX_WORKERS", "0"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.env, func(t *testing.T) {
+		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
 			t.Setenv(tc.env, tc.value)
 			if _, err := Load("", nil, nil); !errors.Is(err, ErrInvalid) {
 				t.Fatalf("want ErrInvalid, got %v", err)

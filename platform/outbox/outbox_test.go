@@ -52,6 +52,16 @@ func pending(t *testing.T, tn tenancy.Tenant) (n int64) {
 	return n
 }
 
+// collect subscribes a handler that adds each pinged event to got, as show says.
+func collect(subs *Subscribers, got *seen, show func(tenancy.Tenant, pinged) string) {
+	Subscribe(subs, "ping", func(_ context.Context, tn tenancy.Tenant, evs []pinged) error {
+		for _, e := range evs {
+			got.add(show(tn, e))
+		}
+		return nil
+	})
+}
+
 // newDrainer builds a drainer on an insert-only jobs client (tests call Drain).
 func newDrainer(t *testing.T, c *tenancy.Cluster, subs *Subscribers, l lookup) *Drainer {
 	t.Helper()
@@ -186,12 +196,7 @@ func TestWorkersDrainOnCommitAndSweep(t *testing.T) {
 	a, b := newTenant(t, c), newTenant(t, c)
 	var got seen
 	subs := NewSubscribers()
-	Subscribe(subs, "ping", func(_ context.Context, tn tenancy.Tenant, evs []pinged) error {
-		for _, e := range evs {
-			got.add(fmt.Sprintf("%d:%d", tn.ID, e.N))
-		}
-		return nil
-	})
+	collect(subs, &got, func(tn tenancy.Tenant, e pinged) string { return fmt.Sprintf("%d:%d", tn.ID, e.N) })
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	// b's mark is made before anyone listens: only the sweep can find it.
@@ -241,12 +246,7 @@ func TestDrainLeftRunningByADeadProcess(t *testing.T) {
 	tn := newTenant(t, c)
 	var got seen
 	subs := NewSubscribers()
-	Subscribe(subs, "ping", func(_ context.Context, _ tenancy.Tenant, evs []pinged) error {
-		for _, e := range evs {
-			got.add(fmt.Sprint(e.N))
-		}
-		return nil
-	})
+	collect(subs, &got, func(_ tenancy.Tenant, e pinged) string { return fmt.Sprint(e.N) })
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	jc, err := jobs.New(ctx, pgtest.URL(), jobs.Options{Queues: map[string]int{Queue: 2}, PollInterval: 50 * time.Millisecond,
@@ -279,4 +279,34 @@ func TestDrainLeftRunningByADeadProcess(t *testing.T) {
 		}
 	}
 	t.Logf("handed over %v after the commit, past a drain left running", time.Since(start).Round(time.Millisecond))
+}
+
+// TestDrainStaysInItsTenant: draining one tenant hands over its own events
+// only, with its own tenant, and leaves another's outbox and mark alone; the
+// tenant's role cannot read another tenant's outbox at all.
+func TestDrainStaysInItsTenant(t *testing.T) {
+	c := openCluster(t)
+	a, b := newTenant(t, c), newTenant(t, c)
+	var got seen
+	subs := NewSubscribers()
+	collect(subs, &got, func(tn tenancy.Tenant, e pinged) string { return fmt.Sprintf("%s:%d", tn.Slug, e.N) })
+	d := newDrainer(t, c, subs, lookup{a.ID: a, b.ID: b})
+	commit(t, a, false, pinged{N: 1})
+	commit(t, b, false, pinged{N: 2})
+	if _, err := d.Drain(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{a.Slug + ":1"}; !slices.Equal(got.list(), want) {
+		t.Fatalf("draining %s handed over %v, want %v", a.Slug, got.list(), want)
+	}
+	if !marked(t, c, b) || pending(t, b) != 1 {
+		t.Fatalf("draining %s touched %s's outbox or mark", a.Slug, b.Slug)
+	}
+	err := tenancy.Do(context.Background(), a, func(tx *gorm.DB) error {
+		var n int64
+		return tx.Raw(`SELECT count(*) FROM ` + b.Schema() + `.outbox`).Scan(&n).Error
+	})
+	if err == nil {
+		t.Fatalf("%s's role read %s's outbox", a.Slug, b.Slug)
+	}
 }
