@@ -6,7 +6,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
+
+	"switchboard/platform/jobs"
 )
 
 // periodicQueue runs the platform's periodic chores, apart from deliveries
@@ -63,8 +64,7 @@ func (e *env) schedulePeriodic() {
 		e.jobs.Every(c.every, func() (river.JobArgs, *river.InsertOpts) {
 			// Unique while one waits or runs: a slow run never piles up copies.
 			return periodicArgs{Task: name}, &river.InsertOpts{Queue: periodicQueue, MaxAttempts: 1,
-				UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{rivertype.JobStateAvailable,
-					rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable}}}
+				UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: jobs.WaitingOrRunning}}
 		})
 	}
 }

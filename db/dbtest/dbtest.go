@@ -72,3 +72,16 @@ func NewTenant(t testing.TB, c *tenancy.Cluster) tenancy.Tenant {
 	})
 	return c.Bind(tenancy.Tenant{ID: id, Slug: slug, Status: tenancy.StatusActive})
 }
+
+// Lookup finds tenants by id from a fixed set, as the tenants module does in
+// production (jobs.TenantLookup and its kin).
+type Lookup map[int64]tenancy.Tenant
+
+// ByID returns the tenant, or an error wrapping tenancy.ErrUnknownTenant.
+func (l Lookup) ByID(_ context.Context, id int64) (tenancy.Tenant, error) {
+	t, ok := l[id]
+	if !ok {
+		return tenancy.Tenant{}, fmt.Errorf("tenant %d: %w", id, tenancy.ErrUnknownTenant)
+	}
+	return t, nil
+}

@@ -52,6 +52,12 @@ type Options struct {
 	JobTimeout time.Duration
 }
 
+// WaitingOrRunning are the states in which a job stops a duplicate (its
+// UniqueOpts.ByState): one waits or runs at a time, and once it has
+// finished the next may be inserted.
+var WaitingOrRunning = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+	rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled}
+
 // RescueMargin is how long after JobTimeout a running job counts as stuck.
 const RescueMargin = 5 * time.Second
 

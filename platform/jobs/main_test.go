@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -48,12 +47,4 @@ func newTenant(t *testing.T, c *tenancy.Cluster) tenancy.Tenant {
 }
 
 // lookup is a TenantLookup over a fixed set of tenants.
-type lookup map[int64]tenancy.Tenant
-
-func (l lookup) ByID(_ context.Context, id int64) (tenancy.Tenant, error) {
-	t, ok := l[id]
-	if !ok {
-		return tenancy.Tenant{}, tenancy.ErrUnknownTenant
-	}
-	return t, nil
-}
+type lookup = dbtest.Lookup

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -72,10 +73,7 @@ func NewDrainer(cluster *tenancy.Cluster, tenants jobs.TenantLookup, subs *Subsc
 	return d
 }
 
-var drainUnique = river.UniqueOpts{ByArgs: true, ByPeriod: time.Second, ByState: []rivertype.JobState{
-	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
-	rivertype.JobStateRunning, rivertype.JobStateScheduled,
-}}
+var drainUnique = river.UniqueOpts{ByArgs: true, ByPeriod: time.Second, ByState: jobs.WaitingOrRunning}
 
 // Wake inserts a drain job for each tenant that has none waiting or running.
 func (d *Drainer) Wake(ctx context.Context, tenantIDs ...int64) error {
@@ -151,7 +149,8 @@ func (d *Drainer) Listen(ctx context.Context, ready chan<- struct{}) {
 			batch = append(batch, id)
 		}
 		clear(again)
-		running, err := d.wake(ctx, dedupe(batch))
+		slices.Sort(batch)
+		running, err := d.wake(ctx, slices.Compact(batch))
 		if err != nil && ctx.Err() == nil {
 			d.log.WarnContext(ctx, "outbox: waking drains (the sweep will retry)", "tenants", len(batch), "err", err)
 		}
@@ -159,18 +158,6 @@ func (d *Drainer) Listen(ctx context.Context, ready chan<- struct{}) {
 			again[id] = true
 		}
 	}
-}
-
-func dedupe(ids []int64) []int64 {
-	seen := make(map[int64]bool, len(ids))
-	out := ids[:0]
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 // lock takes the tenant's drain lock on a connection of its own, for as long
@@ -250,24 +237,12 @@ func (d *Drainer) Drain(ctx context.Context, t tenancy.Tenant) (int, error) {
 // read is picked up by the next drain, which its notification (or the
 // sweep) starts.
 func (d *Drainer) DrainControl(ctx context.Context) (int, error) {
-	handled := 0
-	for {
-		var batch []Message
-		if err := d.cluster.ControlDB().WithContext(ctx).Raw(`SELECT id, kind, payload, created_at FROM control.outbox ORDER BY id LIMIT ?`, BatchSize).
-			Scan(&batch).Error; err != nil {
-			return handled, fmt.Errorf("outbox: reading control events: %w", err)
-		}
-		if len(batch) == 0 {
-			return handled, nil
-		}
-		if err := d.subs.dispatch(ctx, tenancy.Tenant{}, batch); err != nil {
-			return handled, err
-		}
-		if err := d.cluster.ControlDB().WithContext(ctx).Exec(`DELETE FROM control.outbox WHERE id <= ?`, batch[len(batch)-1].ID).Error; err != nil {
-			return handled, fmt.Errorf("outbox: deleting handled control events: %w", err)
-		}
-		handled += len(batch)
-	}
+	return d.drainBatches(ctx, tenancy.Tenant{}, func(last int64) (batch []Message, err error) {
+		err = d.cluster.ControlDB().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			return nextBatch(tx, "control.outbox", last, &batch)
+		})
+		return batch, err
+	})
 }
 
 func (d *Drainer) generation(ctx context.Context, tenantID int64) (gen int64, due bool, err error) {
@@ -282,33 +257,44 @@ func (d *Drainer) generation(ctx context.Context, tenantID int64) (gen int64, du
 	return gens[0], true, nil
 }
 
-// drainEvents reads, dispatches and deletes t's events batch by batch; the
-// delete of one batch and the read of the next share a transaction.
+// drainEvents drains t's own outbox, inside its schema and role.
 func (d *Drainer) drainEvents(ctx context.Context, t tenancy.Tenant) (int, error) {
-	var handled, last int64
+	return d.drainBatches(ctx, t, func(last int64) (batch []Message, err error) {
+		err = tenancy.Do(ctx, t, func(tx *gorm.DB) error { return nextBatch(tx, "outbox", last, &batch) })
+		return batch, err
+	})
+}
+
+// drainBatches hands batches to the subscribers until next finds none;
+// next(last) deletes the events handled up to last (none when 0) and reads
+// the next batch, in one transaction.
+func (d *Drainer) drainBatches(ctx context.Context, t tenancy.Tenant, next func(last int64) ([]Message, error)) (int, error) {
+	handled, last := 0, int64(0)
 	for {
-		var batch []Message
-		err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
-			if last > 0 {
-				if err := tx.Exec(`DELETE FROM outbox WHERE id <= ?`, last).Error; err != nil {
-					return fmt.Errorf("deleting handled events: %w", err)
-				}
-			}
-			return tx.Raw(`SELECT id, kind, payload, created_at FROM outbox ORDER BY id LIMIT ?`, BatchSize).Scan(&batch).Error
-		})
+		batch, err := next(last)
 		if err != nil {
-			return int(handled), fmt.Errorf("outbox: reading the events of %s: %w", t.Slug, err)
+			return handled, fmt.Errorf("outbox: reading the events of %q: %w", t.Slug, err)
 		}
 		if len(batch) == 0 {
-			return int(handled), nil
+			return handled, nil
 		}
 		if err := d.subs.dispatch(ctx, t, batch); err != nil {
-			return int(handled), err
+			return handled, err
 		}
 		failpoint.Hit(failpoint.OutboxHandled)
-		handled += int64(len(batch))
+		handled += len(batch)
 		last = batch[len(batch)-1].ID
 	}
+}
+
+// nextBatch deletes table's events up to last and reads the next batch.
+func nextBatch(tx *gorm.DB, table string, last int64, batch *[]Message) error {
+	if last > 0 {
+		if err := tx.Exec(`DELETE FROM `+table+` WHERE id <= ?`, last).Error; err != nil {
+			return fmt.Errorf("deleting handled events: %w", err)
+		}
+	}
+	return tx.Raw(`SELECT id, kind, payload, created_at FROM `+table+` ORDER BY id LIMIT ?`, BatchSize).Scan(batch).Error
 }
 
 type drainWorker struct {

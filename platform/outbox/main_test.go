@@ -1,7 +1,6 @@
 package outbox
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -24,15 +23,7 @@ func openCluster(t *testing.T) *tenancy.Cluster { return dbtest.Open(t, 8) }
 func newTenant(t *testing.T, c *tenancy.Cluster) tenancy.Tenant { return dbtest.NewTenant(t, c) }
 
 // lookup is a TenantLookup over a fixed set of tenants.
-type lookup map[int64]tenancy.Tenant
-
-func (l lookup) ByID(_ context.Context, id int64) (tenancy.Tenant, error) {
-	t, ok := l[id]
-	if !ok {
-		return tenancy.Tenant{}, tenancy.ErrUnknownTenant
-	}
-	return t, nil
-}
+type lookup = dbtest.Lookup
 
 // pinged and ponged are test events of two kinds.
 type pinged struct {
