@@ -190,7 +190,7 @@ func startBenchEnv(ctx context.Context, log *slog.Logger) (b *benchEnv, err erro
 	if b.pg, err = pgembed.Start(ctx, pgembed.Options{Dir: filepath.Join(dir, "pg"), Logger: log}); err != nil {
 		return b, fmt.Errorf("starting the bench cluster in %s: %w", dir, err)
 	}
-	if b.cluster, err = tenancy.Open(ctx, b.pg.URL(), tenancy.PoolOptions{MaxOpen: 20}); err != nil {
+	if b.cluster, err = tenancy.Open(ctx, b.pg.URL(), tenancy.Options{Pool: tenancy.PoolOptions{MaxOpen: 20}}); err != nil {
 		return b, err
 	}
 	if _, err := db.MigrateControl(ctx, b.cluster.ControlDB(), db.Control()); err != nil {

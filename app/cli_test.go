@@ -128,7 +128,7 @@ type jsonTenant struct {
 	Status        string `json:"status"`
 	Schema        string `json:"schema"`
 	Role          string `json:"role"`
-	Cluster       string `json:"cluster"`
+	Cell          string `json:"cell"`
 	SchemaVersion int    `json:"schema_version"`
 	Domains       []struct {
 		Hostname string `json:"hostname"`
@@ -254,7 +254,7 @@ func TestCLI(t *testing.T) {
 
 	t.Run("show", func(t *testing.T) {
 		want := jsonTenant{ID: first.ID, Slug: slug, Name: name, Status: "active", Schema: fmt.Sprintf("tenant_%d", first.ID),
-			Role: fmt.Sprintf("tenant_%d", first.ID), Cluster: "default", SchemaVersion: target}
+			Role: fmt.Sprintf("tenant_%d", first.ID), Cell: "main", SchemaVersion: target}
 		got := first
 		got.Domains = nil
 		if !reflect.DeepEqual(got, want) {

@@ -179,7 +179,11 @@ func openEnvFor(ctx context.Context, cmd *cobra.Command, extra map[string]string
 // a service that exists is wired; nothing is switched on afterwards.
 func (e *env) connect(ctx context.Context, allowBehind, workJobs bool) error {
 	var err error
-	e.cluster, err = tenancy.Open(ctx, e.url, tenancy.PoolOptions{MaxOpen: e.cfg.Database.MaxConns})
+	e.cluster, err = tenancy.Open(ctx, e.url, tenancy.Options{
+		Pool:     tenancy.PoolOptions{MaxOpen: e.cfg.Database.MaxConns},
+		CellPool: tenancy.PoolOptions{MaxOpen: e.cfg.Database.CellMaxConns},
+		CellURLs: e.cfg.Database.CellURLs(), Secret: e.cfg.Database.CellSecret,
+	})
 	if err != nil {
 		return err
 	}
@@ -200,8 +204,14 @@ func (e *env) connect(ctx context.Context, allowBehind, workJobs bool) error {
 	e.events = outbox.NewSubscribers()
 
 	e.tenants = tenants.NewService(e.cluster, tenants.Options{Logger: e.log,
-		Export:   tenants.ExportConfig{DatabaseURL: e.url, BinDir: e.binDir},
+		Export:   tenants.ExportConfig{BinDir: e.binDir},
 		Resolver: tenants.DNSResolver(e.cfg.DNS.Resolver), ConsoleHosts: e.cfg.Server.ConsoleHosts})
+	if !allowBehind {
+		// Every cell server's own tables must be as new as the binary.
+		if err := e.tenants.CheckCellServers(ctx); err != nil {
+			return err
+		}
+	}
 	e.outbox = outbox.NewDrainer(e.cluster, e.tenants, e.events, e.jobs, e.log)
 	e.identity = identity.NewService(e.cluster, e.tenants, e.log)
 	e.audit = audit.NewService(e.cluster)

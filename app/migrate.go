@@ -66,6 +66,20 @@ func runMigrate(cmd *cobra.Command, _ []string) error {
 	if out == "table" {
 		fmt.Fprintf(w, "control plane: %d migration(s) applied, at version %d\n", len(applied), db.Control().Latest())
 	}
+	servers, err := e.tenants.MigrateCellServers(ctx)
+	if err != nil {
+		return err
+	}
+	adopted, err := e.tenants.AdoptMemberships(ctx)
+	if err != nil {
+		return err
+	}
+	if out == "table" && len(servers) > 0 {
+		fmt.Fprintf(w, "cell servers: %d brought to version %d\n", len(servers), db.Server().Latest())
+	}
+	if out == "table" && adopted > 0 {
+		fmt.Fprintf(w, "cells: %d tenant role(s) handed from the control plane's login role to their cells\n", adopted)
+	}
 
 	opts := tenants.MigrateOptions{Workers: workers, LockTimeout: lockTimeout}
 	if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -123,35 +137,70 @@ func migrateStatus(cmd *cobra.Command, e *env, out string) error {
 	if err != nil {
 		return err
 	}
-	var behind []tenants.Tenant
-	if control >= db.Control().Latest() {
-		if behind, err = e.tenants.Behind(ctx); err != nil {
-			return err
+	if control < db.Control().Latest() {
+		if out == "json" {
+			return writeJSON(w, map[string]any{"control_version": control, "control_target": db.Control().Latest()})
 		}
+		fmt.Fprintf(w, "control plane: version %d, target %d\ncontrol plane is behind: run 'switchboard migrate'\n", control, db.Control().Latest())
+		return nil
 	}
+	cells, err := e.tenants.ListCells(ctx)
+	if err != nil {
+		return err
+	}
+	behind, err := e.tenants.Behind(ctx)
+	if err != nil {
+		return err
+	}
+	target := e.tenants.TargetVersion()
 	if out == "json" {
 		return writeJSON(w, map[string]any{"control_version": control, "control_target": db.Control().Latest(),
-			"tenant_target": e.tenants.TargetVersion(), "tenants_behind": orEmpty(behind)})
+			"tenant_target": target, "cells": orEmpty(cells), "tenants_behind": orEmpty(behind)})
 	}
 	fmt.Fprintf(w, "control plane: version %d, target %d\n", control, db.Control().Latest())
-	if control < db.Control().Latest() {
-		fmt.Fprintln(w, "control plane is behind: run 'switchboard migrate'")
-		return nil
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CELL\tSERVER\tTENANTS\tVERSIONS\tBEHIND")
+	for _, c := range cells {
+		n := 0
+		for _, t := range behind {
+			if t.Cell == c.Name {
+				n++
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\n", c.Name, c.Server, c.Tenants, versionRange(c), n)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
 	}
 	if len(behind) == 0 {
-		fmt.Fprintf(w, "all tenants at version %d\n", e.tenants.TargetVersion())
+		fmt.Fprintf(w, "all tenants at version %d\n", target)
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SLUG\tVERSION\tTARGET\tLAST ERROR")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SLUG\tCELL\tSTATUS\tVERSION\tTARGET\tLAST ERROR")
 	for _, t := range behind {
 		msg := ""
 		if t.MigrationError != nil {
 			msg = *t.MigrationError
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", t.Slug, t.SchemaVersion, e.tenants.TargetVersion(), msg)
+		if t.Status == "provisioning" {
+			msg = "provisioning did not finish: run 'switchboard tenant create --slug " + t.Slug + "' again, or delete it"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", t.Slug, t.Cell, t.Status, t.SchemaVersion, target, msg)
 	}
 	return tw.Flush()
+}
+
+// versionRange is "11" when every tenant of the cell is at one version,
+// "9-11" otherwise, "-" for an empty cell.
+func versionRange(c tenants.CellInfo) string {
+	switch {
+	case c.Tenants == 0:
+		return "-"
+	case c.MinVersion == c.MaxVersion:
+		return fmt.Sprint(c.MinVersion)
+	}
+	return fmt.Sprintf("%d-%d", c.MinVersion, c.MaxVersion)
 }
 
 func writeJSON(w io.Writer, v any) error {

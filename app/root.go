@@ -45,6 +45,7 @@ With no database configured it starts a private PostgreSQL cluster under
 	pf.String("config", "", "YAML configuration file (see config/switchboard.example.yaml)")
 	pf.String("database-url", "", "PostgreSQL URL; empty starts the embedded cluster (env SWITCHBOARD_DATABASE_URL)")
 	pf.String("data-dir", "", "folder of the embedded cluster (default .data/postgres)")
+	pf.StringArray("cell-url", nil, "server of a cell as NAME=URL, repeatable (env SWITCHBOARD_DATABASE_CELLS_<NAME>_URL)")
 	pf.String("log-format", "", "log format: text or json")
 	pf.String("log-level", "", "log level: debug, info, warn, error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
@@ -53,6 +54,7 @@ With no database configured it starts a private PostgreSQL cluster under
 		newServeCommand(),
 		newMigrateCommand(),
 		newTenantCommand(),
+		newCellCommand(),
 		newUserCommand(),
 		newRollupsCommand(),
 		newSLACommand(),

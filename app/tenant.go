@@ -32,14 +32,23 @@ func withTenants(cmd *cobra.Command, fn func(e *env) error) error {
 
 func tenantCreateCommand() *cobra.Command {
 	c := &cobra.Command{
-		Use:     "create --slug SLUG --name NAME [--domain HOST]",
-		Short:   "Onboard a client: control-plane row, role, schema, migrations and defaults in one transaction",
-		Example: `  switchboard tenant create --slug acme-health --name "Acme Health" --domain portal.acme-health.example`,
-		Args:    cobra.NoArgs,
+		Use:   "create --slug SLUG --name NAME [--domain HOST] [--cell NAME | --dedicated]",
+		Short: "Onboard a client: its row, role, schema, migrations and defaults, in a cell",
+		Long: `Onboard a client. The client is placed in the open cell with the most free
+capacity, in the cell --cell names, or in a cell of its own (--dedicated, named
+d-<slug>). Its row is written first (status provisioning, never served), then
+its role and schema are built on the cell's server in one transaction, then it
+becomes active. If this is interrupted, run the same command again to finish,
+or 'tenant delete' to remove what was made.`,
+		Example: `  switchboard tenant create --slug acme-health --name "Acme Health" --domain portal.acme-health.example
+  switchboard tenant create --slug big-bank --name "Big Bank" --dedicated`,
+		Args: cobra.NoArgs,
 	}
 	slug := c.Flags().String("slug", "", "short unique name: 3-40 of a-z, 0-9, '-' (required)")
 	name := c.Flags().String("name", "", "display name (required)")
 	domain := c.Flags().String("domain", "", "portal hostname for the client (optional); added unverified, with the DNS TXT record that proves it printed")
+	cell := c.Flags().String("cell", "", "place the client in this cell (default: the open cell with the most room)")
+	dedicated := c.Flags().Bool("dedicated", false, "give the client a cell of its own (its own login role and pool)")
 	out := outputFlag(c)
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := checkOutput(*out); err != nil {
@@ -48,8 +57,12 @@ func tenantCreateCommand() *cobra.Command {
 		if *slug == "" || *name == "" {
 			return usagef("--slug and --name are required")
 		}
+		if *cell != "" && *dedicated {
+			return usagef("choose --cell or --dedicated, not both")
+		}
 		return withTenants(cmd, func(e *env) error {
-			t, err := e.tenants.Create(cmd.Context(), tenants.CreateInput{Slug: *slug, Name: *name, Domain: *domain})
+			t, err := e.tenants.Create(cmd.Context(), tenants.CreateInput{Slug: *slug, Name: *name, Domain: *domain,
+				Cell: *cell, Dedicated: *dedicated})
 			if err != nil {
 				return err
 			}
@@ -240,7 +253,7 @@ func printTenants(w io.Writer, format string, list []tenants.Tenant, detail bool
 	if detail && len(list) == 1 {
 		t := list[0]
 		rows := [][2]string{{"slug", t.Slug}, {"name", t.Name}, {"id", fmt.Sprint(t.ID)}, {"status", t.Status},
-			{"schema", t.SchemaName}, {"role", t.RoleName}, {"cluster", t.DBCluster}, {"schema version", fmt.Sprint(t.SchemaVersion)},
+			{"schema", t.SchemaName}, {"role", t.RoleName}, {"cell", t.Cell}, {"schema version", fmt.Sprint(t.SchemaVersion)},
 			{"last migration error", deref(t.MigrationError)}, {"migrated at", stamp(t.MigratedAt)},
 			{"domains", domainList(t.Domains)}, {"created", t.CreatedAt.Format("2006-01-02 15:04:05 MST")}}
 		for _, r := range rows {
@@ -248,9 +261,9 @@ func printTenants(w io.Writer, format string, list []tenants.Tenant, detail bool
 		}
 		return tw.Flush()
 	}
-	fmt.Fprintln(tw, "SLUG\tNAME\tSTATUS\tSCHEMA\tVERSION\tDOMAINS")
+	fmt.Fprintln(tw, "SLUG\tNAME\tSTATUS\tCELL\tSCHEMA\tVERSION\tDOMAINS")
 	for _, t := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.Slug, t.Name, t.Status, t.SchemaName, t.SchemaVersion, domainList(t.Domains))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", t.Slug, t.Name, t.Status, t.Cell, t.SchemaName, t.SchemaVersion, domainList(t.Domains))
 	}
 	return tw.Flush()
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -76,6 +77,30 @@ type Database struct {
 	URL      string `mapstructure:"url"`
 	DataDir  string `mapstructure:"data_dir"`
 	MaxConns int    `mapstructure:"max_conns"`
+	// Cells maps a cell's name to its server (database.cells.<name>.url,
+	// env SWITCHBOARD_DATABASE_CELLS_<NAME>_URL with '-' as '_', flag
+	// --cell-url NAME=URL). A cell with no entry lives on the control
+	// plane's server. URLs live here, never in a table.
+	Cells map[string]Cell `mapstructure:"cells"`
+	// CellSecret derives the cells' login passwords; empty means the
+	// password in database.url (or the embedded cluster's).
+	CellSecret string `mapstructure:"cell_secret"`
+	// CellMaxConns sizes each cell's connection pool.
+	CellMaxConns int `mapstructure:"cell_max_conns"`
+}
+
+// Cell is one cell's server.
+type Cell struct {
+	URL string `mapstructure:"url"`
+}
+
+// CellURLs maps each configured cell to its server's URL.
+func (d Database) CellURLs() map[string]string {
+	out := make(map[string]string, len(d.Cells))
+	for name, c := range d.Cells {
+		out[name] = c.URL
+	}
+	return out
 }
 
 // Server configures `switchboard serve`.
@@ -110,6 +135,8 @@ var Defaults = map[string]any{
 	"database.url":                  "",
 	"database.data_dir":             ".data/postgres",
 	"database.max_conns":            20,
+	"database.cell_secret":          "",
+	"database.cell_max_conns":       8,
 	"server.addr":                   "127.0.0.1:8080",
 	"server.console_hosts":          []string{"localhost", "127.0.0.1"},
 	"server.secure_cookies":         false,
@@ -172,11 +199,54 @@ func Load(file string, flags *pflag.FlagSet, flagKeys map[string]string) (*Confi
 	if err := v.Unmarshal(&c); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
+	if err := c.addCellsFromEnv(os.Environ()); err != nil {
+		return nil, err
+	}
+	if flags != nil {
+		if f := flags.Lookup("cell-url"); f != nil && f.Changed {
+			pairs, _ := flags.GetStringArray("cell-url")
+			if err := c.addCells(pairs, "--cell-url"); err != nil {
+				return nil, err
+			}
+		}
+	}
 	// An environment variable arrives as one string; accept a comma list.
 	if len(c.Server.ConsoleHosts) == 1 && strings.Contains(c.Server.ConsoleHosts[0], ",") {
 		c.Server.ConsoleHosts = strings.Split(c.Server.ConsoleHosts[0], ",")
 	}
 	return &c, c.validate()
+}
+
+// cellEnv is the environment form of database.cells.<name>.url; viper
+// cannot discover map keys from the environment, so they are read here.
+const cellEnvPrefix, cellEnvSuffix = "SWITCHBOARD_DATABASE_CELLS_", "_URL"
+
+// addCellsFromEnv adds the cells named by SWITCHBOARD_DATABASE_CELLS_<NAME>_URL.
+func (c *Config) addCellsFromEnv(environ []string) error {
+	var pairs []string
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if name, ok := strings.CutPrefix(k, cellEnvPrefix); ok && strings.HasSuffix(name, cellEnvSuffix) && v != "" {
+			name = strings.ToLower(strings.ReplaceAll(strings.TrimSuffix(name, cellEnvSuffix), "_", "-"))
+			pairs = append(pairs, name+"="+v)
+		}
+	}
+	return c.addCells(pairs, "environment")
+}
+
+// addCells adds NAME=URL pairs; later ones win, as flags beat files.
+func (c *Config) addCells(pairs []string, from string) error {
+	if c.Database.Cells == nil {
+		c.Database.Cells = map[string]Cell{}
+	}
+	for _, p := range pairs {
+		name, url, ok := strings.Cut(p, "=")
+		if !ok || name == "" || url == "" {
+			return fmt.Errorf("%w: %s: a cell's server is given as NAME=URL, not %q", ErrInvalid, from, p)
+		}
+		c.Database.Cells[strings.ToLower(name)] = Cell{URL: url}
+	}
+	return nil
 }
 
 func (c *Config) validate() error {
@@ -196,6 +266,14 @@ func (c *Config) validate() error {
 	}
 	if s.ReadHeaderTimeout > s.ReadTimeout {
 		return fmt.Errorf("%w: server.read_header_timeout (%s) must not exceed server.read_timeout (%s)", ErrInvalid, s.ReadHeaderTimeout, s.ReadTimeout)
+	}
+	for name, cell := range c.Database.Cells {
+		if cell.URL == "" {
+			return fmt.Errorf("%w: database.cells.%s.url is empty", ErrInvalid, name)
+		}
+	}
+	if c.Database.CellMaxConns < 1 || c.Database.CellMaxConns > 1000 {
+		return fmt.Errorf("%w: database.cell_max_conns must be between 1 and 1000, not %d", ErrInvalid, c.Database.CellMaxConns)
 	}
 	if c.Database.MaxConns < 1 || c.Database.MaxConns > 1000 {
 		return fmt.Errorf("%w: database.max_conns must be 1-1000", ErrInvalid)

@@ -19,7 +19,7 @@ import (
 	"strconv"
 )
 
-//go:embed migrations/control/*.sql migrations/tenant/*.sql
+//go:embed migrations/control/*.sql migrations/tenant/*.sql migrations/server/*.sql
 var embedded embed.FS
 
 // Migration is one versioned SQL file.
@@ -39,6 +39,10 @@ var fileName = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
 
 // Control returns the embedded control-plane migrations.
 func Control() Set { return mustLoad(embedded, "migrations/control", "control") }
+
+// Server returns the embedded migrations of what every server holding
+// cells keeps outside the tenant schemas (rollups, outbox marks).
+func Server() Set { return mustLoad(embedded, "migrations/server", "server") }
 
 // Tenant returns the embedded tenant-plane migrations.
 func Tenant() Set { return mustLoad(embedded, "migrations/tenant", "tenant") }

@@ -19,37 +19,32 @@ func ControlVersion(ctx context.Context, root *gorm.DB) (int, error) {
 	return readVersion(root.WithContext(ctx), "control.schema_migrations")
 }
 
-// MigrateControl applies pending control-plane migrations in one transaction
-// under an advisory lock, so replicas starting together do not race. It
-// returns the versions applied.
+// ErrServerBehind means a cell server's own tables are older than the binary.
+var ErrServerBehind = errors.New("a cell server is behind this binary; run `switchboard migrate`")
+
+// ServerVersion returns the version of a server's cell tables (0 when never migrated).
+func ServerVersion(ctx context.Context, admin *gorm.DB) (int, error) {
+	return readVersion(admin.WithContext(ctx), "control.server_migrations")
+}
+
+// MigrateControl applies pending control-plane migrations, then the cell
+// server migrations (the control plane's server holds cells too), in one
+// transaction under an advisory lock, so replicas starting together do not
+// race. It returns the migrations applied.
 func MigrateControl(ctx context.Context, root *gorm.DB, set Set) ([]Migration, error) {
 	var applied []Migration
 	err := root.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Exec(`SELECT pg_advisory_xact_lock(?)`, controlLockID).Error; err != nil {
 			return fmt.Errorf("locking control plane: %w", err)
 		}
-		if err := tx.Exec(`CREATE SCHEMA IF NOT EXISTS control;
-			CREATE TABLE IF NOT EXISTS control.schema_migrations (
-				version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`).Error; err != nil {
-			return fmt.Errorf("creating control.schema_migrations: %w", err)
+		done, err := applyPlane(tx, "control.schema_migrations", set)
+		applied = append(applied, done...)
+		if err != nil {
+			return err
 		}
-		var current int
-		if err := tx.Raw(`SELECT coalesce(max(version), 0) FROM control.schema_migrations`).Scan(&current).Error; err != nil {
-			return fmt.Errorf("reading control-plane version: %w", err)
-		}
-		if current > set.Latest() {
-			return fmt.Errorf("control plane is at version %d, newer than this binary's %d", current, set.Latest())
-		}
-		for _, m := range set.Pending(current) {
-			if err := tx.Exec(m.SQL).Error; err != nil {
-				return fmt.Errorf("control migration %04d_%s: %w", m.Version, m.Name, err)
-			}
-			if err := tx.Exec(`INSERT INTO control.schema_migrations (version, name) VALUES (?, ?)`, m.Version, m.Name).Error; err != nil {
-				return fmt.Errorf("recording control migration %04d: %w", m.Version, err)
-			}
-			applied = append(applied, m)
-		}
-		return nil
+		done, err = applyPlane(tx, "control.server_migrations", Server())
+		applied = append(applied, done...)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -57,7 +52,51 @@ func MigrateControl(ctx context.Context, root *gorm.DB, set Set) ([]Migration, e
 	return applied, nil
 }
 
-// CheckControl returns ErrControlBehind unless the control plane is at the set's latest version.
+// MigrateServer applies pending cell server migrations to another server
+// (as its administering login role), in one transaction under the same
+// advisory lock. It returns the migrations applied.
+func MigrateServer(ctx context.Context, admin *gorm.DB) ([]Migration, error) {
+	var applied []Migration
+	err := admin.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(`SELECT pg_advisory_xact_lock(?)`, controlLockID).Error; err != nil {
+			return fmt.Errorf("locking cell server: %w", err)
+		}
+		var err error
+		applied, err = applyPlane(tx, "control.server_migrations", Server())
+		return err
+	})
+	return applied, err
+}
+
+// applyPlane applies set's pending migrations, recording each in table.
+func applyPlane(tx *gorm.DB, table string, set Set) ([]Migration, error) {
+	if err := tx.Exec(`CREATE SCHEMA IF NOT EXISTS control;
+		CREATE TABLE IF NOT EXISTS ` + table + ` (
+			version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`).Error; err != nil {
+		return nil, fmt.Errorf("creating %s: %w", table, err)
+	}
+	var current int
+	if err := tx.Raw(`SELECT coalesce(max(version), 0) FROM ` + table).Scan(&current).Error; err != nil {
+		return nil, fmt.Errorf("reading %s version: %w", set.Plane, err)
+	}
+	if current > set.Latest() {
+		return nil, fmt.Errorf("%s is at version %d, newer than this binary's %d", set.Plane, current, set.Latest())
+	}
+	var applied []Migration
+	for _, m := range set.Pending(current) {
+		if err := tx.Exec(m.SQL).Error; err != nil {
+			return applied, fmt.Errorf("%s migration %04d_%s: %w", set.Plane, m.Version, m.Name, err)
+		}
+		if err := tx.Exec(`INSERT INTO `+table+` (version, name) VALUES (?, ?)`, m.Version, m.Name).Error; err != nil {
+			return applied, fmt.Errorf("recording %s migration %04d: %w", set.Plane, m.Version, err)
+		}
+		applied = append(applied, m)
+	}
+	return applied, nil
+}
+
+// CheckControl returns ErrControlBehind unless the control plane (and its
+// server's cell tables) are at the binary's latest versions.
 func CheckControl(ctx context.Context, root *gorm.DB, set Set) error {
 	v, err := ControlVersion(ctx, root)
 	if err != nil {
@@ -68,6 +107,23 @@ func CheckControl(ctx context.Context, root *gorm.DB, set Set) error {
 	}
 	if v > set.Latest() {
 		return fmt.Errorf("control plane is at version %d, newer than this binary's %d; upgrade the binary", v, set.Latest())
+	}
+	return CheckServer(ctx, root, "the control plane's server")
+}
+
+// CheckServer returns ErrServerBehind unless the server's cell tables are
+// at the binary's version; name says which server, for the message.
+func CheckServer(ctx context.Context, admin *gorm.DB, name string) error {
+	v, err := ServerVersion(ctx, admin)
+	if err != nil {
+		return err
+	}
+	latest := Server().Latest()
+	if v < latest {
+		return fmt.Errorf("%w (%s at %d, binary needs %d)", ErrServerBehind, name, v, latest)
+	}
+	if v > latest {
+		return fmt.Errorf("%s has cell tables at version %d, newer than this binary's %d; upgrade the binary", name, v, latest)
 	}
 	return nil
 }

@@ -52,12 +52,16 @@ var forbiddenImports = []struct{ path, why string }{
 // tools: the Cluster owns the root pool (Open creates one, Bind makes any
 // tenant id usable), and the schema helpers work on a root transaction.
 var tenancyControlAPI = map[string]string{
-	"Cluster":      "the Cluster owns the root pool",
-	"Open":         "Open creates a Cluster with its own root pool",
-	"CreateSchema": "schema DDL is control-plane work",
-	"DropSchema":   "schema DDL is control-plane work",
-	"Enter":        "Enter re-scopes a root transaction to any tenant",
-	"Leave":        "Leave returns a transaction to the application role",
+	"Cluster":         "the Cluster owns the root pool",
+	"Open":            "Open creates a Cluster with its own root pool",
+	"CreateSchema":    "schema DDL is control-plane work",
+	"DropSchema":      "schema DDL is control-plane work",
+	"Enter":           "Enter re-scopes a root transaction to any tenant",
+	"Leave":           "Leave returns a transaction to the application role",
+	"Seal":            "Seal hands a tenant role to a cell's login role",
+	"Upgrade":         "Upgrade enters a tenant without Do's statement filter",
+	"MoveMembership":  "MoveMembership hands a tenant between cells",
+	"EnsureLoginRole": "login roles are control-plane work",
 }
 
 // escapeSelectors are field or method names that lead from a scoped *gorm.DB
@@ -65,6 +69,7 @@ var tenancyControlAPI = map[string]string{
 var escapeSelectors = map[string]string{
 	"ControlDB": "ControlDB is the root *gorm.DB",
 	"ConnPool":  "ConnPool is GORM's connection pool: the way around the scoped transaction",
+	"Admin":     "Admin is a cell server's root *gorm.DB",
 }
 
 // roleSwitchSQL matches SQL that changes the role or search_path of the
@@ -318,7 +323,7 @@ func TestArchitectureRules(t *testing.T) {
 			func New(c *Cluster) {}`, []string{"dot-imports tenancy"}},
 		{"tenancy.Open", "modules/agents/service.go", `package agents
 			import ("context"; "switchboard/platform/tenancy")
-			func open(ctx context.Context, url string) { c, _ := tenancy.Open(ctx, url, tenancy.PoolOptions{}); _ = c }`, []string{"tenancy.Open"}},
+			func open(ctx context.Context, url string) { c, _ := tenancy.Open(ctx, url, tenancy.Options{Pool: tenancy.PoolOptions{}}); _ = c }`, []string{"tenancy.Open"}},
 		{"tenancy.Enter inside Do", "modules/agents/service.go", `package agents
 			import ("context"; "gorm.io/gorm"; "switchboard/platform/tenancy")
 			func peek(ctx context.Context, t tenancy.Tenant) error {

@@ -23,7 +23,7 @@ import (
 func Open(t testing.TB, maxOpen int) *tenancy.Cluster {
 	t.Helper()
 	ctx := context.Background()
-	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.PoolOptions{MaxOpen: maxOpen})
+	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.Options{Pool: tenancy.PoolOptions{MaxOpen: maxOpen}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,13 +42,17 @@ func NewTenant(t testing.TB, c *tenancy.Cluster) tenancy.Tenant {
 	t.Helper()
 	slug := fmt.Sprintf("tt%d-%d", os.Getpid(), seq.Add(1))
 	var id int64
-	err := c.ControlDB().Transaction(func(tx *gorm.DB) error {
+	cell, err := c.Cell(context.Background(), tenancy.DefaultCell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.ControlDB().Transaction(func(tx *gorm.DB) error {
 		if err := tx.Raw(`SELECT nextval(pg_get_serial_sequence('control.tenants', 'id'))`).Scan(&id).Error; err != nil {
 			return err
 		}
 		name := tenancy.SchemaName(id)
-		if err := tx.Exec(`INSERT INTO control.tenants (id, slug, name, schema_name, role_name) OVERRIDING SYSTEM VALUE VALUES (?, ?, ?, ?, ?)`,
-			id, slug, slug, name, name).Error; err != nil {
+		if err := tx.Exec(`INSERT INTO control.tenants (id, slug, name, schema_name, role_name, cell) OVERRIDING SYSTEM VALUE VALUES (?, ?, ?, ?, ?, ?)`,
+			id, slug, slug, name, name, tenancy.DefaultCell).Error; err != nil {
 			return err
 		}
 		if err := tenancy.CreateSchema(tx, id); err != nil {
@@ -57,7 +61,7 @@ func NewTenant(t testing.TB, c *tenancy.Cluster) tenancy.Tenant {
 		if _, _, err := db.ApplyTenant(tx, db.Tenant()); err != nil {
 			return err
 		}
-		return tenancy.Leave(tx)
+		return tenancy.Seal(tx, id, cell.Role)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -84,4 +88,38 @@ func (l Lookup) ByID(_ context.Context, id int64) (tenancy.Tenant, error) {
 		return tenancy.Tenant{}, fmt.Errorf("tenant %d: %w", id, tenancy.ErrUnknownTenant)
 	}
 	return t, nil
+}
+
+var schemaSeq atomic.Int64
+
+func init() { schemaSeq.Store(int64(os.Getpid()) * 1000) }
+
+// NewSchema provisions a bare tenant schema with no control-plane row: its
+// role, the schema, whatever setup creates inside it (run as the tenant),
+// handed to the default cell as production does. The test's cleanup drops it.
+func NewSchema(t testing.TB, c *tenancy.Cluster, setup func(tx *gorm.DB) error) tenancy.Tenant {
+	t.Helper()
+	id := schemaSeq.Add(1)
+	cell, err := c.Cell(context.Background(), tenancy.DefaultCell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.ControlDB().Transaction(func(tx *gorm.DB) error {
+		if err := tenancy.CreateSchema(tx, id); err != nil {
+			return err
+		}
+		if setup != nil {
+			if err := setup(tx); err != nil {
+				return err
+			}
+		}
+		return tenancy.Seal(tx, id, cell.Role)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = c.ControlDB().Transaction(func(tx *gorm.DB) error { return tenancy.DropSchema(tx, id) })
+	})
+	return c.Bind(tenancy.Tenant{ID: id, Slug: tenancy.SchemaName(id), Status: tenancy.StatusActive})
 }

@@ -59,17 +59,46 @@ type globalRow struct {
 	Overridden int
 }
 
+// overrideCounts counts, per baseline key, the tenants that override it:
+// one grouped read per cell server, where the tenants' own writes keep the
+// index of overrides.
+func (s *Service) overrideCounts(ctx context.Context) (map[string]int, error) {
+	servers, err := s.cluster.CellServers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[string]int{}
+	for _, srv := range servers {
+		var rows []struct {
+			PolicyKey string
+			N         int
+		}
+		if err := srv.Admin().WithContext(ctx).Raw(`SELECT policy_key, count(*) AS n FROM control.policy_overrides GROUP BY policy_key`).
+			Scan(&rows).Error; err != nil {
+			return nil, fmt.Errorf("counting policy overrides on %s: %w", srv.Location(), err)
+		}
+		for _, r := range rows {
+			counts[r.PolicyKey] += r.N
+		}
+	}
+	return counts, nil
+}
+
 // Globals returns every baseline with its override count, ordered by key.
 func (s *Service) Globals(ctx context.Context) ([]Global, error) {
 	var rows []globalRow
-	err := s.cluster.ControlDB().WithContext(ctx).Raw(`SELECT g.key, g.kind, g.body, g.enabled, g.locked, g.updated_at,
-		(SELECT count(*) FROM control.policy_overrides o WHERE o.policy_key = g.key) AS overridden
+	err := s.cluster.ControlDB().WithContext(ctx).Raw(`SELECT g.key, g.kind, g.body, g.enabled, g.locked, g.updated_at
 		FROM control.global_policies g ORDER BY g.key`).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("reading global policies: %w", err)
 	}
+	overrides, err := s.overrideCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Global, 0, len(rows))
 	for _, r := range rows {
+		r.Overridden = overrides[r.Key]
 		it, err := decodeItem(r.Key, r.Kind, r.Body, r.Enabled)
 		if err != nil {
 			return nil, err

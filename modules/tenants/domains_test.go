@@ -282,7 +282,7 @@ func TestDomainRemovalReachesEveryReplica(t *testing.T) {
 		invalidation time.Time
 	}
 	newReplica := func(listen bool) *replica {
-		c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.PoolOptions{MaxOpen: 4})
+		c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.Options{Pool: tenancy.PoolOptions{MaxOpen: 4}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,21 +9,22 @@ import (
 	"path/filepath"
 	"strings"
 
+	"switchboard/platform/fault"
 	"switchboard/platform/tenancy"
 )
 
-// ExportConfig tells Export how to reach the database with pg_dump.
+// ExportConfig tells Export where pg_dump is.
 type ExportConfig struct {
-	DatabaseURL string // the application's connection URL
-	BinDir      string // folder holding pg_dump; empty means PATH
+	BinDir string // folder holding pg_dump; empty means PATH
 }
 
 // Export writes a pg_dump custom-format archive of the tenant's schema to
-// outPath. pg_dump runs with --role set to the tenant role, because the
-// application role has no privileges of its own in tenant schemas. The file
-// appears only when the dump succeeded (written beside it, then renamed).
-// Restore with: pg_restore --role=tenant_<id> -d URL FILE (into the same
-// tenant after its schema was emptied, or a fresh cluster with that role).
+// outPath. pg_dump connects to the tenant's cell server as the cell's login
+// role and runs with --role set to the tenant role, because no login role
+// has privileges of its own in tenant schemas. The file appears only when
+// the dump succeeded (written beside it, then renamed). Restore with:
+// pg_restore --role=tenant_<id> -d URL FILE (into the same tenant after its
+// schema was emptied, or a fresh cluster with that role).
 func (s *Service) Export(ctx context.Context, slug, outPath string) (Tenant, error) {
 	t, err := s.Get(ctx, slug)
 	if err != nil {
@@ -32,8 +33,9 @@ func (s *Service) Export(ctx context.Context, slug, outPath string) (Tenant, err
 	if outPath == "" {
 		return Tenant{}, invalid("an output file is required (--out FILE)")
 	}
-	if s.export.DatabaseURL == "" {
-		return Tenant{}, fmt.Errorf("export: no database URL configured")
+	cell, err := s.cluster.Cell(ctx, t.Cell)
+	if err != nil {
+		return Tenant{}, fault.Newf(ErrCellUnreachable, "exporting %q: %v", slug, err)
 	}
 	pgDump := "pg_dump"
 	if s.export.BinDir != "" {
@@ -49,13 +51,15 @@ func (s *Service) Export(ctx context.Context, slug, outPath string) (Tenant, err
 	defer os.Remove(tmpName) // no-op after the rename
 
 	name := tenancy.SchemaName(t.ID)
+	dsn, env := cell.Tool()
 	cmd := exec.CommandContext(ctx, pgDump,
-		"--dbname", s.export.DatabaseURL,
+		"--dbname", dsn,
 		"--schema", name,
 		"--role", name,
 		"--format", "custom",
 		"--no-password",
 		"--file", tmpName)
+	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {

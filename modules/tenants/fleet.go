@@ -47,6 +47,8 @@ type behindTenant struct {
 	ID            int64
 	Slug          string
 	SchemaVersion int
+	Cell          string
+	Server        string
 }
 
 // Behind lists tenants whose recorded schema version is not this binary's.
@@ -76,38 +78,47 @@ func (s *Service) MigrateFleet(ctx context.Context, opts MigrateOptions) (Migrat
 	report := MigrateReport{Target: target, Failures: []TenantResult{}, Slowest: []TenantResult{}}
 
 	var total int64
-	if err := s.root(ctx).Model(&Tenant{}).Where("status <> 'deleting'").Count(&total).Error; err != nil {
+	if err := s.root(ctx).Model(&Tenant{}).Where("status NOT IN ('deleting', 'provisioning')").Count(&total).Error; err != nil {
 		return report, fmt.Errorf("counting tenants: %w", err)
 	}
 	var behind []behindTenant
-	if err := s.root(ctx).Model(&Tenant{}).Select("id", "slug", "schema_version").
-		Where("schema_version < ? AND status <> 'deleting'", target).Order("id").Find(&behind).Error; err != nil {
+	if err := s.root(ctx).Raw(`SELECT t.id, t.slug, t.schema_version, t.cell, c.server FROM control.tenants t
+		JOIN control.cells c ON c.name = t.cell
+		WHERE t.schema_version < ? AND t.status NOT IN ('deleting', 'provisioning') ORDER BY t.id`, target).Scan(&behind).Error; err != nil {
 		return report, fmt.Errorf("listing tenants behind: %w", err)
 	}
 	report.Skipped = int(total) - len(behind)
 
-	work := make(chan behindTenant)
+	// Each server gets its own workers, so servers migrate in parallel and a
+	// slow one does not hold the others up.
+	byServer := map[string][]behindTenant{}
+	for _, bt := range behind {
+		byServer[bt.Server] = append(byServer[bt.Server], bt)
+	}
 	results := make(chan TenantResult, opts.Workers)
 	var wg sync.WaitGroup
-	for range opts.Workers {
-		wg.Add(1)
+	for _, list := range byServer {
+		work := make(chan behindTenant)
+		for range opts.Workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for bt := range work {
+					results <- s.migrateOne(ctx, bt, opts.LockTimeout)
+				}
+			}()
+		}
 		go func() {
-			defer wg.Done()
-			for bt := range work {
-				results <- s.migrateOne(ctx, bt, opts.LockTimeout)
+			defer close(work)
+			for _, bt := range list {
+				select {
+				case work <- bt:
+				case <-ctx.Done():
+					return
+				}
 			}
 		}()
 	}
-	go func() {
-		defer close(work)
-		for _, bt := range behind {
-			select {
-			case work <- bt:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
 	go func() { wg.Wait(); close(results) }()
 
 	var done atomic.Int64
@@ -136,14 +147,18 @@ func (s *Service) MigrateFleet(ctx context.Context, opts MigrateOptions) (Migrat
 	return report, nil
 }
 
-// migrateOne upgrades one tenant in one transaction. The control-plane row is
-// locked first (FOR UPDATE), which also serialises concurrent migrate runs.
+// migrateOne upgrades one tenant: the control-plane row is locked first
+// (FOR UPDATE, which also serialises concurrent migrate runs), then the
+// schema is upgraded in its own transaction through the tenant's cell, then
+// the row records the new version. A crash between the two commits leaves
+// the schema ahead of its record: the tenant is refused until the next
+// `migrate`, which finds nothing to apply and records the version.
 func (s *Service) migrateOne(ctx context.Context, bt behindTenant, lockTimeout time.Duration) TenantResult {
 	res := TenantResult{Slug: bt.Slug, From: bt.SchemaVersion, To: bt.SchemaVersion}
 	start := time.Now()
-	err := s.root(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.root(ctx).Transaction(func(ctl *gorm.DB) error {
 		var recorded int
-		err := tx.Raw(`SELECT set_config('lock_timeout', ?, true), schema_version FROM control.tenants WHERE id = ? FOR UPDATE`,
+		err := ctl.Raw(`SELECT set_config('lock_timeout', ?, true), schema_version FROM control.tenants WHERE id = ? FOR UPDATE`,
 			fmt.Sprintf("%dms", lockTimeout.Milliseconds()), bt.ID).Row().Scan(new(string), &recorded)
 		if err != nil {
 			return fmt.Errorf("locking tenant row: %w", err)
@@ -152,19 +167,20 @@ func (s *Service) migrateOne(ctx context.Context, bt behindTenant, lockTimeout t
 			res.From, res.To = recorded, recorded
 			return nil
 		}
-		if err := tenancy.Enter(tx, bt.ID); err != nil {
+		scope := s.cluster.Bind(tenancy.Tenant{ID: bt.ID, Slug: bt.Slug, Cell: bt.Cell})
+		err = tenancy.Upgrade(ctx, scope, func(tx *gorm.DB) error {
+			if err := tx.Exec(`SELECT set_config('lock_timeout', ?, true)`, fmt.Sprintf("%dms", lockTimeout.Milliseconds())).Error; err != nil {
+				return err
+			}
+			from, to, err := db.ApplyTenant(tx, s.migrations)
+			res.From, res.To = from, to
 			return err
-		}
-		from, to, err := db.ApplyTenant(tx, s.migrations)
+		})
 		if err != nil {
 			return err
 		}
-		res.From, res.To = from, to
-		if err := tenancy.Leave(tx); err != nil {
-			return err
-		}
-		return tx.Exec(`UPDATE control.tenants SET schema_version = ?, migration_error = NULL, migrated_at = now(), updated_at = now() WHERE id = ?`,
-			to, bt.ID).Error
+		return ctl.Exec(`UPDATE control.tenants SET schema_version = ?, migration_error = NULL, migrated_at = now(), updated_at = now() WHERE id = ?`,
+			res.To, bt.ID).Error
 	})
 	res.Duration = time.Since(start)
 	if err != nil {

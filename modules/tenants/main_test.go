@@ -26,7 +26,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 func openService(t testing.TB, migrations db.Set) (*Service, *tenancy.Cluster) {
 	t.Helper()
 	ctx := context.Background()
-	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.PoolOptions{MaxOpen: 8})
+	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.Options{Pool: tenancy.PoolOptions{MaxOpen: 8}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func openService(t testing.TB, migrations db.Set) (*Service, *tenancy.Cluster) {
 	}
 	bin, _ := pgembed.FindBinaries()
 	return NewService(c, Options{Migrations: migrations, Logger: quiet,
-		Export: ExportConfig{DatabaseURL: pgtest.URL(), BinDir: bin}}), c
+		Export: ExportConfig{BinDir: bin}}), c
 }
 
 var seq atomic.Int64

@@ -16,7 +16,7 @@ type Tenant struct {
 	Status         string     `gorm:"column:status" json:"status"`
 	SchemaName     string     `gorm:"column:schema_name" json:"schema"`
 	RoleName       string     `gorm:"column:role_name" json:"role"`
-	DBCluster      string     `gorm:"column:db_cluster" json:"cluster"`
+	Cell           string     `gorm:"column:cell" json:"cell"`
 	SchemaVersion  int        `gorm:"column:schema_version" json:"schema_version"`
 	MigrationError *string    `gorm:"column:migration_error" json:"migration_error,omitempty"`
 	MigratedAt     *time.Time `gorm:"column:migrated_at" json:"migrated_at,omitempty"`
@@ -62,5 +62,5 @@ func (APIKey) TableName() string { return "control.api_keys" }
 
 // scope turns the record into the value tenancy.Do accepts.
 func (t Tenant) scope() tenancy.Tenant {
-	return tenancy.Tenant{ID: t.ID, Slug: t.Slug, Name: t.Name, Status: t.Status, SchemaVersion: t.SchemaVersion}
+	return tenancy.Tenant{ID: t.ID, Slug: t.Slug, Name: t.Name, Status: t.Status, SchemaVersion: t.SchemaVersion, Cell: t.Cell}
 }

@@ -2,7 +2,13 @@ package tenants
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
+
+	"gorm.io/gorm"
+
+	"switchboard/platform/tenancy"
 )
 
 // Summary is a tenant with the control-plane counters the cross-client home shows.
@@ -36,23 +42,63 @@ func percent(met, decided int) float64 {
 }
 
 // Summaries returns the tenants with the given ids (all when ids is nil),
-// with their rollup counters, ordered by name. It reads only the control
-// plane: the counters are kept current by tenant-plane writes.
+// with their rollup counters, ordered by name. It reads the tenants from
+// the control plane and the counters with one read per cell server (each
+// server keeps the counters of its own tenants, written by their
+// transactions), so its cost grows with servers, never with schemas.
 func (s *Service) Summaries(ctx context.Context, ids []int64) ([]Summary, error) {
-	q := s.root(ctx).Table("control.tenants t").
-		Select("t.*, coalesce(r.active_users, 0) AS active_users, coalesce(r.open_critical, 0) AS open_critical, " +
-			"coalesce(r.open_warning, 0) AS open_warning, coalesce(r.open_info, 0) AS open_info, coalesce(s.alerts, 0) AS sla_alerts, " +
-			"coalesce(s.response_decided, 0) AS response_decided, coalesce(s.response_met, 0) AS response_met, " +
-			"coalesce(s.resolution_decided, 0) AS resolution_decided, coalesce(s.resolution_met, 0) AS resolution_met").
-		Joins("LEFT JOIN control.tenant_rollups r ON r.tenant_id = t.id").
-		Joins("LEFT JOIN control.sla_rollups s ON s.tenant_id = t.id AND s.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date").
-		Where("t.status <> 'deleting'").Order("lower(t.name), t.slug")
+	q := s.root(ctx).Where("status NOT IN ('deleting', 'provisioning')").Order("lower(name), slug")
 	if ids != nil {
-		q = q.Where("t.id IN ?", append(ids, 0))
+		q = q.Where("id IN ?", append(ids, 0))
 	}
-	var out []Summary
-	if err := q.Scan(&out).Error; err != nil {
-		return nil, fmt.Errorf("reading tenant summaries: %w", err)
+	var list []Tenant
+	if err := q.Find(&list).Error; err != nil {
+		return nil, fmt.Errorf("reading tenants: %w", err)
+	}
+	counters := make(map[int64]*Summary, len(list))
+	out := make([]Summary, len(list))
+	for i, t := range list {
+		out[i].Tenant = t
+		counters[t.ID] = &out[i]
+	}
+	var cells []Cell
+	if err := s.root(ctx).Select("name", "server").Find(&cells).Error; err != nil {
+		return nil, fmt.Errorf("reading cells: %w", err)
+	}
+	serverOf := make(map[string]string, len(cells))
+	for _, c := range cells {
+		serverOf[c.Name] = c.Server
+	}
+	var mu sync.Mutex
+	err := s.eachServer(ctx, func(srv *tenancy.Server, server *gorm.DB) error {
+		var rows []Summary
+		err := server.Raw(`SELECT coalesce(r.tenant_id, s.tenant_id) AS id,
+				coalesce(r.active_users, 0) AS active_users, coalesce(r.open_critical, 0) AS open_critical,
+				coalesce(r.open_warning, 0) AS open_warning, coalesce(r.open_info, 0) AS open_info, coalesce(s.alerts, 0) AS sla_alerts,
+				coalesce(s.response_decided, 0) AS response_decided, coalesce(s.response_met, 0) AS response_met,
+				coalesce(s.resolution_decided, 0) AS resolution_decided, coalesce(s.resolution_met, 0) AS resolution_met
+			FROM control.tenant_rollups r
+			FULL JOIN (SELECT * FROM control.sla_rollups WHERE month = date_trunc('month', now() AT TIME ZONE 'UTC')::date) s
+				ON s.tenant_id = r.tenant_id`).Scan(&rows).Error
+		if err != nil {
+			return fmt.Errorf("reading rollups: %w", err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range rows {
+			// A server also keeps rows of tenants it no longer holds only
+			// until their move or deletion removes them; the control
+			// plane's directory decides whose counters count.
+			if sum, ok := counters[r.ID]; ok && serverOf[sum.Cell] == srv.Ref() {
+				tenant := sum.Tenant
+				*sum = r
+				sum.Tenant = tenant
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -81,26 +127,74 @@ func (s *Service) Search(ctx context.Context, ids []int64, q string, limit int) 
 }
 
 // OfflineDue returns up to 1,000 active tenants whose earliest endpoint
-// offline deadline has passed, soonest first. Suspended tenants are left out:
-// their endpoints cannot check in, so they would be due forever.
+// offline deadline has passed, soonest first, reading each cell server's
+// rollups. Suspended tenants are left out: their endpoints cannot check in,
+// so they would be due forever.
 func (s *Service) OfflineDue(ctx context.Context) ([]int64, error) {
-	var ids []int64
-	err := s.root(ctx).Raw(`SELECT r.tenant_id FROM control.tenant_rollups r JOIN control.tenants t ON t.id = r.tenant_id
-		WHERE r.next_offline_at <= now() AND t.status = 'active' ORDER BY r.next_offline_at LIMIT 1000`).Scan(&ids).Error
-	if err != nil {
-		return nil, fmt.Errorf("finding tenants with offline endpoints due: %w", err)
-	}
-	return ids, nil
+	return s.activeFromServers(ctx, `SELECT tenant_id FROM control.tenant_rollups
+		WHERE next_offline_at <= now() ORDER BY next_offline_at LIMIT 1000`, 1000)
 }
 
 // WithOpenAlerts returns the active tenants whose rollups count open alerts:
 // the ones a baseline SLA change concerns.
 func (s *Service) WithOpenAlerts(ctx context.Context) ([]int64, error) {
-	var ids []int64
-	err := s.root(ctx).Raw(`SELECT r.tenant_id FROM control.tenant_rollups r JOIN control.tenants t ON t.id = r.tenant_id
-		WHERE r.open_critical + r.open_warning + r.open_info > 0 AND t.status = 'active' ORDER BY r.tenant_id`).Scan(&ids).Error
-	if err != nil {
-		return nil, fmt.Errorf("finding tenants with open alerts: %w", err)
+	return s.activeFromServers(ctx, `SELECT tenant_id FROM control.tenant_rollups
+		WHERE open_critical + open_warning + open_info > 0 ORDER BY tenant_id`, 0)
+}
+
+// activeFromServers runs query (which returns tenant ids) on every cell
+// server and keeps the ids of active tenants, at most limit (0: all).
+func (s *Service) activeFromServers(ctx context.Context, query string, limit int) ([]int64, error) {
+	var mu sync.Mutex
+	var found []int64
+	err := s.eachServer(ctx, func(_ *tenancy.Server, server *gorm.DB) error {
+		var ids []int64
+		if err := server.Raw(query).Scan(&ids).Error; err != nil {
+			return err
+		}
+		mu.Lock()
+		found = append(found, ids...)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil || len(found) == 0 {
+		return nil, err
+	}
+	var active []int64
+	if err := s.root(ctx).Raw(`SELECT id FROM control.tenants WHERE id IN ? AND status = 'active'`, found).Scan(&active).Error; err != nil {
+		return nil, fmt.Errorf("keeping active tenants: %w", err)
+	}
+	keep := make(map[int64]bool, len(active))
+	for _, id := range active {
+		keep[id] = true
+	}
+	ids := []int64{}
+	for _, id := range found {
+		if keep[id] && (limit == 0 || len(ids) < limit) {
+			ids = append(ids, id)
+		}
 	}
 	return ids, nil
+}
+
+// eachServer runs read on every cell server (the control plane's included)
+// in parallel, one read each.
+func (s *Service) eachServer(ctx context.Context, read func(srv *tenancy.Server, server *gorm.DB) error) error {
+	servers, err := s.cluster.CellServers(ctx)
+	if err != nil {
+		return err
+	}
+	errs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i, srv := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := read(srv, srv.Admin().WithContext(ctx)); err != nil {
+				errs[i] = fmt.Errorf("reading from %s: %w", srv.Location(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

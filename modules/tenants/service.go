@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"switchboard/db"
 	"switchboard/modules/audit"
 	"switchboard/platform/certcache"
+	"switchboard/platform/failpoint"
 	"switchboard/platform/fault"
 	"switchboard/platform/tenancy"
 )
@@ -84,17 +86,37 @@ type CreateInput struct {
 	// TrustDomain adds Domain as verified without a DNS check. Only the demo
 	// and tests set it; the console and the CLI never do.
 	TrustDomain bool
+	// Cell places the tenant in the named cell; empty means the open shared
+	// cell with the most free capacity.
+	Cell string
+	// Dedicated makes a cell of its own for the tenant (named "d-<slug>",
+	// on the server database.cells.d-<slug>.url names, or the control plane's).
+	Dedicated bool
 }
 
-// Create provisions a tenant in one transaction: the control-plane row, the
-// NOLOGIN role, the schema owned by it, every tenant migration and the
-// default rows. Any failure rolls all of it back, role and schema included.
+// Create provisions a tenant in three steps, each one transaction, so that
+// it works the same when the tenant's cell is on another server:
+//
+//  1. control plane: place the tenant in a cell (under the cell's row lock,
+//     so capacity holds) and write its row in state provisioning, with its
+//     domain; nothing in that state is ever served;
+//  2. the cell's server: the NOLOGIN role, the schema owned by it, every
+//     tenant migration and the default rows, then the role handed to the
+//     cell's login role (the provisioning role keeps no membership);
+//  3. control plane: the tenant becomes active.
+//
+// A crash between steps leaves a provisioning row: Create with the same
+// slug finishes it, Delete removes it. A failure in step 2 rolls that step
+// back entirely and removes the row.
 func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, error) {
 	if err := ValidateSlug(in.Slug); err != nil {
 		return Tenant{}, err
 	}
 	if err := ValidateName(in.Name); err != nil {
 		return Tenant{}, err
+	}
+	if in.Dedicated && in.Cell != "" {
+		return Tenant{}, invalid("choose --cell or --dedicated, not both")
 	}
 	var host string
 	if in.Domain != "" {
@@ -104,39 +126,53 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, error) {
 		}
 		host = h
 	}
+	existing, err := s.Get(ctx, in.Slug)
+	switch {
+	case err == nil && existing.Status == tenancy.StatusProvisioning:
+		return s.finishProvisioning(ctx, existing)
+	case err == nil:
+		return Tenant{}, fault.Newf(ErrConflict, "tenant slug %q is taken", in.Slug)
+	case !errors.Is(err, ErrNotFound):
+		return Tenant{}, err
+	}
+	if in.Dedicated {
+		in.Cell = "d-" + in.Slug
+		if _, err := s.AddCell(ctx, AddCellInput{Name: in.Cell, Capacity: 1, Dedicated: true}); err != nil {
+			return Tenant{}, err
+		}
+	}
+	t, err := s.reserve(ctx, in, host)
+	if err != nil {
+		if in.Dedicated {
+			s.removeEmptyDedicated(context.WithoutCancel(ctx), in.Cell)
+		}
+		return Tenant{}, err
+	}
+	failpoint.Hit(failpoint.ProvisionReserved)
+	return s.finishProvisioning(ctx, t)
+}
 
+// reserve is step 1: the tenant's row, in state provisioning, in its cell.
+func (s *Service) reserve(ctx context.Context, in CreateInput, host string) (Tenant, error) {
 	token, err := newVerifyToken()
 	if err != nil {
 		return Tenant{}, err
 	}
 	var t Tenant
 	err = s.root(ctx).Transaction(func(tx *gorm.DB) error {
-		err := tx.Raw(`INSERT INTO control.tenants (id, slug, name, schema_name, role_name)
+		cell, err := s.placeTenant(ctx, tx, in.Cell)
+		if err != nil {
+			return err
+		}
+		err = tx.Raw(`INSERT INTO control.tenants (id, slug, name, schema_name, role_name, cell, status)
 			OVERRIDING SYSTEM VALUE
-			SELECT n, ?, ?, 'tenant_' || n, 'tenant_' || n
+			SELECT n, ?, ?, 'tenant_' || n, 'tenant_' || n, ?, 'provisioning'
 			FROM (SELECT nextval(pg_get_serial_sequence('control.tenants', 'id')) AS n) seq
-			RETURNING id`, in.Slug, in.Name).Scan(&t.ID).Error
-		if err != nil {
-			if isUniqueViolation(err) {
-				return fault.Newf(ErrConflict, "tenant slug %q is taken", in.Slug)
-			}
+			RETURNING id`, in.Slug, in.Name, cell.Name).Scan(&t.ID).Error
+		if isUniqueViolation(err) {
+			return fault.Newf(ErrConflict, "tenant slug %q is taken", in.Slug)
+		} else if err != nil {
 			return fmt.Errorf("inserting tenant: %w", err)
-		}
-		if err := tenancy.CreateSchema(tx, t.ID); err != nil {
-			return err
-		}
-		_, version, err := db.ApplyTenant(tx, s.migrations)
-		if err != nil {
-			return err
-		}
-		if err := seedDefaults(ctx, tx, in); err != nil {
-			return err
-		}
-		if err := tenancy.Leave(tx); err != nil {
-			return err
-		}
-		if err := tx.Exec(`UPDATE control.tenants SET schema_version = ?, migrated_at = now() WHERE id = ?`, version, t.ID).Error; err != nil {
-			return fmt.Errorf("recording schema version: %w", err)
 		}
 		if host != "" {
 			// Unverified like any other domain until its TXT record is found.
@@ -147,25 +183,103 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, error) {
 				return err
 			}
 		}
-		summary := in.Name
-		if host != "" {
-			summary += ", portal " + host
-		}
-		return audit.RecordPlatform(ctx, tx, "tenant.created", in.Slug, summary)
+		return nil
 	})
 	if err != nil {
 		return Tenant{}, err
 	}
-	s.log.InfoContext(ctx, "tenant created", "tenant", in.Slug, "id", t.ID)
 	return s.Get(ctx, in.Slug)
 }
 
+// finishProvisioning runs steps 2 (unless the schema is already there) and
+// 3 for a tenant in state provisioning.
+func (s *Service) finishProvisioning(ctx context.Context, t Tenant) (Tenant, error) {
+	cell, err := s.cluster.Cell(ctx, t.Cell)
+	if err != nil {
+		return Tenant{}, fault.Newf(ErrCellUnreachable, "provisioning %q: %v", t.Slug, err)
+	}
+	var built bool
+	if err := cell.Admin().WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ?)`, t.SchemaName).
+		Scan(&built).Error; err != nil {
+		return Tenant{}, fmt.Errorf("looking for the schema of %q: %w", t.Slug, err)
+	}
+	var version int
+	if built {
+		// A crash after step 2: the schema is whole (step 2 is one
+		// transaction); bring it to this binary's version through the cell.
+		err = tenancy.Upgrade(ctx, s.Scope(t), func(tx *gorm.DB) error {
+			_, version, err = db.ApplyTenant(tx, s.migrations)
+			return err
+		})
+	} else {
+		err = cell.Admin().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := tenancy.CreateSchema(tx, t.ID); err != nil {
+				return err
+			}
+			if _, version, err = db.ApplyTenant(tx, s.migrations); err != nil {
+				return err
+			}
+			if err := seedDefaults(ctx, tx, t.Slug, t.Name); err != nil {
+				return err
+			}
+			return tenancy.Seal(tx, t.ID, cell.Role)
+		})
+		if err != nil {
+			// Nothing of step 2 exists; take the reservation back.
+			if derr := s.root(context.WithoutCancel(ctx)).Exec(`DELETE FROM control.tenants WHERE id = ? AND status = 'provisioning'`, t.ID).Error; derr != nil {
+				s.log.ErrorContext(ctx, "removing a failed reservation", "tenant", t.Slug, "err", derr)
+			}
+			return Tenant{}, fmt.Errorf("provisioning %q in cell %s: %w", t.Slug, t.Cell, err)
+		}
+	}
+	if err != nil {
+		return Tenant{}, fmt.Errorf("finishing %q in cell %s: %w", t.Slug, t.Cell, err)
+	}
+	failpoint.Hit(failpoint.ProvisionBuilt)
+	err = s.root(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(`UPDATE control.tenants SET status = 'active', schema_version = ?, migrated_at = now(), updated_at = now()
+			WHERE id = ? AND status = 'provisioning'`, version, t.ID).Error; err != nil {
+			return fmt.Errorf("activating %q: %w", t.Slug, err)
+		}
+		summary := t.Name + ", cell " + t.Cell
+		for _, d := range t.Domains {
+			summary += ", portal " + d.Hostname
+		}
+		return audit.RecordPlatform(ctx, tx, "tenant.created", t.Slug, summary)
+	})
+	if err != nil {
+		return Tenant{}, err
+	}
+	s.log.InfoContext(ctx, "tenant created", "tenant", t.Slug, "id", t.ID, "cell", t.Cell)
+	return s.Get(ctx, t.Slug)
+}
+
+// removeEmptyDedicated deletes a dedicated cell that holds no tenant, with
+// its login role; it is best effort (a leftover cell is listed and harmless).
+func (s *Service) removeEmptyDedicated(ctx context.Context, name string) {
+	c, err := s.GetCell(ctx, name)
+	if err != nil || !c.Dedicated {
+		return
+	}
+	res := s.root(ctx).Exec(`DELETE FROM control.cells c WHERE name = ? AND dedicated
+		AND NOT EXISTS (SELECT 1 FROM control.tenants t WHERE t.cell = c.name)`, name)
+	if res.Error != nil || res.RowsAffected == 0 {
+		return
+	}
+	if cell, err := s.cluster.Cell(ctx, name); err == nil {
+		s.cluster.Forget(name)
+		if err := cell.Admin().WithContext(ctx).Exec(`DROP ROLE IF EXISTS "` + c.LoginRole + `"`).Error; err != nil {
+			s.log.WarnContext(ctx, "dropping a dedicated cell's login role", "cell", name, "err", err)
+		}
+	}
+}
+
 // seedDefaults writes the rows every new tenant starts with.
-func seedDefaults(ctx context.Context, tx *gorm.DB, in CreateInput) error {
-	if err := tx.Exec(`INSERT INTO settings (key, value) VALUES ('display_name', ?), ('timezone', 'UTC'), ('locale', 'en')`, in.Name).Error; err != nil {
+func seedDefaults(ctx context.Context, tx *gorm.DB, slug, name string) error {
+	if err := tx.Exec(`INSERT INTO settings (key, value) VALUES ('display_name', ?), ('timezone', 'UTC'), ('locale', 'en')`, name).Error; err != nil {
 		return fmt.Errorf("writing default settings: %w", err)
 	}
-	return audit.Record(ctx, tx, "tenant.created", in.Slug, "provisioned as "+in.Name)
+	return audit.Record(ctx, tx, "tenant.created", slug, "provisioned as "+name)
 }
 
 // List returns every tenant ordered by slug, with domains.
@@ -245,8 +359,10 @@ func (s *Service) setStatus(ctx context.Context, slug, from, to string) (Tenant,
 	return s.Get(ctx, slug)
 }
 
-// Delete drops the tenant's schema and role and its control-plane rows. The
-// caller must repeat the slug as confirmation.
+// Delete drops the tenant's schema and role on its cell's server, what its
+// transactions wrote there outside the schema, and its control-plane rows.
+// The caller must repeat the slug as confirmation. A tenant left half
+// provisioned or half deleted by a crash is removed the same way.
 func (s *Service) Delete(ctx context.Context, slug, confirm string) error {
 	if confirm != slug {
 		return invalid("refusing to delete %q: pass --confirm %s", slug, slug)
@@ -255,18 +371,31 @@ func (s *Service) Delete(ctx context.Context, slug, confirm string) error {
 	if err != nil {
 		return err
 	}
+	if t.Status == tenancy.StatusMoving {
+		return fault.Newf(ErrStatus, "tenant %q is being moved: let `switchboard tenant move %s --to CELL` finish first", slug, slug)
+	}
 	// Mark first, in its own transaction, so every replica refuses the tenant
 	// at once even if the drop below takes a while.
 	if err := s.root(ctx).Exec(`UPDATE control.tenants SET status = 'deleting', updated_at = now() WHERE id = ?`, t.ID).Error; err != nil {
 		return fmt.Errorf("marking %q deleting: %w", slug, err)
 	}
-	err = s.root(ctx).Transaction(func(tx *gorm.DB) error {
+	cell, err := s.cluster.Cell(ctx, t.Cell)
+	if err != nil {
+		return fault.Newf(ErrCellUnreachable, "deleting %q (marked deleting; run again when the cell answers): %v", slug, err)
+	}
+	err = cell.Admin().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Exec(`SET LOCAL lock_timeout = '10s'`).Error; err != nil {
 			return err
 		}
 		if err := tenancy.DropSchema(tx, t.ID); err != nil {
 			return err
 		}
+		return forgetOnServer(tx, t.ID)
+	})
+	if err != nil {
+		return fmt.Errorf("dropping %q on its cell's server: %w", slug, err)
+	}
+	err = s.root(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Exec(`DELETE FROM control.tenants WHERE id = ?`, t.ID).Error; err != nil {
 			return err
 		}
@@ -275,12 +404,26 @@ func (s *Service) Delete(ctx context.Context, slug, confirm string) error {
 				return err
 			}
 		}
-		return audit.RecordPlatform(ctx, tx, "tenant.deleted", slug, fmt.Sprintf("%s (schema %s) dropped", t.Name, t.SchemaName))
+		return audit.RecordPlatform(ctx, tx, "tenant.deleted", slug, fmt.Sprintf("%s (schema %s, cell %s) dropped", t.Name, t.SchemaName, t.Cell))
 	})
 	if err != nil {
 		return err
 	}
+	s.removeEmptyDedicated(ctx, t.Cell)
 	s.log.InfoContext(ctx, "tenant deleted", "tenant", slug, "id", t.ID)
+	return nil
+}
+
+// forgetOnServer removes what the tenant's transactions wrote on its
+// server outside its schema (rollups, outbox marks), in tx on that server.
+func forgetOnServer(tx *gorm.DB, id int64) error {
+	err := tx.Exec(`WITH r AS (DELETE FROM control.tenant_rollups WHERE tenant_id = @id),
+			s AS (DELETE FROM control.sla_rollups WHERE tenant_id = @id),
+			p AS (DELETE FROM control.policy_overrides WHERE tenant_id = @id)
+		DELETE FROM control.outbox_due WHERE tenant_id = @id`, sql.Named("id", id)).Error
+	if err != nil {
+		return fmt.Errorf("removing tenant %d's rollups: %w", id, err)
+	}
 	return nil
 }
 

@@ -225,8 +225,15 @@ func TestExportRestores(t *testing.T) {
 	if err := os.WriteFile(listFile, []byte(strings.Join(kept, "\n")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	restore := exec.Command(pgRestore, "--role", tn.RoleName, "--dbname", s.export.DatabaseURL,
+	// As the cell's login role: the only login that may act as the tenant.
+	cell, err := s.cluster.Cell(ctx, tn.Cell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn, env := cell.Tool()
+	restore := exec.Command(pgRestore, "--role", tn.RoleName, "--dbname", dsn,
 		"--single-transaction", "--exit-on-error", "--use-list", listFile, out)
+	restore.Env = append(os.Environ(), env...)
 	if msg, err := restore.CombinedOutput(); err != nil {
 		t.Fatalf("pg_restore: %v: %s", err, msg)
 	}

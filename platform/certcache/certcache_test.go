@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/acme/autocert"
 	"gorm.io/gorm"
 
+	"switchboard/db/dbtest"
 	"switchboard/platform/tenancy"
 )
 
@@ -117,16 +118,8 @@ func TestTenantRolesCannotRead(t *testing.T) {
 	if err := cache.Put(ctx, "portal.secret.example", []byte("private key")); err != nil {
 		t.Fatal(err)
 	}
-	const id = 987654
-	err := c.ControlDB().Transaction(func(tx *gorm.DB) error { return tenancy.CreateSchema(tx, id) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = c.ControlDB().Transaction(func(tx *gorm.DB) error { return tenancy.DropSchema(tx, id) })
-	})
-	tn := c.Bind(tenancy.Tenant{ID: id, Slug: tenancy.SchemaName(id), Status: tenancy.StatusActive})
-	err = tenancy.Do(ctx, tn, func(tx *gorm.DB) error {
+	tn := dbtest.NewSchema(t, c, nil)
+	err := tenancy.Do(ctx, tn, func(tx *gorm.DB) error {
 		var n int
 		return tx.Raw(`SELECT count(*) FROM control.acme_cache`).Row().Scan(&n)
 	})

@@ -21,6 +21,12 @@ const (
 	DeliverySent    = "notify.sent"             // the receiver answered 2xx; the delivery not yet recorded
 )
 
+// The points of provisioning a tenant, in order.
+const (
+	ProvisionReserved = "tenants.provision-reserved" // the control row written (provisioning); no schema yet
+	ProvisionBuilt    = "tenants.provision-built"    // the schema built and handed to the cell; the row not yet active
+)
+
 var armed = os.Getenv(Env)
 
 // Hit kills the process if name is the armed point.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -111,7 +112,7 @@ const rewakeAfter = 100 * time.Millisecond
 // one insert covers every tenant notified since the last one.
 func (d *Drainer) Listen(ctx context.Context, ready chan<- struct{}) {
 	ids := make(chan int64, 1024)
-	go d.cluster.Listen(ctx, Channel, func(payload string) {
+	onMark := func(payload string) {
 		id, err := strconv.ParseInt(payload, 10, 64)
 		if err != nil {
 			return // "" after a reconnect: the sweep covers what was missed
@@ -120,7 +121,31 @@ func (d *Drainer) Listen(ctx context.Context, ready chan<- struct{}) {
 		case ids <- id:
 		default: // full: the sweep will find it
 		}
-	}, ready)
+	}
+	// Marks are announced on the server of the tenant who made them: listen
+	// on every cell server (a server added later is covered by the sweep
+	// until the next start).
+	servers, err := d.cluster.CellServers(ctx)
+	if err != nil {
+		d.log.Warn("outbox: listing cell servers; listening on the control plane's only", "err", err)
+		servers = []*tenancy.Server{d.cluster.Control()}
+	}
+	var listening sync.WaitGroup
+	for _, srv := range servers {
+		up := make(chan struct{})
+		listening.Add(1)
+		go func() {
+			select {
+			case <-up:
+			case <-ctx.Done():
+			}
+			listening.Done()
+		}()
+		go srv.Listen(ctx, Channel, onMark, up)
+	}
+	if ready != nil {
+		go func() { listening.Wait(); close(ready) }()
+	}
 	again := map[int64]bool{} // drains that were running at the last wake
 	tick := time.NewTicker(rewakeAfter)
 	defer tick.Stop()
@@ -193,25 +218,65 @@ func (d *Drainer) lock(ctx context.Context, tenantID int64) (unlock func(), ok b
 	}, true, nil
 }
 
-// Due lists the active tenants marked due, oldest mark first, and 0 when
-// the control plane's outbox holds events.
+// Due lists the active tenants marked due on every cell server, oldest
+// mark first on each, and 0 when the control plane's outbox holds events.
 func (d *Drainer) Due(ctx context.Context) ([]int64, error) {
 	var ids []int64
-	err := d.cluster.ControlDB().WithContext(ctx).Raw(`SELECT 0 WHERE EXISTS (SELECT 1 FROM control.outbox)
-		UNION ALL (SELECT o.tenant_id FROM control.outbox_due o
-		JOIN control.tenants t ON t.id = o.tenant_id WHERE t.status = 'active' ORDER BY o.due_since LIMIT 10000)`).Scan(&ids).Error
+	if err := d.cluster.ControlDB().WithContext(ctx).Raw(`SELECT 0 WHERE EXISTS (SELECT 1 FROM control.outbox)`).Scan(&ids).Error; err != nil {
+		return nil, fmt.Errorf("outbox: looking at the control plane's outbox: %w", err)
+	}
+	servers, err := d.cluster.CellServers(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("outbox: listing due tenants: %w", err)
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	var marked []int64
+	for _, srv := range servers {
+		var some []int64
+		if err := srv.Admin().WithContext(ctx).Raw(`SELECT tenant_id FROM control.outbox_due ORDER BY due_since LIMIT 10000`).
+			Scan(&some).Error; err != nil {
+			return nil, fmt.Errorf("outbox: listing due tenants on %s: %w", srv.Location(), err)
+		}
+		marked = append(marked, some...)
+	}
+	if len(marked) == 0 {
+		return ids, nil
+	}
+	var active []int64
+	if err := d.cluster.ControlDB().WithContext(ctx).Raw(`SELECT id FROM control.tenants WHERE id IN ? AND status = 'active'`, marked).
+		Scan(&active).Error; err != nil {
+		return nil, fmt.Errorf("outbox: keeping active tenants: %w", err)
+	}
+	keep := make(map[int64]bool, len(active))
+	for _, id := range active {
+		keep[id] = true
+	}
+	for _, id := range marked {
+		if keep[id] {
+			ids = append(ids, id)
+		}
 	}
 	return ids, nil
+}
+
+// marks is the handle of the server where t's due mark lives: its cell's.
+func (d *Drainer) marks(ctx context.Context, t tenancy.Tenant) (*gorm.DB, error) {
+	cell, err := d.cluster.Cell(ctx, t.Cell)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: reaching the cell of %s: %w", t.Slug, err)
+	}
+	return cell.Admin().WithContext(ctx), nil
 }
 
 // Drain hands every event of t's outbox to the subscribers and clears its
 // mark. Exported for tests and the CLI; workers call it through the job.
 func (d *Drainer) Drain(ctx context.Context, t tenancy.Tenant) (int, error) {
 	total := 0
+	marks, err := d.marks(ctx, t)
+	if err != nil {
+		return 0, err
+	}
 	for {
-		gen, due, err := d.generation(ctx, t.ID)
+		gen, due, err := d.generation(marks, t.ID)
 		if err != nil || !due {
 			return total, err
 		}
@@ -222,7 +287,7 @@ func (d *Drainer) Drain(ctx context.Context, t tenancy.Tenant) (int, error) {
 		}
 		// Cleared only at the generation read before draining: a mark that
 		// committed meanwhile keeps the tenant due, and this loop goes round.
-		res := d.cluster.ControlDB().WithContext(ctx).Exec(`DELETE FROM control.outbox_due WHERE tenant_id = ? AND generation = ?`, t.ID, gen)
+		res := marks.Exec(`DELETE FROM control.outbox_due WHERE tenant_id = ? AND generation = ?`, t.ID, gen)
 		if res.Error != nil {
 			return total, fmt.Errorf("outbox: clearing the mark of %s: %w", t.Slug, res.Error)
 		}
@@ -245,9 +310,9 @@ func (d *Drainer) DrainControl(ctx context.Context) (int, error) {
 	})
 }
 
-func (d *Drainer) generation(ctx context.Context, tenantID int64) (gen int64, due bool, err error) {
+func (d *Drainer) generation(marks *gorm.DB, tenantID int64) (gen int64, due bool, err error) {
 	var gens []int64
-	if err := d.cluster.ControlDB().WithContext(ctx).Raw(`SELECT generation FROM control.outbox_due WHERE tenant_id = ?`, tenantID).
+	if err := marks.Raw(`SELECT generation FROM control.outbox_due WHERE tenant_id = ?`, tenantID).
 		Scan(&gens).Error; err != nil {
 		return 0, false, fmt.Errorf("outbox: reading the mark of tenant %d: %w", tenantID, err)
 	}

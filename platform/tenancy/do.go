@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
+
+	"switchboard/platform/fault"
 )
 
 // Do runs fn in one transaction inside the tenant's schema, as the tenant's role.
@@ -38,7 +40,11 @@ func do(ctx context.Context, t Tenant, fn func(tx *gorm.DB) error) (err error) {
 	if err := validIdent(name); err != nil {
 		return err
 	}
-	conn, err := t.cluster.sql.Conn(ctx)
+	cell, err := t.cluster.Cell(ctx, t.Cell)
+	if err != nil {
+		return fmt.Errorf("tenancy: reaching %s: %w", t.Slug, err)
+	}
+	conn, err := cell.pool.sql.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("tenancy: acquiring connection for %s: %w", t.Slug, err)
 	}
@@ -51,6 +57,12 @@ func do(ctx context.Context, t Tenant, fn func(tx *gorm.DB) error) (err error) {
 	enter := "BEGIN; SET LOCAL search_path = " + name + "; SET LOCAL ROLE " + name
 	if _, err := conn.ExecContext(ctx, enter); err != nil {
 		discard(conn)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+			// The cell's login role is not (or no longer) a member: the
+			// tenant moved cells and this replica has not heard yet.
+			return fmt.Errorf("%w: %s is not in cell %s", ErrMoved, t.Slug, t.Cell)
+		}
 		return fmt.Errorf("tenancy: entering %s: %w", t.Slug, err)
 	}
 
@@ -67,7 +79,7 @@ func do(ctx context.Context, t Tenant, fn func(tx *gorm.DB) error) (err error) {
 		}
 	}()
 
-	tx := t.cluster.db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	tx := cell.pool.db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	tx.Statement.ConnPool = scoped
 	fnErr := fn(tx)
 	finished = true
@@ -77,7 +89,7 @@ func do(ctx context.Context, t Tenant, fn func(tx *gorm.DB) error) (err error) {
 	}
 	// The commit carries a guard in the same round trip: if fn switched role
 	// or search_path (SET ROLE is checked against the session user, so
-	// PostgreSQL itself would allow it), the division by zero aborts the
+	// PostgreSQL itself would allow it within the cell), the division by zero aborts the
 	// transaction and nothing fn wrote is committed.
 	guard := "SELECT 1 / (current_user = '" + name + "' AND current_setting('search_path') = '" + name + "')::int; COMMIT"
 	if _, err := conn.ExecContext(context.WithoutCancel(ctx), guard); err != nil {
@@ -90,6 +102,30 @@ func do(ctx context.Context, t Tenant, fn func(tx *gorm.DB) error) (err error) {
 	}
 	return nil
 }
+
+// Upgrade runs fn in one transaction inside the tenant's schema as its
+// role, entered through its cell like Do, but without Do's statement filter
+// and commit guard: tenant migrations change the schema and are the
+// binary's own SQL. Only fleet migrations use it.
+func Upgrade(ctx context.Context, t Tenant, fn func(tx *gorm.DB) error) error {
+	if t.cluster == nil {
+		return ErrUnboundTenant
+	}
+	cell, err := t.cluster.Cell(ctx, t.Cell)
+	if err != nil {
+		return fmt.Errorf("tenancy: reaching %s: %w", t.Slug, err)
+	}
+	return cell.pool.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := Enter(tx, t.ID); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// ErrMoved means the tenant is no longer in the cell it was bound to; a
+// retry after the directory's change notice reaches the new cell.
+var ErrMoved = fault.Kind(fault.Unavailable, "this account was just moved; try again in a moment")
 
 // ErrScopeEscaped means fn changed its role or search_path; Do rolled back.
 var ErrScopeEscaped = errors.New("tenancy: work inside Do changed its role or search_path; rolled back")
@@ -123,7 +159,8 @@ type scopedConn struct {
 // scopeChange matches SQL that would move the transaction out of its tenant:
 // SET ROLE / search_path / SESSION AUTHORIZATION, RESET, DISCARD, and the
 // set_config spellings of the same. PostgreSQL checks SET ROLE against the
-// session user, a member of every tenant role, so it would allow these.
+// session user, the cell's login role, a member of every tenant role of its
+// cell, so it would allow these within the cell (never beyond it).
 var scopeChange = regexp.MustCompile(`(?is)(^|;)\s*(set\s+(local\s+|session\s+)?(role|search_path|session\s+authorization)\b` +
 	`|reset\s+(role|search_path|all|session)\b|discard\s+(all|plans|sequences|temp|temporary)\b)` +
 	`|\bset_config\s*\(\s*'(role|search_path|session_authorization)'` +

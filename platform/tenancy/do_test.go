@@ -32,7 +32,12 @@ func TestDoScopesToTheTenant(t *testing.T) {
 func assertPoolClean(t *testing.T, c *Cluster) {
 	t.Helper()
 	ctx := context.Background()
-	open := c.sql.Stats().OpenConnections
+	cell, err := c.Cell(ctx, DefaultCell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := cell.pool.sql
+	open := pool.Stats().OpenConnections
 	if open == 0 {
 		t.Fatal("pool has no connections to inspect")
 	}
@@ -43,7 +48,7 @@ func assertPoolClean(t *testing.T, c *Cluster) {
 		}
 	}()
 	for i := 0; i < open; i++ {
-		conn, err := c.sql.Conn(ctx)
+		conn, err := pool.Conn(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,11 +57,11 @@ func assertPoolClean(t *testing.T, c *Cluster) {
 		if err := conn.QueryRowContext(ctx, `SELECT current_setting('search_path'), current_user`).Scan(&path, &user); err != nil {
 			t.Fatal(err)
 		}
-		if path != `"$user", public` || user != "switchboard" {
+		if path != `"$user", public` || user != cell.Role {
 			t.Errorf("pooled connection %d carries state: search_path=%q current_user=%q", i, path, user)
 		}
 	}
-	if got := c.sql.Stats().OpenConnections; got != open {
+	if got := pool.Stats().OpenConnections; got != open {
 		t.Fatalf("inspected %d connections but pool now has %d", open, got)
 	}
 }

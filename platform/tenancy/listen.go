@@ -20,7 +20,7 @@ const ChangeChannel = "switchboard_tenancy"
 // meaning "anything may have changed", because notifications sent meanwhile
 // are lost. ready, if not nil, is closed
 // once the first LISTEN is in place.
-func (c *Cluster) Listen(ctx context.Context, channel string, onChange func(payload string), ready chan<- struct{}) {
+func (c *Server) Listen(ctx context.Context, channel string, onChange func(payload string), ready chan<- struct{}) {
 	backoff := 100 * time.Millisecond
 	first := true
 	for ctx.Err() == nil {
@@ -47,8 +47,8 @@ func (c *Cluster) Listen(ctx context.Context, channel string, onChange func(payl
 	}
 }
 
-func (c *Cluster) listenOnce(ctx context.Context, channel string, onChange func(string), onListening func()) error {
-	conn, err := pgx.Connect(ctx, c.url)
+func (c *Server) listenOnce(ctx context.Context, channel string, onChange func(string), onListening func()) error {
+	conn, err := pgx.ConnectConfig(ctx, c.config)
 	if err != nil {
 		return fmt.Errorf("connecting: %w", err)
 	}
@@ -64,4 +64,9 @@ func (c *Cluster) listenOnce(ctx context.Context, channel string, onChange func(
 		}
 		onChange(n.Payload)
 	}
+}
+
+// Listen listens on the control plane's server; see Server.Listen.
+func (c *Cluster) Listen(ctx context.Context, channel string, onChange func(payload string), ready chan<- struct{}) {
+	c.control.Listen(ctx, channel, onChange, ready)
 }

@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
 func openCluster(t testing.TB, maxOpen int) *Cluster {
 	t.Helper()
 	ctx := context.Background()
-	c, err := Open(ctx, pgtest.URL(), PoolOptions{MaxOpen: maxOpen})
+	c, err := Open(ctx, pgtest.URL(), Options{Pool: PoolOptions{MaxOpen: maxOpen}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,12 +39,18 @@ func init() { nextID.Store(int64(os.Getpid()) * 1000) }
 func newTenant(t testing.TB, c *Cluster) Tenant {
 	t.Helper()
 	id := nextID.Add(1)
-	err := c.ControlDB().Transaction(func(tx *gorm.DB) error {
+	cell, err := c.Cell(context.Background(), DefaultCell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.ControlDB().Transaction(func(tx *gorm.DB) error {
 		if err := CreateSchema(tx, id); err != nil {
 			return err
 		}
-		_, _, err := db.ApplyTenant(tx, db.Tenant())
-		return err
+		if _, _, err := db.ApplyTenant(tx, db.Tenant()); err != nil {
+			return err
+		}
+		return Seal(tx, id, cell.Role)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -219,7 +219,7 @@ func (r *Resolver) Middleware(skip ...string) echo.MiddlewareFunc {
 			if err != nil {
 				return err
 			}
-			if herr := r.admit(t, via); herr != nil {
+			if herr := r.admit(t, via, req.Method); herr != nil {
 				return herr
 			}
 			c.SetRequest(req.WithContext(WithTenant(ctx, t, via)))
@@ -228,12 +228,20 @@ func (r *Resolver) Middleware(skip ...string) echo.MiddlewareFunc {
 	}
 }
 
-// admit refuses tenants that must not be served right now. Staff in the
+// admit refuses tenants (or, for a tenant being moved, changes) that must
+// not be served right now. Staff in the
 // console still reach a suspended client (to see it and resume it); its
 // portal and API do not.
-func (r *Resolver) admit(t Tenant, via string) error {
+func (r *Resolver) admit(t Tenant, via, method string) error {
 	switch t.Status {
 	case StatusActive:
+	case StatusMoving:
+		// The write fence of a move between servers: what is read is served
+		// from where the tenant is; a change would be lost in the copy.
+		if method != http.MethodGet && method != http.MethodHead {
+			return echo.NewHTTPError(http.StatusServiceUnavailable,
+				"This account is being moved to another server; changes are paused for a moment. Try again shortly.")
+		}
 	case StatusSuspended:
 		if via == ViaPath {
 			break

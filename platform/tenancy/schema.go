@@ -10,9 +10,10 @@ import (
 // (provisioning, fleet migrations, deletion). Names come from the numeric id
 // and are checked against identPattern before they reach SQL.
 
-// CreateSchema creates the tenant's NOLOGIN role, makes the application role
-// a member (so it can SET ROLE, never inherit), creates the schema owned by
-// the tenant role, and enters it for the rest of the transaction.
+// CreateSchema creates the tenant's NOLOGIN role, makes the login role of tx
+// a member for the rest of the transaction (so it can create the schema and
+// SET ROLE, never inherit), creates the schema owned by the tenant role, and
+// enters it for the rest of the transaction. Seal ends that membership.
 func CreateSchema(tx *gorm.DB, id int64) error {
 	name := SchemaName(id)
 	if err := validIdent(name); err != nil {
@@ -51,19 +52,66 @@ func Leave(tx *gorm.DB) error {
 	return nil
 }
 
-// DropSchema drops the tenant's schema with everything in it, then its role.
-// The schema belongs to the tenant role and the application role does not
-// inherit it, so the drop runs as the tenant role.
+// Seal leaves the tenant and hands it to its cell in the caller's
+// provisioning transaction: the cell's login role becomes a member of the
+// tenant role and the provisioning login role stops being one, so outside
+// provisioning the control plane's role can become no tenant at all.
+func Seal(tx *gorm.DB, id int64, cellRole string) error {
+	name := SchemaName(id)
+	if err := validIdent(name); err != nil {
+		return err
+	}
+	if !loginRolePattern.MatchString(cellRole) {
+		return fmt.Errorf("tenancy: %q is not a cell login role name", cellRole)
+	}
+	err := tx.Exec(`SELECT set_config('role', 'none', true), set_config('search_path', 'control', true);
+		GRANT "` + name + `" TO "` + cellRole + `";
+		REVOKE "` + name + `" FROM CURRENT_USER`).Error
+	if err != nil {
+		return fmt.Errorf("handing %s to %s: %w", name, cellRole, err)
+	}
+	return nil
+}
+
+// MoveMembership hands the tenant role from one cell's login role to
+// another's on the same server, in the caller's transaction.
+func MoveMembership(tx *gorm.DB, id int64, fromRole, toRole string) error {
+	name := SchemaName(id)
+	if err := validIdent(name); err != nil {
+		return err
+	}
+	if !loginRolePattern.MatchString(fromRole) || !loginRolePattern.MatchString(toRole) {
+		return fmt.Errorf("tenancy: %q or %q is not a cell login role name", fromRole, toRole)
+	}
+	err := tx.Exec(`GRANT "` + name + `" TO "` + toRole + `"; REVOKE "` + name + `" FROM "` + fromRole + `"`).Error
+	if err != nil {
+		return fmt.Errorf("moving %s from %s to %s: %w", name, fromRole, toRole, err)
+	}
+	return nil
+}
+
+// DropSchema drops the tenant's schema with everything in it, then its
+// role, on the server of the caller's transaction. The schema belongs to the
+// tenant role, so the caller becomes a member for the drop (and the role's
+// drop ends every membership). A tenant whose role never got made is fine.
 func DropSchema(tx *gorm.DB, id int64) error {
 	name := SchemaName(id)
 	if err := validIdent(name); err != nil {
 		return err
 	}
+	var exists bool
+	if err := tx.Raw(`SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ?)`, name).Scan(&exists).Error; err != nil {
+		return fmt.Errorf("looking up role %s: %w", name, err)
+	}
+	if !exists {
+		return nil
+	}
 	q := `"` + name + `"`
-	err := tx.Exec(`SELECT set_config('role', '` + name + `', true);
+	err := tx.Exec(`GRANT ` + q + ` TO CURRENT_USER;
+		SELECT set_config('role', '` + name + `', true);
 		DROP SCHEMA IF EXISTS ` + q + ` CASCADE;
 		SELECT set_config('role', 'none', true);
-		DROP ROLE IF EXISTS ` + q).Error
+		DROP ROLE ` + q).Error
 	if err != nil {
 		return fmt.Errorf("dropping schema and role %s: %w", name, err)
 	}

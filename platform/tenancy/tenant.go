@@ -14,6 +14,12 @@ const (
 	StatusActive    = "active"
 	StatusSuspended = "suspended"
 	StatusDeleting  = "deleting"
+	// StatusProvisioning is a tenant whose schema is being built on another
+	// server; nothing in this state is ever served.
+	StatusProvisioning = "provisioning"
+	// StatusMoving is a tenant being copied to another server: reads are
+	// served, writes answer 503 until the move ends.
+	StatusMoving = "moving"
 )
 
 // Tenant is one client of the MSP as the tenant plane needs to know it. The
@@ -24,8 +30,9 @@ type Tenant struct {
 	Name          string
 	Status        string
 	SchemaVersion int
+	Cell          string // the cell whose server and login role hold the tenant
 
-	cluster *Cluster // the PostgreSQL cluster that holds the schema; nil until bound
+	cluster *Cluster // the control plane and cells; nil until bound
 }
 
 // ErrUnboundTenant is returned by Do for a Tenant that was not loaded through a Cluster.

@@ -26,7 +26,7 @@ var Quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 func Open(t testing.TB) (*tenancy.Cluster, *tenants.Service) {
 	t.Helper()
 	ctx := context.Background()
-	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.PoolOptions{MaxOpen: 12})
+	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.Options{Pool: tenancy.PoolOptions{MaxOpen: 12}})
 	if err != nil {
 		t.Fatal(err)
 	}
