@@ -27,6 +27,12 @@ import (
 // the package's test database.
 func testServer(t *testing.T) (*env, *server, *httptest.Server) {
 	t.Helper()
+	return testServerWith(t, nil)
+}
+
+// testServerWith is testServer with the configuration adjusted by configure.
+func testServerWith(t *testing.T, configure func(*config.Config)) (*env, *server, *httptest.Server) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	cfg, err := config.Load("", nil, nil)
@@ -34,6 +40,9 @@ func testServer(t *testing.T) (*env, *server, *httptest.Server) {
 		t.Fatal(err)
 	}
 	cfg.Database.URL = pgtest.URL()
+	if configure != nil {
+		configure(cfg)
+	}
 	e := &env{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), url: pgtest.URL()}
 	if err := e.connect(ctx, true, true); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"switchboard/config"
+	"switchboard/modules/alerts"
+	"switchboard/modules/identity"
+	"switchboard/modules/notify"
+	"switchboard/modules/tenants"
+	"switchboard/platform/pgtest"
+)
+
+// withFarCell puts the cell "far" on the package's second PostgreSQL server.
+func withFarCell(cfg *config.Config) {
+	cfg.Database.Cells = map[string]config.Cell{"far": {URL: pgtest.SecondURL()}}
+	cfg.Notify.AllowPrivateNetworks = true
+}
+
+// TestCellOnASecondServer runs the whole path for a client whose cell is on
+// another server: an alert ingested there marks the client's outbox on that
+// server, the replica hears of it through that server's NOTIFY and delivers
+// the webhook; the console's home merges the rollups of both servers.
+func TestCellOnASecondServer(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	e, _, ts := testServerWith(t, withFarCell)
+	if _, err := e.tenants.AddCell(ctx, tenants.AddCellInput{Name: "far", Capacity: 50}); err != nil && !errors.Is(err, tenants.ErrConflict) {
+		t.Fatal(err)
+	}
+	if err := startBackground(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	near, err := e.tenants.Create(ctx, tenants.CreateInput{Slug: "cells-near", Name: "Cells Near"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	far, err := e.tenants.Create(ctx, tenants.CreateInput{Slug: "cells-far", Name: "Cells Far", Cell: "far"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if far.Cell != "far" || near.Cell == "far" {
+		t.Fatalf("placement: near in %q, far in %q", near.Cell, far.Cell)
+	}
+
+	var hooks atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		hooks.Add(1)
+	}))
+	t.Cleanup(receiver.Close)
+	farScope := e.tenants.Scope(far)
+	if _, err := e.notify.Create(ctx, farScope, notify.ChannelInput{Name: "oncall", Kind: "webhook", URL: receiver.URL}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tn := range []tenants.Tenant{near, far} {
+		if _, err := e.alerts.Ingest(ctx, e.tenants.Scope(tn), []alerts.Signal{{Source: "t", Rule: "cells", Severity: alerts.SeverityCritical}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(15 * time.Second); hooks.Load() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the far client's alert was never delivered: its outbox mark on the second server went unheard")
+		}
+	}
+
+	if _, _, err := e.identity.CreateStaff(ctx, identity.StaffInput{Email: "cells-owner@msp.example", Role: "owner", Password: "cells-owner-password"}); err != nil {
+		t.Fatal(err)
+	}
+	b := newClient(t, ts.URL)
+	if status := b.login("cells-owner@msp.example", "cells-owner-password"); status != http.StatusSeeOther {
+		t.Fatalf("login: %d", status)
+	}
+	sums, err := e.tenants.Summaries(ctx, []int64{near.ID, far.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sums {
+		if s.OpenCritical != 1 {
+			t.Errorf("%s: %d open critical in the merged rollups, want 1", s.Slug, s.OpenCritical)
+		}
+	}
+	status, body := b.get("/")
+	if status != http.StatusOK || !strings.Contains(body, "Cells Far") || !strings.Contains(body, "Cells Near") {
+		t.Fatalf("console home: %d, both clients listed: far %v near %v", status,
+			strings.Contains(body, "Cells Far"), strings.Contains(body, "Cells Near"))
+	}
+	if status, body := b.get("/t/cells-far/alerts"); status != http.StatusOK || !strings.Contains(body, "cells") {
+		t.Fatalf("the far client's alerts page: %d", status)
+	}
+}
