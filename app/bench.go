@@ -35,6 +35,9 @@ const (
 	targetMigrateNoop  = time.Second
 	targetMigrateOne   = 120 * time.Second // at targetTenants; scaled linearly below
 	targetDoRatio      = 1.5
+	// targetProvisionFlat bounds how much slower provisioning may get as
+	// the fleet fills (the cost must not grow with the number of tenants).
+	targetProvisionFlat = 1.2
 )
 
 // benchRowsCount is the size of the table the read benchmark picks rows from.
@@ -134,7 +137,7 @@ func runBench(cmd *cobra.Command, opts benchOptions) (err error) {
 	}
 	var table benchTable
 	phases := []func(context.Context, *benchEnv, benchOptions, *benchTable, io.Writer) error{
-		benchProvision, benchMigrateNoop,
+		benchCells, benchProvision, benchMigrateNoop,
 	}
 	if opts.loadRequests > 0 {
 		// Before the one-column migration: the server serves only tenants at
@@ -164,6 +167,7 @@ type benchEnv struct {
 	dir     string
 	log     *slog.Logger
 	pg      *pgembed.Cluster
+	pg2     *pgembed.Cluster // the second server, holding the cell benchFarCell
 	cluster *tenancy.Cluster
 	svc     *tenants.Service
 	load    *env // the server-side services of the load phase
@@ -190,7 +194,11 @@ func startBenchEnv(ctx context.Context, log *slog.Logger) (b *benchEnv, err erro
 	if b.pg, err = pgembed.Start(ctx, pgembed.Options{Dir: filepath.Join(dir, "pg"), Logger: log}); err != nil {
 		return b, fmt.Errorf("starting the bench cluster in %s: %w", dir, err)
 	}
-	if b.cluster, err = tenancy.Open(ctx, b.pg.URL(), tenancy.Options{Pool: tenancy.PoolOptions{MaxOpen: 20}}); err != nil {
+	if b.pg2, err = pgembed.Start(ctx, pgembed.Options{Dir: filepath.Join(dir, "pg2"), Logger: log}); err != nil {
+		return b, fmt.Errorf("starting the second bench server in %s: %w", dir, err)
+	}
+	if b.cluster, err = tenancy.Open(ctx, b.pg.URL(), tenancy.Options{Pool: tenancy.PoolOptions{MaxOpen: 20},
+		CellURLs: b.cellURLs()}); err != nil {
 		return b, err
 	}
 	if _, err := db.MigrateControl(ctx, b.cluster.ControlDB(), db.Control()); err != nil {
@@ -205,12 +213,15 @@ func (b *benchEnv) close(stdout, stderr io.Writer, keep bool) {
 	if b.cluster != nil {
 		_ = b.cluster.Close()
 	}
-	if b.pg != nil {
+	for _, pg := range []*pgembed.Cluster{b.pg, b.pg2} {
+		if pg == nil {
+			continue
+		}
 		// The shutdown checkpoint fsyncs every tenant's files, which takes a while.
-		fmt.Fprintln(stderr, "bench: stopping the cluster")
+		fmt.Fprintln(stderr, "bench: stopping a server")
 		// Background: Stop must run even after Ctrl-C cancelled the command.
-		if err := b.pg.Stop(context.Background()); err != nil {
-			fmt.Fprintf(stderr, "bench: stopping the cluster: %v\n", err)
+		if err := pg.Stop(context.Background()); err != nil {
+			fmt.Fprintf(stderr, "bench: stopping a server: %v\n", err)
 			keep = true // a server may still be using the folder
 		}
 	}
@@ -270,6 +281,11 @@ func benchProvision(ctx context.Context, b *benchEnv, opts benchOptions, t *benc
 	t.info("provision max", fmtDuration(slices.Max(took)))
 	t.atMost(fmt.Sprintf("provision p50 (≥ %d present)", tailFrom), percentile(tail, 0.50), targetProvisionP50, "")
 	t.atMost(fmt.Sprintf("provision p99 (≥ %d present)", tailFrom), percentile(tail, 0.99), targetProvisionP99, "")
+	// Flat: the last tenth against the first thousand (or tenth, if fewer).
+	head := took[:max(min(1000, n/10), 1)]
+	t.info(fmt.Sprintf("provision p50 (< %d present)", len(head)), fmtDuration(percentile(head, 0.50)))
+	t.ratioAtMost(fmt.Sprintf("provision p50 flatness (≥ %d present / < %d present)", tailFrom, len(head)),
+		float64(percentile(tail, 0.50))/float64(percentile(head, 0.50)), targetProvisionFlat)
 	t.info(fmt.Sprintf("provision total (%d tenants)", n),
 		fmt.Sprintf("%s (%.1f tenants/s)", fmtDuration(total), float64(n)/total.Seconds()))
 	return nil
@@ -347,9 +363,13 @@ type readVariant struct {
 // reads on the pool, and with bare reads in an explicit transaction.
 func benchDoOverhead(ctx context.Context, b *benchEnv, opts benchOptions, t *benchTable, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "bench: tenancy.Do overhead (%d reads × 3 variants, 1 and %d goroutines)\n", opts.reads, benchGoroutines)
-	tenant, err := b.svc.Get(ctx, benchSlug(1))
-	if err != nil {
-		return err
+	// A tenant on the control plane's server, where the bare table is.
+	var tenant tenants.Tenant
+	for i := 1; tenant.Cell != benchNearCell && i <= min(opts.tenants, 3); i++ {
+		var err error
+		if tenant, err = b.svc.Get(ctx, benchSlug(i)); err != nil {
+			return err
+		}
 	}
 	scope := b.svc.Scope(tenant)
 	if err := createReadTables(ctx, b.cluster, scope); err != nil {
@@ -495,6 +515,11 @@ func (t *benchTable) info(measure, value string) {
 // atMost adds a duration row with its target; note qualifies the target.
 func (t *benchTable) atMost(measure string, got, limit time.Duration, note string) {
 	t.rows = append(t.rows, benchRow{measure, fmtDuration(got), "≤ " + fmtDuration(limit) + note, yesNo(got <= limit)})
+}
+
+// ratioAtLeast adds a ratio row with a lower bound.
+func (t *benchTable) ratioAtLeast(measure string, got, limit float64) {
+	t.rows = append(t.rows, benchRow{measure, fmt.Sprintf("%.2f×", got), fmt.Sprintf("≥ %.1f×", limit), yesNo(got >= limit)})
 }
 
 // ratioAtMost adds a ratio row with its target.

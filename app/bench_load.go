@@ -45,40 +45,12 @@ func benchThroughput(ctx context.Context, b *benchEnv, opts benchOptions, t *ben
 		defer pprof.StopCPUProfile()
 	}
 
-	alert := func(r *rand.Rand) (string, []byte) {
-		// 20 rules × 10 hosts per tenant: after warm-up most requests repeat an
-		// open alert (the dedupe path); the rest open new ones.
-		return keys[r.IntN(len(keys))], fmt.Appendf(nil, `{"source":"bench","rule":"rule-%d","severity":"warning","summary":"load","labels":{"host":"h%d"}}`,
-			r.IntN(20), r.IntN(10))
-	}
-	lat, failed, elapsed, err := runLoad(ctx, opts.loadRequests, opts.loadConcurrency, apiPost(base+"/api/v1/alerts", alert))
-	if err != nil {
+	if err := benchConsoleHome(ctx, b, base, opts, t, stderr); err != nil {
 		return err
 	}
-	loadRows(t, fmt.Sprintf("alerts ingested over %d tenants", len(keys)), "alert ingestion", lat, failed, elapsed)
-	// The ingest's side effects (SLA deadlines of the alerts it opened) are
-	// worked in the background; let them finish so that the next phase is
-	// measured on its own.
-	if err := waitIdle(ctx, b, t, "ingestion", stderr); err != nil {
+	if err := benchFloor(ctx, b, base, keys, opts, t, stderr); err != nil {
 		return err
 	}
-
-	fmt.Fprintf(stderr, "bench: agent check-in load, %d requests from %d connections\n", opts.loadRequests, opts.loadConcurrency)
-	creds, hosts, err := enrollBenchEndpoints(ctx, b, keys)
-	if err != nil {
-		return err
-	}
-	checkin := func(r *rand.Rand) (string, []byte) {
-		i := r.IntN(len(creds))
-		// Quiet machines: no threshold fires, so this is the inventory path.
-		return creds[i], fmt.Appendf(nil, `{"hostname":%q,"os":"linux","uptime_seconds":%d,"cpu_percent":%.1f,"memory_percent":%.1f,"disks":[{"mount":"/","used_percent":%.1f}]}`,
-			hosts[i], 1000+r.IntN(1000), 5+r.Float64()*20, 30+r.Float64()*20, 40+r.Float64()*10)
-	}
-	lat, failed, elapsed, err = runLoad(ctx, opts.loadRequests, opts.loadConcurrency, apiPost(base+"/api/v1/agent/checkin", checkin))
-	if err != nil {
-		return err
-	}
-	loadRows(t, fmt.Sprintf("agent check-ins over %d tenants", len(creds)), "check-in", lat, failed, elapsed)
 	if err := benchPortal(ctx, b, base, opts, t, stderr); err != nil {
 		return err
 	}
@@ -92,10 +64,21 @@ func waitIdle(ctx context.Context, b *benchEnv, t *benchTable, after string, std
 	var last time.Time
 	for {
 		var pending int64
-		if err := b.load.cluster.ControlDB().WithContext(ctx).Raw(`SELECT (SELECT count(*) FROM control.outbox_due) +
-			(SELECT count(*) FROM control.river_job WHERE state IN ('available', 'running', 'retryable') AND scheduled_at <= now() AND kind <> 'periodic')`).
+		if err := b.load.cluster.ControlDB().WithContext(ctx).Raw(`SELECT count(*) FROM control.river_job
+			WHERE state IN ('available', 'running', 'retryable') AND scheduled_at <= now() AND kind <> 'periodic'`).
 			Scan(&pending).Error; err != nil {
 			return err
+		}
+		servers, err := b.load.cluster.CellServers(ctx)
+		if err != nil {
+			return err
+		}
+		for _, srv := range servers { // outbox marks live on each tenant's server
+			var due int64
+			if err := srv.Admin().WithContext(ctx).Raw(`SELECT count(*) FROM control.outbox_due`).Scan(&due).Error; err != nil {
+				return err
+			}
+			pending += due
 		}
 		if pending == 0 {
 			t.info("background work left after "+after, fmtDuration(time.Since(start)))
@@ -125,13 +108,14 @@ func loadRows(t *benchTable, what, short string, lat []time.Duration, failed int
 	t.atMost(short+" latency p99", percentile(lat, 0.99), loadTargetP99, "")
 }
 
-// enrollBenchEndpoints enrolls one endpoint per tenant through the agents
+// enrollBenchEndpoints enrolls one endpoint on each of the first n tenants through the agents
 // service (the same code the enroll API runs) and returns their credentials.
-func enrollBenchEndpoints(ctx context.Context, b *benchEnv, keys []string) ([]string, []string, error) {
+func enrollBenchEndpoints(ctx context.Context, b *benchEnv, n int) ([]string, []string, error) {
 	list, err := b.load.tenants.List(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
+	list = list[:min(n, len(list))]
 	creds := make([]string, 0, len(list))
 	hosts := make([]string, 0, len(list))
 	for _, tn := range list {
@@ -149,7 +133,7 @@ func enrollBenchEndpoints(ctx context.Context, b *benchEnv, keys []string) ([]st
 	return creds, hosts, nil
 }
 
-// startLoadServer gives every bench tenant an API key and serves the real
+// startLoadServer gives the first manyTenants bench tenants an API key and serves the real
 // handler on a loopback port.
 func startLoadServer(ctx context.Context, b *benchEnv) (string, []string, func(), error) {
 	cfg, err := config.Load("", nil, nil)
@@ -158,6 +142,10 @@ func startLoadServer(ctx context.Context, b *benchEnv) (string, []string, func()
 	}
 	cfg.Database.MaxConns = 40
 	cfg.Notify.AllowPrivateNetworks = true // the batch phase's webhook listens on loopback
+	cfg.Database.Cells = map[string]config.Cell{}
+	for name, u := range b.cellURLs() {
+		cfg.Database.Cells[name] = config.Cell{URL: u}
+	}
 	e := &env{cfg: cfg, log: b.log, url: b.pg.URL()}
 	if err := e.connect(ctx, false, true); err != nil {
 		return "", nil, nil, err
@@ -167,6 +155,9 @@ func startLoadServer(ctx context.Context, b *benchEnv) (string, []string, func()
 		e.close()
 		return "", nil, nil, err
 	}
+	// The load phases spread over at most manyTenants tenants; the rest of
+	// the fleet is present (in the directory, the catalogs and the home page).
+	list = list[:min(manyTenants, len(list))]
 	keys := make([]string, 0, len(list))
 	for _, tn := range list {
 		_, key, err := e.tenants.CreateAPIKey(ctx, tn.Slug, "bench")
