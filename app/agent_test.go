@@ -401,7 +401,7 @@ func tokenCLI(t *testing.T, args ...string) cliResult {
 		tenant.AddCommand(cmd)
 	}
 	full := append([]string{"tenant", "enrollment-token"}, args...)
-	full = append(full, "--database-url", pgtest.URL(), "--log-level", "warn")
+	full = append(full, "--database-url", pgtest.URL(), "--cell-url", "far="+pgtest.SecondURL(), "--log-level", "warn")
 	var out, errb bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errb)

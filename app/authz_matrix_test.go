@@ -40,6 +40,9 @@ func testServerWith(t *testing.T, configure func(*config.Config)) (*env, *server
 		t.Fatal(err)
 	}
 	cfg.Database.URL = pgtest.URL()
+	// Tests may add the cell "far" on the package's second server; every
+	// process of the package knows where it is, as production config would.
+	withFarCell(cfg)
 	if configure != nil {
 		configure(cfg)
 	}

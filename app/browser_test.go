@@ -271,7 +271,7 @@ func brStartServer(t *testing.T) string {
 	root := newRootCommand()
 	root.SetOut(io.Discard)
 	root.SetErr(io.Discard)
-	root.SetArgs([]string{"serve", "--database-url", pgtest.URL(), "--addr", addr, "--log-level", "warn"})
+	root.SetArgs([]string{"serve", "--database-url", pgtest.URL(), "--cell-url", "far=" + pgtest.SecondURL(), "--addr", addr, "--log-level", "warn"})
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
 	t.Cleanup(func() {

@@ -22,7 +22,6 @@ import (
 // withFarCell puts the cell "far" on the package's second PostgreSQL server.
 func withFarCell(cfg *config.Config) {
 	cfg.Database.Cells = map[string]config.Cell{"far": {URL: pgtest.SecondURL()}}
-	cfg.Notify.AllowPrivateNetworks = true
 }
 
 // TestCellOnASecondServer runs the whole path for a client whose cell is on
@@ -32,7 +31,7 @@ func withFarCell(cfg *config.Config) {
 func TestCellOnASecondServer(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	e, _, ts := testServerWith(t, withFarCell)
+	e, _, ts := testServerWith(t, func(cfg *config.Config) { cfg.Notify.AllowPrivateNetworks = true })
 	if _, err := e.tenants.AddCell(ctx, tenants.AddCellInput{Name: "far", Capacity: 50}); err != nil && !errors.Is(err, tenants.ErrConflict) {
 		t.Fatal(err)
 	}

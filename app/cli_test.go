@@ -51,7 +51,7 @@ func (r cliResult) String() string {
 // logging only warnings unless args choose a level.
 func cli(t *testing.T, args ...string) cliResult {
 	t.Helper()
-	full := append(slices.Clone(args), "--database-url", pgtest.URL())
+	full := append(slices.Clone(args), "--database-url", pgtest.URL(), "--cell-url", "far="+pgtest.SecondURL())
 	if !slices.Contains(args, "--log-level") {
 		full = append(full, "--log-level", "warn")
 	}

@@ -206,8 +206,10 @@ func (e *env) connect(ctx context.Context, allowBehind, workJobs bool) error {
 	e.tenants = tenants.NewService(e.cluster, tenants.Options{Logger: e.log,
 		Export:   tenants.ExportConfig{BinDir: e.binDir},
 		Resolver: tenants.DNSResolver(e.cfg.DNS.Resolver), ConsoleHosts: e.cfg.Server.ConsoleHosts})
-	if !allowBehind {
-		// Every cell server's own tables must be as new as the binary.
+	if !allowBehind && workJobs {
+		// serve: every cell server must answer and its own tables be as new
+		// as the binary. Operator commands go on, and fail only if they
+		// reach a cell whose server does not answer.
 		if err := e.tenants.CheckCellServers(ctx); err != nil {
 			return err
 		}

@@ -28,7 +28,7 @@ import (
 func TestProvisioningKilledAtEachStep(t *testing.T) {
 	ctx := context.Background()
 	bin := switchboardBinary(t)
-	e, _, ts := testServerWith(t, withFarCell)
+	e, _, ts := testServer(t)
 	if _, err := e.tenants.AddCell(ctx, tenants.AddCellInput{Name: "far", Capacity: 50}); err != nil && !errors.Is(err, tenants.ErrConflict) {
 		t.Fatal(err)
 	}

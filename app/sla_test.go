@@ -22,7 +22,7 @@ func runCLI(t *testing.T, args ...string) (int, string) {
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)
-	root.SetArgs(append(args, "--database-url", pgtest.URL(), "--log-level", "warn"))
+	root.SetArgs(append(args, "--database-url", pgtest.URL(), "--cell-url", "far="+pgtest.SecondURL(), "--log-level", "warn"))
 	err := root.ExecuteContext(context.Background())
 	return exitStatus(err), out.String()
 }

@@ -330,7 +330,7 @@ func startServe(t *testing.T, args ...string) *serveRun {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &serveRun{cancel: cancel, done: make(chan error, 1)}
 	root := newRootCommand()
-	root.SetArgs(append(append([]string{"serve"}, args...), "--database-url", pgtest.URL(), "--log-level", "warn"))
+	root.SetArgs(append(append([]string{"serve"}, args...), "--database-url", pgtest.URL(), "--cell-url", "far="+pgtest.SecondURL(), "--log-level", "warn"))
 	root.SetOut(io.Discard)
 	go func() { r.done <- root.ExecuteContext(ctx) }()
 	t.Cleanup(func() { _ = r.stop() })

@@ -182,7 +182,9 @@ func (s *Service) activeFromServers(ctx context.Context, query string, limit int
 func (s *Service) eachServer(ctx context.Context, read func(srv *tenancy.Server, server *gorm.DB) error) error {
 	servers, err := s.cluster.CellServers(ctx)
 	if err != nil {
-		return err
+		// The others still answer: their clients are shown, the unreachable
+		// server's with zero counters until it is back.
+		s.log.WarnContext(ctx, "cross-client view without a cell server", "err", err)
 	}
 	errs := make([]error, len(servers))
 	var wg sync.WaitGroup

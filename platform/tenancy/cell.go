@@ -58,6 +58,21 @@ var (
 	ErrCellUnreachable = errors.New("cell server unreachable")
 )
 
+// unreachableError is a cell server that cannot be used, and why; it is
+// ErrCellUnreachable to errors.Is, and its message is only the why.
+type unreachableError struct {
+	msg   string
+	cause error
+}
+
+func (e *unreachableError) Error() string        { return e.msg }
+func (e *unreachableError) Is(target error) bool { return target == ErrCellUnreachable }
+func (e *unreachableError) Unwrap() error        { return e.cause }
+
+func unreachable(cause error, format string, args ...any) error {
+	return &unreachableError{msg: fmt.Sprintf(format, args...), cause: cause}
+}
+
 // cellName is the shape of a cell's name: it becomes part of a role name
 // and of a configuration key.
 var cellName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,38}[a-z0-9]$`)
@@ -134,7 +149,7 @@ func (c *Cluster) openCell(ctx context.Context, srv *Server, name, role string) 
 		pool, err = openServer(ctx, srv.ref, cfg, c.opts.CellPool)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: cell %q: %w", ErrCellUnreachable, name, err)
+		return nil, unreachable(err, "cell %q: %s", name, oneLine(err))
 	}
 	return pool, nil
 }

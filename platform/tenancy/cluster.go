@@ -127,14 +127,14 @@ func (c *Cluster) server(ctx context.Context, cell, ref string) (*Server, error)
 	}
 	u := c.opts.CellURLs[cell]
 	if u == "" {
-		return nil, fmt.Errorf("%w: cell %q lives on %s, but database.cells.%s.url is not configured", ErrCellUnreachable, cell, ref, cell)
+		return nil, unreachable(nil, "cell %q lives on %s, but database.cells.%s.url is not configured", cell, ref, cell)
 	}
 	cfg, err := parseURL(u)
 	if err != nil {
 		return nil, err
 	}
 	if got := Location(cfg); got != ref {
-		return nil, fmt.Errorf("%w: cell %q lives on %s, but database.cells.%s.url points at %s", ErrCellUnreachable, cell, ref, cell, got)
+		return nil, unreachable(nil, "cell %q lives on %s, but database.cells.%s.url points at %s", cell, ref, cell, got)
 	}
 	return c.connectServer(ctx, ref, cfg)
 }
@@ -166,7 +166,7 @@ func (c *Cluster) connectServer(ctx context.Context, ref string, cfg *pgx.ConnCo
 	}
 	s, err := openServer(ctx, ref, cfg, PoolOptions{MaxOpen: 4, MaxIdleTime: time.Minute})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCellUnreachable, err)
+		return nil, unreachable(err, "%s", oneLine(err))
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -183,24 +183,27 @@ func (c *Cluster) connectServer(ctx context.Context, ref string, cfg *pgx.ConnCo
 func (c *Cluster) CellURL(name string) string { return c.opts.CellURLs[name] }
 
 // CellServers returns every server that holds a cell, the control plane's
-// first: where the cross-client views read one summary each. A server that
-// cannot be reached is an error naming it.
+// first: where the cross-client views read one summary each. Servers that
+// cannot be reached are left out and named in the error, so that callers
+// can go on with the others (a far server down must not stop the near one).
 func (c *Cluster) CellServers(ctx context.Context) ([]*Server, error) {
 	var rows []struct{ Server, Name string }
 	err := c.control.db.WithContext(ctx).Raw(`SELECT DISTINCT ON (server) server, name FROM control.cells ORDER BY server, name`).Scan(&rows).Error
 	if err != nil {
-		return nil, fmt.Errorf("listing cell servers: %w", err)
+		return []*Server{c.control}, fmt.Errorf("listing cell servers: %w", err)
 	}
 	out := []*Server{c.control}
+	var errs []error
 	for _, r := range rows {
 		if r.Server == ControlServer {
 			continue
 		}
 		s, err := c.server(ctx, r.Name, r.Server)
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
+			continue
 		}
 		out = append(out, s)
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }

@@ -59,6 +59,7 @@ func openServer(ctx context.Context, ref string, config *pgx.ConnConfig, pool Po
 		QueryFields:            true,
 		PrepareStmt:            false,
 		SkipDefaultTransaction: true,
+		DisableAutomaticPing:   true, // pinged below, with a deadline
 		Logger:                 logger.Default.LogMode(logger.Silent),
 	})
 	if err != nil {
@@ -118,6 +119,12 @@ func Location(c *pgx.ConnConfig) string {
 		host = "unix:" + host
 	}
 	return fmt.Sprintf("%s:%d/%s", host, c.Port, c.Database)
+}
+
+// oneLine joins a multi-line error text (pgx lists every address it
+// tried on a line of its own), for messages that must stay one line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 }
 
 // parseURL reads a PostgreSQL URL or keyword/value string.
