@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"switchboard/config"
+	"switchboard/db"
 	"switchboard/modules/alerts"
 	"switchboard/modules/identity"
 	"switchboard/modules/notify"
@@ -95,4 +96,27 @@ func TestCellOnASecondServer(t *testing.T) {
 	if status, body := b.get("/t/cells-far/alerts"); status != http.StatusOK || !strings.Contains(body, "cells") {
 		t.Fatalf("the far client's alerts page: %d", status)
 	}
+}
+
+// TestServeRefusesACellServerBehind: serve does not start while a cell
+// server's own tables are older than the binary, and says which server.
+func TestServeRefusesACellServerBehind(t *testing.T) {
+	ctx := context.Background()
+	e, _, _ := testServer(t)
+	if _, err := e.tenants.AddCell(ctx, tenants.AddCellInput{Name: "far", Capacity: 50}); err != nil && !errors.Is(err, tenants.ErrConflict) {
+		t.Fatal(err)
+	}
+	far, err := e.cluster.Cell(ctx, "far")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := far.Admin().Exec(`DELETE FROM control.server_migrations WHERE version = ?`, db.Server().Latest()).Error; err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := db.MigrateServer(context.Background(), far.Admin()); err != nil {
+			t.Error(err)
+		}
+	})
+	expect(t, cli(t, "serve", "--addr", freeAddr(t)), 1, "cell server", far.Host().Location(), "behind", "switchboard migrate")
 }

@@ -405,3 +405,31 @@ func containsAll(ids []int64, want ...int64) bool {
 	}
 	return true
 }
+
+// A cell server whose own tables are behind the binary is refused until
+// `migrate` brings it up, which it does for every server.
+func TestCellServerBehindIsRefused(t *testing.T) {
+	s, c := openTwoServers(t)
+	ctx := context.Background()
+	far, err := c.Cell(ctx, farCell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckCellServers(ctx); err != nil {
+		t.Fatalf("a current fleet: %v", err)
+	}
+	if err := far.Admin().Exec(`DELETE FROM control.server_migrations WHERE version = ?`, db.Server().Latest()).Error; err != nil {
+		t.Fatal(err)
+	}
+	err = s.CheckCellServers(ctx)
+	if !errors.Is(err, db.ErrServerBehind) || !strings.Contains(err.Error(), far.Host().Location()) {
+		t.Fatalf("far server behind: err = %v, want ErrServerBehind naming %s", err, far.Host().Location())
+	}
+	changed, err := s.MigrateCellServers(ctx)
+	if err != nil || len(changed) != 1 {
+		t.Fatalf("migrating cell servers: %v, changed %v", err, changed)
+	}
+	if err := s.CheckCellServers(ctx); err != nil {
+		t.Fatalf("after migrate: %v", err)
+	}
+}
