@@ -433,3 +433,53 @@ func TestCellServerBehindIsRefused(t *testing.T) {
 		t.Fatalf("after migrate: %v", err)
 	}
 }
+
+// An installation from before cells has its tenant roles held by the
+// control plane's login role; `migrate` hands them to their cell.
+func TestAdoptMembershipsFromBeforeCells(t *testing.T) {
+	s, c := openService(t, db.Tenant())
+	ctx := context.Background()
+	slug := uniqueSlug("old-style")
+	var id int64
+	err := c.ControlDB().Transaction(func(tx *gorm.DB) error {
+		if err := tx.Raw(`INSERT INTO control.tenants (id, slug, name, schema_name, role_name, cell) OVERRIDING SYSTEM VALUE
+			SELECT n, ?, 'Old', 'tenant_' || n, 'tenant_' || n, 'main' FROM (SELECT nextval(pg_get_serial_sequence('control.tenants', 'id')) AS n) q
+			RETURNING id`, slug).Scan(&id).Error; err != nil {
+			return err
+		}
+		if err := tenancy.CreateSchema(tx, id); err != nil { // as provisioning did before cells: the membership stays
+			return err
+		}
+		if _, _, err := db.ApplyTenant(tx, db.Tenant()); err != nil {
+			return err
+		}
+		if err := tenancy.Leave(tx); err != nil {
+			return err
+		}
+		return tx.Exec(`UPDATE control.tenants SET schema_version = ? WHERE id = ?`, db.Tenant().Latest(), id).Error
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := s.Get(ctx, slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tenancy.Do(ctx, s.Scope(old), func(tx *gorm.DB) error { return tx.Exec(`SELECT 1`).Error }); !errors.Is(err, tenancy.ErrMoved) {
+		t.Fatalf("before adoption the cell cannot enter the tenant: err = %v, want ErrMoved", err)
+	}
+	n, err := s.AdoptMemberships(ctx)
+	if err != nil || n < 1 {
+		t.Fatalf("adopted %d, err %v", n, err)
+	}
+	if err := tenancy.Do(ctx, s.Scope(old), func(tx *gorm.DB) error { return tx.Exec(`SELECT count(*) FROM settings`).Error }); err != nil {
+		t.Fatalf("after adoption: %v", err)
+	}
+	err = c.ControlDB().Transaction(func(tx *gorm.DB) error { return tx.Exec(`SET LOCAL ROLE ` + old.RoleName).Error })
+	if sqlState(err) != "42501" {
+		t.Fatalf("the control role still becomes the adopted tenant: %v", err)
+	}
+	if n, err := s.AdoptMemberships(ctx); err != nil || n != 0 {
+		t.Fatalf("a second adoption found %d (err %v), want 0", n, err)
+	}
+}
