@@ -17,6 +17,7 @@ func newTenantCommand() *cobra.Command {
 		tenantStatusCommand("suspend", "Refuse every request for a client until it is resumed"),
 		tenantStatusCommand("resume", "Serve a suspended client again"),
 		tenantDeleteCommand(), tenantExportCommand(), tenantAPIKeyCommand(), tenantEnrollmentTokenCommand(), tenantDomainCommand())
+	c.AddCommand(tenantMoveCommand())
 	return c
 }
 

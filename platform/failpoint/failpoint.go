@@ -27,6 +27,18 @@ const (
 	ProvisionBuilt    = "tenants.provision-built"    // the schema built and handed to the cell; the row not yet active
 )
 
+// The points of moving a tenant to a cell on another server, in order. Each
+// is reached just after what it names is committed (and, but for the
+// restore, recorded as the move's step).
+const (
+	MoveStarted  = "tenants.move-started"  // status moving (HTTP writes refused), the move recorded
+	MoveFenced   = "tenants.move-fenced"   // the tenant's role can no longer write its tables on the source
+	MoveRestored = "tenants.move-restored" // the archive restored on the target; not yet handed to the target cell
+	MoveCopied   = "tenants.move-copied"   // the copy and the server rows handed to the target cell
+	MoveVerified = "tenants.move-verified" // counts and checksums equal on both servers
+	MoveFlipped  = "tenants.move-flipped"  // the directory names the target cell; the old copy not yet removed
+)
+
 var armed = os.Getenv(Env)
 
 // Hit kills the process if name is the armed point.
