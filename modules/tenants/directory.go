@@ -54,7 +54,26 @@ func (d Directory) one(ctx context.Context, q *gorm.DB) (tenancy.Tenant, error) 
 	if err != nil {
 		return tenancy.Tenant{}, fmt.Errorf("resolving tenant: %w", err)
 	}
-	return d.s.Scope(t), nil
+	return d.s.scopeWithMove(ctx, t)
+}
+
+// scopeWithMove is Scope for the resolver and jobs: a tenant being moved is
+// admitted as what it was before the move (a suspended one stays refused),
+// marked Moving so that changes wait.
+func (s *Service) scopeWithMove(ctx context.Context, t Tenant) (tenancy.Tenant, error) {
+	scope := s.Scope(t)
+	if t.Status != tenancy.StatusMoving {
+		return scope, nil
+	}
+	var prior []string
+	if err := s.root(ctx).Raw(`SELECT prior_status FROM control.tenant_moves WHERE tenant_id = ?`, t.ID).Scan(&prior).Error; err != nil {
+		return tenancy.Tenant{}, fmt.Errorf("reading the move of %s: %w", t.Slug, err)
+	}
+	scope.Status, scope.Moving = tenancy.StatusActive, true
+	if len(prior) == 1 {
+		scope.Status = prior[0]
+	}
+	return scope, nil
 }
 
 // ByID returns the tenant with the given id bound to its cluster, or an
@@ -68,5 +87,5 @@ func (s *Service) ByID(ctx context.Context, id int64) (tenancy.Tenant, error) {
 	if err != nil {
 		return tenancy.Tenant{}, fmt.Errorf("reading tenant %d: %w", id, err)
 	}
-	return s.Scope(t), nil
+	return s.scopeWithMove(ctx, t)
 }

@@ -78,13 +78,13 @@ func (s *Service) MigrateFleet(ctx context.Context, opts MigrateOptions) (Migrat
 	report := MigrateReport{Target: target, Failures: []TenantResult{}, Slowest: []TenantResult{}}
 
 	var total int64
-	if err := s.root(ctx).Model(&Tenant{}).Where("status NOT IN ('deleting', 'provisioning')").Count(&total).Error; err != nil {
+	if err := s.root(ctx).Model(&Tenant{}).Where("status NOT IN ('deleting', 'provisioning', 'moving')").Count(&total).Error; err != nil {
 		return report, fmt.Errorf("counting tenants: %w", err)
 	}
 	var behind []behindTenant
 	if err := s.root(ctx).Raw(`SELECT t.id, t.slug, t.schema_version, t.cell, c.server FROM control.tenants t
 		JOIN control.cells c ON c.name = t.cell
-		WHERE t.schema_version < ? AND t.status NOT IN ('deleting', 'provisioning') ORDER BY t.id`, target).Scan(&behind).Error; err != nil {
+		WHERE t.schema_version < ? AND t.status NOT IN ('deleting', 'provisioning', 'moving') ORDER BY t.id`, target).Scan(&behind).Error; err != nil {
 		return report, fmt.Errorf("listing tenants behind: %w", err)
 	}
 	report.Skipped = int(total) - len(behind)

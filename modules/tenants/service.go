@@ -371,8 +371,20 @@ func (s *Service) Delete(ctx context.Context, slug, confirm string) error {
 	if err != nil {
 		return err
 	}
-	if t.Status == tenancy.StatusMoving {
-		return fault.Newf(ErrStatus, "tenant %q is being moved: let `switchboard tenant move %s --to CELL` finish first", slug, slug)
+	// A move under way (fenced, or switched over with the old copy not yet
+	// dropped) holds two copies; a failed one was undone and is no obstacle.
+	var moving []string
+	if err := s.root(ctx).Raw(`SELECT to_cell FROM control.tenant_moves WHERE tenant_id = ? AND (step = 'flipped' OR ?)`,
+		t.ID, t.Status == tenancy.StatusMoving).Scan(&moving).Error; err != nil {
+		return fmt.Errorf("looking for a move of %q: %w", slug, err)
+	}
+	if t.Status == tenancy.StatusMoving || len(moving) > 0 {
+		// Deleting now would leave one of the two copies behind.
+		to := "CELL"
+		if len(moving) > 0 {
+			to = moving[0]
+		}
+		return fault.Newf(ErrStatus, "tenant %q has a move under way: finish it first with `switchboard tenant move %s --to %s`", slug, slug, to)
 	}
 	// Mark first, in its own transaction, so every replica refuses the tenant
 	// at once even if the drop below takes a while.

@@ -181,6 +181,28 @@ func TestResolveTenantCancels(t *testing.T) {
 	}
 }
 
+// A job of a tenant being moved between servers waits for the move instead
+// of being cancelled: its work is still owed.
+func TestResolveTenantSnoozesDuringAMove(t *testing.T) {
+	c := openCluster(t)
+	moving := newTenant(t, c)
+	moving.Moving = true
+	movingSuspended := newTenant(t, c)
+	movingSuspended.Moving, movingSuspended.Status = true, tenancy.StatusSuspended
+	l := lookup{moving.ID: moving, movingSuspended.ID: movingSuspended}
+
+	_, err := ResolveTenant(context.Background(), l, TenantArgs{TenantID: moving.ID})
+	var snooze *rivertype.JobSnoozeError
+	if !errors.As(err, &snooze) || snooze.Duration <= 0 {
+		t.Fatalf("moving tenant: err = %v, want a snooze", err)
+	}
+	_, err = ResolveTenant(context.Background(), l, TenantArgs{TenantID: movingSuspended.ID})
+	var cancel *rivertype.JobCancelError
+	if !errors.As(err, &cancel) {
+		t.Fatalf("suspended tenant being moved: err = %v, want a cancel", err)
+	}
+}
+
 type lookupFunc func(context.Context, int64) (tenancy.Tenant, error)
 
 func (f lookupFunc) ByID(ctx context.Context, id int64) (tenancy.Tenant, error) { return f(ctx, id) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/riverqueue/river"
 
@@ -29,10 +30,15 @@ type TenantLookup interface {
 // deleted or is no longer active.
 var ErrTenantGone = errors.New("tenant is gone or not active")
 
+// movingSnooze is how long a job of a tenant being moved waits before it
+// looks again.
+const movingSnooze = 5 * time.Second
+
 // ResolveTenant returns the job's tenant, ready for tenancy.Do. A deleted,
 // suspended or deleting tenant cancels the job (River's JobCancel: no
 // retries), because retrying cannot make it deliverable and work for a
-// suspended client must not run behind the operator's back. Lookup failures
+// suspended client must not run behind the operator's back. A tenant being
+// moved between servers snoozes the job until the move is over. Lookup failures
 // are returned as they are, so River retries them.
 func ResolveTenant(ctx context.Context, lookup TenantLookup, args TenantArgs) (tenancy.Tenant, error) {
 	if args.TenantID <= 0 {
@@ -47,6 +53,11 @@ func ResolveTenant(ctx context.Context, lookup TenantLookup, args TenantArgs) (t
 	}
 	if t.Status != tenancy.StatusActive {
 		return tenancy.Tenant{}, river.JobCancel(fmt.Errorf("%w: tenant %s is %s", ErrTenantGone, t.Slug, t.Status))
+	}
+	if t.Moving {
+		// Its writes are fenced for a few seconds while it is copied to
+		// another server: come back after the move rather than fail.
+		return tenancy.Tenant{}, river.JobSnooze(movingSnooze)
 	}
 	if !t.Bound() {
 		return tenancy.Tenant{}, fmt.Errorf("looking up tenant %d: %w", args.TenantID, tenancy.ErrUnboundTenant)

@@ -58,9 +58,10 @@ func do(ctx context.Context, t Tenant, fn func(tx *gorm.DB) error) (err error) {
 	if _, err := conn.ExecContext(ctx, enter); err != nil {
 		discard(conn)
 		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "42501" {
-			// The cell's login role is not (or no longer) a member: the
-			// tenant moved cells and this replica has not heard yet.
+		if errors.As(err, &pgErr) && (pgErr.Code == "42501" || pgErr.Code == "42704") {
+			// The cell's login role is not (or no longer) a member, or the
+			// role is gone from this server: the tenant moved cells and this
+			// replica has not heard yet.
 			return fmt.Errorf("%w: %s is not in cell %s", ErrMoved, t.Slug, t.Cell)
 		}
 		return fmt.Errorf("tenancy: entering %s: %w", t.Slug, err)
@@ -106,7 +107,8 @@ func do(ctx context.Context, t Tenant, fn func(tx *gorm.DB) error) (err error) {
 // Upgrade runs fn in one transaction inside the tenant's schema as its
 // role, entered through its cell like Do, but without Do's statement filter
 // and commit guard: tenant migrations change the schema and are the
-// binary's own SQL. Only fleet migrations use it.
+// binary's own SQL. Only fleet migrations and moves (fence, verification)
+// use it.
 func Upgrade(ctx context.Context, t Tenant, fn func(tx *gorm.DB) error) error {
 	if t.cluster == nil {
 		return ErrUnboundTenant

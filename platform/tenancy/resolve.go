@@ -235,13 +235,6 @@ func (r *Resolver) Middleware(skip ...string) echo.MiddlewareFunc {
 func (r *Resolver) admit(t Tenant, via, method string) error {
 	switch t.Status {
 	case StatusActive:
-	case StatusMoving:
-		// The write fence of a move between servers: what is read is served
-		// from where the tenant is; a change would be lost in the copy.
-		if method != http.MethodGet && method != http.MethodHead {
-			return echo.NewHTTPError(http.StatusServiceUnavailable,
-				"This account is being moved to another server; changes are paused for a moment. Try again shortly.")
-		}
 	case StatusSuspended:
 		if via == ViaPath {
 			break
@@ -249,6 +242,12 @@ func (r *Resolver) admit(t Tenant, via, method string) error {
 		return echo.NewHTTPError(http.StatusForbidden, "This account is suspended. Please contact your service provider.")
 	default:
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
+	}
+	if t.Moving && method != http.MethodGet && method != http.MethodHead {
+		// The write fence of a move between servers: what is read is served
+		// from where the tenant is; a change would be lost in the copy.
+		return echo.NewHTTPError(http.StatusServiceUnavailable,
+			"This account is being moved to another server; changes are paused for a moment. Try again shortly.")
 	}
 	if t.SchemaVersion != r.schemaVersion {
 		return echo.NewHTTPError(http.StatusServiceUnavailable,

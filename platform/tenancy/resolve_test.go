@@ -265,6 +265,47 @@ func TestMiddlewareResolves(t *testing.T) {
 	}
 }
 
+// A tenant being moved between servers is admitted as what it was before
+// the move, and only for reading: changes answer 503 until the move ends.
+func TestMiddlewareFencesMovingTenants(t *testing.T) {
+	moving := fakeTenant{Tenant{ID: 16, Slug: "moving", Name: "Moving Media", Status: StatusActive, SchemaVersion: resolverVersion, Moving: true}, "portal.moving.example", "sbk_moving"}
+	movingFrozen := fakeTenant{Tenant{ID: 17, Slug: "moving-frozen", Name: "Moving Frozen", Status: StatusSuspended, SchemaVersion: resolverVersion, Moving: true}, "portal.moving-frozen.example", "sbk_moving_frozen"}
+	cases := []struct {
+		name, method, host, path, key string
+		wantStatus                    int
+		wantBody                      string
+	}{
+		{"portal read", http.MethodGet, "portal.moving.example", "/", "", 200, "tenant=moving"},
+		{"portal head", http.MethodHead, "portal.moving.example", "/", "", 200, ""},
+		{"portal change", http.MethodPost, "portal.moving.example", "/alerts/1/ack", "", 503, "being moved"},
+		{"console read", http.MethodGet, "console.example", "/t/moving/", "", 200, "tenant=moving"},
+		{"console change", http.MethodDelete, "console.example", "/t/moving/channels/x", "", 503, "being moved"},
+		{"api change", http.MethodPost, "console.example", "/api/v1/alerts", "sbk_moving", 503, "being moved"},
+		{"suspended stays refused on its portal", http.MethodGet, "portal.moving-frozen.example", "/", "", 403, "suspended"},
+		{"suspended: staff read", http.MethodGet, "console.example", "/t/moving-frozen/", "", 200, "tenant=moving-frozen"},
+		{"suspended: staff change waits", http.MethodPost, "console.example", "/t/moving-frozen/resume", "", 503, "being moved"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewResolver(newFakeDirectory(moving, movingFrozen), resolverVersion, []string{"console.example"})
+			e, got := newResolverServer(t, r)
+			req := httptest.NewRequest(tc.method, tc.path, nil)
+			req.Host = tc.host
+			if tc.key != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.key)
+			}
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+			if rec.Code != tc.wantStatus || !strings.Contains(rec.Body.String(), tc.wantBody) {
+				t.Fatalf("%s %s%s: %d %q, want %d with %q", tc.method, tc.host, tc.path, rec.Code, rec.Body.String(), tc.wantStatus, tc.wantBody)
+			}
+			if tc.wantStatus != http.StatusOK && got.called {
+				t.Fatal("the handler ran for a refused change")
+			}
+		})
+	}
+}
+
 // The portal host is looked up without its port and in lower case, so one
 // cache entry and one directory row serve every spelling.
 func TestMiddlewareLooksUpNormalizedHost(t *testing.T) {

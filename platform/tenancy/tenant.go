@@ -31,6 +31,9 @@ type Tenant struct {
 	Status        string
 	SchemaVersion int
 	Cell          string // the cell whose server and login role hold the tenant
+	// Moving is set while the tenant is copied to another server (its
+	// Status is then the one it had before): reads are served, changes wait.
+	Moving bool
 
 	cluster *Cluster // the control plane and cells; nil until bound
 }
