@@ -6,8 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"switchboard/modules/identity"
 	"switchboard/modules/notify"
 	"switchboard/modules/tenants"
+	"switchboard/platform/failpoint"
 	"switchboard/platform/pgtest"
 )
 
@@ -119,4 +123,47 @@ func TestServeRefusesACellServerBehind(t *testing.T) {
 		}
 	})
 	expect(t, cli(t, "serve", "--addr", freeAddr(t)), 1, "cell server", far.Host().Location(), "behind", "switchboard migrate")
+}
+
+// killRig is a test server whose package database has the cell "far" on
+// the second server and a signed-in owner, and runs the built binary
+// against the same two servers, with a failpoint armed when asked.
+type killRig struct {
+	e     *env
+	owner *client
+	bin   string
+}
+
+// newKillRig builds the rig; email names its owner.
+func newKillRig(t *testing.T, email string) *killRig {
+	t.Helper()
+	ctx := context.Background()
+	bin := switchboardBinary(t)
+	e, _, ts := testServer(t)
+	if _, err := e.tenants.AddCell(ctx, tenants.AddCellInput{Name: "far", Capacity: 50}); err != nil && !errors.Is(err, tenants.ErrConflict) {
+		t.Fatal(err)
+	}
+	const password = "kill-rig-owner-password"
+	if _, _, err := e.identity.CreateStaff(ctx, identity.StaffInput{Email: email, Role: "owner", Password: password}); err != nil {
+		t.Fatal(err)
+	}
+	owner := newClient(t, ts.URL)
+	if status := owner.login(email, password); status != http.StatusSeeOther {
+		t.Fatalf("login: %d", status)
+	}
+	return &killRig{e: e, owner: owner, bin: bin}
+}
+
+// run runs the binary with args and, unless point is "", that failpoint armed.
+func (r *killRig) run(point string, args ...string) (*exec.Cmd, string, error) {
+	cmd := exec.Command(r.bin, append(args, "--database-url", pgtest.URL(), "--cell-url", "far="+pgtest.SecondURL())...)
+	cmd.Env = append(os.Environ(), failpoint.Env+"="+point)
+	out, err := cmd.CombinedOutput()
+	return cmd, string(out), err
+}
+
+// killed reports whether cmd ended by SIGKILL (a failpoint fired).
+func killed(cmd *exec.Cmd, err error) bool {
+	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return err != nil && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 }

@@ -5,19 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 
-	"switchboard/modules/identity"
 	"switchboard/modules/tenants"
 	"switchboard/platform/failpoint"
-	"switchboard/platform/pgtest"
 	"switchboard/platform/tenancy"
 )
 
@@ -51,24 +46,8 @@ func readMoveData(t *testing.T, e *env, tn tenants.Tenant) moveData {
 // again finishes it with the data whole.
 func TestMoveKilledAtEachStep(t *testing.T) {
 	ctx := context.Background()
-	bin := switchboardBinary(t)
-	e, _, ts := testServerWith(t, withFarCell)
-	if _, err := e.tenants.AddCell(ctx, tenants.AddCellInput{Name: "far", Capacity: 50}); err != nil && !errors.Is(err, tenants.ErrConflict) {
-		t.Fatal(err)
-	}
-	if _, _, err := e.identity.CreateStaff(ctx, identity.StaffInput{Email: "move-owner@msp.example", Role: "owner", Password: "move-owner-password"}); err != nil {
-		t.Fatal(err)
-	}
-	owner := newClient(t, ts.URL)
-	if status := owner.login("move-owner@msp.example", "move-owner-password"); status != http.StatusSeeOther {
-		t.Fatalf("login: %d", status)
-	}
-	run := func(point string, args ...string) (*exec.Cmd, string, error) {
-		cmd := exec.Command(bin, append(args, "--database-url", pgtest.URL(), "--cell-url", "far="+pgtest.SecondURL())...)
-		cmd.Env = append(os.Environ(), failpoint.Env+"="+point)
-		out, err := cmd.CombinedOutput()
-		return cmd, string(out), err
-	}
+	rig := newKillRig(t, "move-owner@msp.example")
+	e, owner, run := rig.e, rig.owner, rig.run
 	far, err := e.cluster.Cell(ctx, "far")
 	if err != nil {
 		t.Fatal(err)
@@ -102,9 +81,7 @@ func TestMoveKilledAtEachStep(t *testing.T) {
 			}
 			before := readMoveData(t, e, tn)
 
-			cmd, out, err := run(tc.point, "tenant", "move", tn.Slug, "--to", "far")
-			ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
-			if err == nil || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+			if cmd, out, err := run(tc.point, "tenant", "move", tn.Slug, "--to", "far"); !killed(cmd, err) {
 				t.Fatalf("move was not killed at %s: %v\n%s", tc.point, err, out)
 			}
 
@@ -143,7 +120,7 @@ func TestMoveKilledAtEachStep(t *testing.T) {
 				}
 			}
 
-			_, out, err = run("", "tenant", "move", tn.Slug, "--to", "far")
+			_, out, err := run("", "tenant", "move", tn.Slug, "--to", "far")
 			if err != nil || !strings.Contains(out, "moved "+tn.Slug+" from cell main to cell far") || !strings.Contains(out, "writes were refused for") {
 				t.Fatalf("rerun: %v\n%s", err, out)
 			}

@@ -5,18 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 
 	"gorm.io/gorm"
 
-	"switchboard/modules/identity"
 	"switchboard/modules/tenants"
 	"switchboard/platform/failpoint"
-	"switchboard/platform/pgtest"
 	"switchboard/platform/tenancy"
 )
 
@@ -27,25 +22,8 @@ import (
 // delete` removes everything it made on both servers.
 func TestProvisioningKilledAtEachStep(t *testing.T) {
 	ctx := context.Background()
-	bin := switchboardBinary(t)
-	e, _, ts := testServer(t)
-	if _, err := e.tenants.AddCell(ctx, tenants.AddCellInput{Name: "far", Capacity: 50}); err != nil && !errors.Is(err, tenants.ErrConflict) {
-		t.Fatal(err)
-	}
-	if _, _, err := e.identity.CreateStaff(ctx, identity.StaffInput{Email: "prov-owner@msp.example", Role: "owner", Password: "prov-owner-password"}); err != nil {
-		t.Fatal(err)
-	}
-	owner := newClient(t, ts.URL)
-	if status := owner.login("prov-owner@msp.example", "prov-owner-password"); status != http.StatusSeeOther {
-		t.Fatalf("login: %d", status)
-	}
-	run := func(point string, args ...string) (*exec.Cmd, string, error) {
-		cmd := exec.Command(bin, append(args, "--database-url", pgtest.URL(), "--cell-url", "far="+pgtest.SecondURL())...)
-		cmd.Env = append(os.Environ(), failpoint.Env+"="+point)
-		out, err := cmd.CombinedOutput()
-		return cmd, string(out), err
-	}
-
+	rig := newKillRig(t, "prov-owner@msp.example")
+	e, owner, run := rig.e, rig.owner, rig.run
 	n := 0
 	for _, cell := range []string{tenancy.DefaultCell, "far"} {
 		for _, point := range []string{failpoint.ProvisionReserved, failpoint.ProvisionBuilt} {
@@ -53,9 +31,7 @@ func TestProvisioningKilledAtEachStep(t *testing.T) {
 				n++
 				slug := fmt.Sprintf("prov-kill-%d", n)
 				t.Run(fmt.Sprintf("%s/%s/%s", cell, point, recovery), func(t *testing.T) {
-					cmd, out, err := run(point, "tenant", "create", "--slug", slug, "--name", "Killed", "--cell", cell)
-					ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
-					if err == nil || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+					if cmd, out, err := run(point, "tenant", "create", "--slug", slug, "--name", "Killed", "--cell", cell); !killed(cmd, err) {
 						t.Fatalf("create was not killed at %s: %v %s", point, err, out)
 					}
 					left, err := e.tenants.Get(ctx, slug)

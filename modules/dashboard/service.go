@@ -38,7 +38,9 @@ type QueueItem struct {
 
 // Queue returns up to limit of the most urgent open alerts across the given
 // tenants: the rollups say which tenants have open critical or warning
-// alerts, and only those schemas are read, at most fanOut at a time.
+// alerts, and only the limit most urgent of those schemas are read (the
+// ones with the most critical, then warning alerts: a queue of limit rows
+// needs no more), at most fanOut at a time.
 func (s *Service) Queue(ctx context.Context, summaries []tenants.Summary, limit int) ([]QueueItem, int, error) {
 	var busy []tenants.Summary
 	for _, t := range summaries {
@@ -46,6 +48,13 @@ func (s *Service) Queue(ctx context.Context, summaries []tenants.Summary, limit 
 			busy = append(busy, t)
 		}
 	}
+	sort.SliceStable(busy, func(i, j int) bool {
+		if busy[i].OpenCritical != busy[j].OpenCritical {
+			return busy[i].OpenCritical > busy[j].OpenCritical
+		}
+		return busy[i].OpenWarning > busy[j].OpenWarning
+	})
+	busy = busy[:min(limit, len(busy))]
 	var (
 		mu  sync.Mutex
 		out []QueueItem

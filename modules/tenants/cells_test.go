@@ -11,7 +11,6 @@ import (
 
 	"switchboard/db"
 	"switchboard/platform/fault"
-	"switchboard/platform/pgembed"
 	"switchboard/platform/pgtest"
 	"switchboard/platform/tenancy"
 )
@@ -20,22 +19,16 @@ import (
 const farCell = "far"
 
 // openTwoServers returns a service whose cell "far" lives on a second,
-// independent PostgreSQL server (added once per package database).
-func openTwoServers(t testing.TB) (*Service, *tenancy.Cluster) {
+// independent PostgreSQL server (added once per package database), and
+// whose other cells in extra live there too.
+func openTwoServers(t testing.TB, extra ...string) (*Service, *tenancy.Cluster) {
 	t.Helper()
-	ctx := context.Background()
-	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.Options{Pool: tenancy.PoolOptions{MaxOpen: 8},
-		CellURLs: map[string]string{farCell: pgtest.SecondURL()}})
-	if err != nil {
-		t.Fatal(err)
+	urls := map[string]string{farCell: pgtest.SecondURL()}
+	for _, name := range extra {
+		urls[name] = pgtest.SecondURL()
 	}
-	t.Cleanup(func() { _ = c.Close() })
-	if _, err := db.MigrateControl(ctx, c.ControlDB(), db.Control()); err != nil {
-		t.Fatal(err)
-	}
-	bin, _ := pgembed.FindBinaries()
-	s := NewService(c, Options{Logger: quiet, Export: ExportConfig{BinDir: bin}})
-	if _, err := s.AddCell(ctx, AddCellInput{Name: farCell, Capacity: 100}); err != nil && !errors.Is(err, ErrConflict) {
+	s, c := openServiceWith(t, db.Tenant(), urls)
+	if _, err := s.AddCell(context.Background(), AddCellInput{Name: farCell, Capacity: 100}); err != nil && !errors.Is(err, ErrConflict) {
 		t.Fatal(err)
 	}
 	return s, c
@@ -365,8 +358,7 @@ func TestFleetMigrationAcrossServers(t *testing.T) {
 	}
 	extra := db.Tenant().With(db.Migration{Version: db.Tenant().Latest() + 1, Name: "cells_probe",
 		SQL: `CREATE TABLE cells_probe (id int PRIMARY KEY)`})
-	bin, _ := pgembed.FindBinaries()
-	next := NewService(c, Options{Migrations: extra, Logger: quiet, Export: ExportConfig{BinDir: bin}})
+	next := NewService(c, Options{Migrations: extra, Logger: quiet})
 	report, err := next.MigrateFleet(ctx, MigrateOptions{Workers: 2})
 	if err != nil {
 		t.Fatal(err)

@@ -25,8 +25,14 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // plane and returns a service using the given tenant migrations.
 func openService(t testing.TB, migrations db.Set) (*Service, *tenancy.Cluster) {
 	t.Helper()
+	return openServiceWith(t, migrations, nil)
+}
+
+// openServiceWith is openService with the cells of cellURLs on their servers.
+func openServiceWith(t testing.TB, migrations db.Set, cellURLs map[string]string) (*Service, *tenancy.Cluster) {
+	t.Helper()
 	ctx := context.Background()
-	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.Options{Pool: tenancy.PoolOptions{MaxOpen: 8}})
+	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.Options{Pool: tenancy.PoolOptions{MaxOpen: 8}, CellURLs: cellURLs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -196,14 +196,7 @@ func TestMoveWithinOneServer(t *testing.T) {
 func TestMoveWithinAnotherServer(t *testing.T) {
 	ctx := context.Background()
 	near := uniqueSlug("mv-far")
-	c, err := tenancy.Open(ctx, pgtest.URL(), tenancy.Options{Pool: tenancy.PoolOptions{MaxOpen: 8},
-		CellURLs: map[string]string{farCell: pgtest.SecondURL(), near: pgtest.SecondURL()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	s := NewService(c, Options{Logger: quiet})
-	openTwoServers(t) // the far cell, made once per package database
+	s, c := openTwoServers(t, near)
 	if _, err := s.AddCell(ctx, AddCellInput{Name: near, Capacity: 10}); err != nil {
 		t.Fatal(err)
 	}

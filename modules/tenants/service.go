@@ -212,7 +212,7 @@ func (s *Service) finishProvisioning(ctx context.Context, t Tenant) (Tenant, err
 			return err
 		})
 	} else {
-		err = cell.Admin().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err = cell.Host().Build(ctx, func(tx *gorm.DB) error {
 			if err := tenancy.CreateSchema(tx, t.ID); err != nil {
 				return err
 			}

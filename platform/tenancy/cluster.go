@@ -111,7 +111,7 @@ func (c *Cluster) Close() error {
 	defer c.mu.Unlock()
 	var errs []error
 	for _, cell := range c.cells {
-		errs = append(errs, cell.pool.close())
+		errs = append(errs, cell.close())
 	}
 	for _, s := range c.servers {
 		errs = append(errs, s.close())

@@ -44,7 +44,8 @@ func do(ctx context.Context, t Tenant, fn func(tx *gorm.DB) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("tenancy: reaching %s: %w", t.Slug, err)
 	}
-	conn, err := cell.pool.sql.Conn(ctx)
+	pool := cell.poolFor(t.ID)
+	conn, err := pool.sql.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("tenancy: acquiring connection for %s: %w", t.Slug, err)
 	}
@@ -80,7 +81,7 @@ func do(ctx context.Context, t Tenant, fn func(tx *gorm.DB) error) (err error) {
 		}
 	}()
 
-	tx := cell.pool.db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	tx := pool.db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	tx.Statement.ConnPool = scoped
 	fnErr := fn(tx)
 	finished = true
@@ -117,7 +118,7 @@ func Upgrade(ctx context.Context, t Tenant, fn func(tx *gorm.DB) error) error {
 	if err != nil {
 		return fmt.Errorf("tenancy: reaching %s: %w", t.Slug, err)
 	}
-	return cell.pool.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return cell.poolFor(t.ID).db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := Enter(tx, t.ID); err != nil {
 			return err
 		}

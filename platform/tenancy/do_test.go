@@ -27,8 +27,8 @@ func TestDoScopesToTheTenant(t *testing.T) {
 	}
 }
 
-// assertPoolClean holds every open connection of the pool at once and checks
-// that none of them carries a tenant's search_path or role.
+// assertPoolClean holds every open connection of the cell's pools at once
+// and checks that none of them carries a tenant's search_path or role.
 func assertPoolClean(t *testing.T, c *Cluster) {
 	t.Helper()
 	ctx := context.Background()
@@ -36,33 +36,35 @@ func assertPoolClean(t *testing.T, c *Cluster) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := cell.pool.sql
-	open := pool.Stats().OpenConnections
-	if open == 0 {
-		t.Fatal("pool has no connections to inspect")
-	}
-	var conns []interface{ Close() error }
-	defer func() {
+	inspected := 0
+	for _, shard := range cell.pools {
+		pool := shard.sql
+		open := pool.Stats().OpenConnections
+		var conns []interface{ Close() error }
+		for i := 0; i < open; i++ {
+			conn, err := pool.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, conn)
+			var path, user string
+			if err := conn.QueryRowContext(ctx, `SELECT current_setting('search_path'), current_user`).Scan(&path, &user); err != nil {
+				t.Fatal(err)
+			}
+			if path != `"$user", public` || user != cell.Role {
+				t.Errorf("pooled connection %d carries state: search_path=%q current_user=%q", i, path, user)
+			}
+		}
+		if got := pool.Stats().OpenConnections; got != open {
+			t.Fatalf("inspected %d connections but the pool now has %d", open, got)
+		}
 		for _, conn := range conns {
 			_ = conn.Close()
 		}
-	}()
-	for i := 0; i < open; i++ {
-		conn, err := pool.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, conn)
-		var path, user string
-		if err := conn.QueryRowContext(ctx, `SELECT current_setting('search_path'), current_user`).Scan(&path, &user); err != nil {
-			t.Fatal(err)
-		}
-		if path != `"$user", public` || user != cell.Role {
-			t.Errorf("pooled connection %d carries state: search_path=%q current_user=%q", i, path, user)
-		}
+		inspected += open
 	}
-	if got := pool.Stats().OpenConnections; got != open {
-		t.Fatalf("inspected %d connections but pool now has %d", open, got)
+	if inspected == 0 {
+		t.Fatal("the cell's pools have no connections to inspect")
 	}
 }
 

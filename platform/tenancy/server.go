@@ -93,6 +93,24 @@ func (s *Server) Ping(ctx context.Context) error { return s.sql.PingContext(ctx)
 
 func (s *Server) close() error { return s.sql.Close() }
 
+// Build runs fn in one transaction as the server's administering login
+// role, on a connection that is closed afterwards rather than pooled. A
+// backend that creates a schema keeps catalog cache entries for every
+// relation it made, and PostgreSQL never trims them: one pooled connection
+// that provisioned 5,000 tenants was measured at 1.8 GB. A fresh backend per
+// schema costs one connection (a few milliseconds) and keeps that bounded.
+func (s *Server) Build(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	conn, err := s.sql.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connecting to %s: %w", s.Location(), err)
+	}
+	defer conn.Close()
+	defer discard(conn)
+	tx := s.db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	tx.Statement.ConnPool = conn
+	return tx.Transaction(fn)
+}
+
 // Tool is how a PostgreSQL client program (pg_dump, pg_restore, psql)
 // reaches this server as the same login role: a connection string without
 // the password, and the environment entry that carries it (so it never
