@@ -19,6 +19,7 @@ import (
 	"switchboard/modules/alerts"
 	"switchboard/modules/identity"
 	"switchboard/modules/notify"
+	"switchboard/modules/policies"
 	"switchboard/modules/tenants"
 	"switchboard/platform/failpoint"
 	"switchboard/platform/pgtest"
@@ -92,6 +93,26 @@ func TestCellOnASecondServer(t *testing.T) {
 			t.Errorf("%s: %d open critical in the merged rollups, want 1", s.Slug, s.OpenCritical)
 		}
 	}
+	// The policy page counts overrides on both servers.
+	before, err := e.policies.Globals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	for _, tn := range []tenants.Tenant{near, far} {
+		if err := e.policies.Override(ctx, e.tenants.Scope(tn), "cpu-high", &off, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := e.policies.Globals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overridden(after, "cpu-high")-overridden(before, "cpu-high") != 2 {
+		t.Errorf("cpu-high overridden by %d clients after two overrides on two servers, was %d",
+			overridden(after, "cpu-high"), overridden(before, "cpu-high"))
+	}
+
 	status, body := b.get("/")
 	if status != http.StatusOK || !strings.Contains(body, "Cells Far") || !strings.Contains(body, "Cells Near") {
 		t.Fatalf("console home: %d, both clients listed: far %v near %v", status,
@@ -166,4 +187,14 @@ func (r *killRig) run(point string, args ...string) (*exec.Cmd, string, error) {
 func killed(cmd *exec.Cmd, err error) bool {
 	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	return err != nil && ws.Signaled() && ws.Signal() == syscall.SIGKILL
+}
+
+// overridden is how many clients override the baseline key.
+func overridden(list []policies.Global, key string) int {
+	for _, g := range list {
+		if g.Key == key {
+			return g.Overridden
+		}
+	}
+	return -1
 }

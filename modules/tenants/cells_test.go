@@ -321,6 +321,21 @@ func TestTwoServers(t *testing.T) {
 	if !containsAll(open, near.ID, far.ID) {
 		t.Fatalf("tenants with open alerts %v, want %d and %d among them", open, near.ID, far.ID)
 	}
+	// Offline detection reads each server's deadlines the same way.
+	for _, tn := range []Tenant{near, far} {
+		if err := tenancy.Do(ctx, s.Scope(tn), func(tx *gorm.DB) error {
+			return tx.Exec(`SELECT control_api.set_next_offline(now() - interval '1 minute')`).Error
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	due, err := s.OfflineDue(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !containsAll(due, near.ID, far.ID) {
+		t.Fatalf("tenants with endpoints due offline %v, want %d and %d among them", due, near.ID, far.ID)
+	}
 
 	// Isolation across servers: the far tenant's Do cannot see near's schema.
 	err = tenancy.Do(ctx, s.Scope(far), func(tx *gorm.DB) error {
