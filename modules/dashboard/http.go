@@ -2,12 +2,10 @@ package dashboard
 
 import (
 	"net/http"
-	"sort"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
 
-	"switchboard/modules/tenants"
 	"switchboard/platform/authz"
 	"switchboard/platform/web"
 )
@@ -24,27 +22,34 @@ func (s *Service) home(a *authz.Authorizer) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		list, err := s.tenants.Summaries(ctx, ids)
+		asked := pageOf(c.QueryParam("page"), -1)
+		home, err := s.tenants.Home(ctx, ids, asked.From, homePageSize, queueSize)
 		if err != nil {
 			return err
 		}
-		counts := map[string]int{}
-		for _, t := range list {
-			counts[t.Status]++
-			counts["critical"] += t.OpenCritical
-			counts["warning"] += t.OpenWarning
+		page := pageOf(c.QueryParam("page"), home.Total)
+		if page.From != asked.From { // past the end: show the last page
+			if home, err = s.tenants.Home(ctx, ids, page.From, homePageSize, queueSize); err != nil {
+				return err
+			}
 		}
-		byUrgency(list)
-		queue, read, err := s.Queue(ctx, list, 25)
+		counts := map[string]int{"critical": home.Critical, "warning": home.Warning}
+		for status, n := range home.ByStatus {
+			counts[status] = n
+		}
+		queue, read, err := s.Queue(ctx, home.Urgent, queueSize)
 		if err != nil {
 			return err
 		}
-		page := pageOf(c.QueryParam("page"), len(list))
 		return web.Render(c, http.StatusOK, "console/home.html", "Clients",
-			map[string]any{"Tenants": list[page.From:page.To], "Total": len(list), "Page": page,
+			map[string]any{"Tenants": home.Page, "Total": home.Total, "Page": page,
 				"Counts": counts, "Queue": queue, "SchemasRead": read})
 	}
 }
+
+// queueSize is how many alerts the all-clients queue shows (and so how
+// many of the most urgent clients it reads).
+const queueSize = 25
 
 // homePageSize is how many clients one page of the home lists: with
 // thousands of clients, rendering every row would be most of the page's
@@ -57,13 +62,18 @@ type homePage struct {
 	Number, Pages, From, To, First, Prev, Next int
 }
 
-// pageOf reads ?page= (1-based; anything else is the first page) for n clients.
+// pageOf reads ?page= (1-based; anything else is the first page) for n
+// clients; n < 0 means the total is not known yet.
 func pageOf(param string, n int) homePage {
-	pages := max(1, (n+homePageSize-1)/homePageSize)
 	number, err := strconv.Atoi(param)
 	if err != nil || number < 1 {
 		number = 1
 	}
+	if n < 0 { // the total is not known yet: take the number as asked
+		from := (number - 1) * homePageSize
+		return homePage{Number: number, From: from, First: from + 1}
+	}
+	pages := max(1, (n+homePageSize-1)/homePageSize)
 	number = min(number, pages)
 	from := (number - 1) * homePageSize
 	p := homePage{Number: number, Pages: pages, From: from, To: min(from+homePageSize, n), First: from + 1}
@@ -74,17 +84,4 @@ func pageOf(param string, n int) homePage {
 		p.Next = number + 1
 	}
 	return p
-}
-
-// byUrgency orders clients with open critical alerts first, then warnings,
-// then by name (the order Summaries gives), so the first page is the one
-// that needs someone.
-func byUrgency(list []tenants.Summary) {
-	sort.SliceStable(list, func(i, j int) bool {
-		a, b := list[i], list[j]
-		if a.OpenCritical != b.OpenCritical {
-			return a.OpenCritical > b.OpenCritical
-		}
-		return a.OpenWarning > b.OpenWarning
-	})
 }

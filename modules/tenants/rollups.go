@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -49,7 +50,7 @@ func percent(met, decided int) float64 {
 func (s *Service) Summaries(ctx context.Context, ids []int64) ([]Summary, error) {
 	q := s.root(ctx).Where("status NOT IN ('deleting', 'provisioning')").Order("lower(name), slug")
 	if ids != nil {
-		q = q.Where("id IN ?", append(ids, 0))
+		q = q.Where("id = ANY(?::bigint[])", idArray(ids))
 	}
 	var list []Tenant
 	if err := q.Find(&list).Error; err != nil {
@@ -72,6 +73,10 @@ func (s *Service) Summaries(ctx context.Context, ids []int64) ([]Summary, error)
 	var mu sync.Mutex
 	err := s.eachServer(ctx, func(srv *tenancy.Server, server *gorm.DB) error {
 		var rows []Summary
+		only, args := "", []any{}
+		if ids != nil {
+			only, args = "WHERE coalesce(r.tenant_id, s.tenant_id) = ANY(CAST(@ids AS bigint[]))", []any{sql.Named("ids", idArray(ids))}
+		}
 		err := server.Raw(`SELECT coalesce(r.tenant_id, s.tenant_id) AS id,
 				coalesce(r.active_users, 0) AS active_users, coalesce(r.open_critical, 0) AS open_critical,
 				coalesce(r.open_warning, 0) AS open_warning, coalesce(r.open_info, 0) AS open_info, coalesce(s.alerts, 0) AS sla_alerts,
@@ -79,7 +84,7 @@ func (s *Service) Summaries(ctx context.Context, ids []int64) ([]Summary, error)
 				coalesce(s.resolution_decided, 0) AS resolution_decided, coalesce(s.resolution_met, 0) AS resolution_met
 			FROM control.tenant_rollups r
 			FULL JOIN (SELECT * FROM control.sla_rollups WHERE month = date_trunc('month', now() AT TIME ZONE 'UTC')::date) s
-				ON s.tenant_id = r.tenant_id`).Scan(&rows).Error
+				ON s.tenant_id = r.tenant_id `+only, args...).Scan(&rows).Error
 		if err != nil {
 			return fmt.Errorf("reading rollups: %w", err)
 		}
