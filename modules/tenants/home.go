@@ -44,7 +44,7 @@ func (s *Service) Home(ctx context.Context, ids []int64, from, size, urgent int)
 		N      int
 	}
 	if err := s.root(ctx).Raw(`SELECT status, count(*) AS n FROM control.tenants
-		WHERE status NOT IN ('deleting', 'provisioning') AND (CAST(@ids AS bigint[]) IS NULL OR id = ANY(CAST(@ids AS bigint[])))
+		WHERE status NOT IN ('deleting', 'provisioning') AND (CAST(@ids AS bigint[]) IS NULL OR id IN (SELECT unnest(CAST(@ids AS bigint[]))))
 		GROUP BY status`, sql.Named("ids", visible)).Scan(&counts).Error; err != nil {
 		return Home{}, fmt.Errorf("counting clients: %w", err)
 	}
@@ -72,8 +72,8 @@ func (s *Service) Home(ctx context.Context, ids []int64, from, size, urgent int)
 	if rest := size - len(pageIDs); rest > 0 {
 		var quiet []int64
 		if err := s.root(ctx).Raw(`SELECT id FROM control.tenants
-			WHERE status NOT IN ('deleting', 'provisioning') AND (CAST(@ids AS bigint[]) IS NULL OR id = ANY(CAST(@ids AS bigint[])))
-			  AND NOT (id = ANY(CAST(@busy AS bigint[])))
+			WHERE status NOT IN ('deleting', 'provisioning') AND (CAST(@ids AS bigint[]) IS NULL OR id IN (SELECT unnest(CAST(@ids AS bigint[]))))
+			  AND NOT (id IN (SELECT unnest(CAST(@busy AS bigint[]))))
 			ORDER BY lower(name), slug OFFSET @offset LIMIT @limit`,
 			sql.Named("ids", visible), sql.Named("busy", idArray(append(busyIDs, 0))),
 			sql.Named("offset", max(0, from-len(busy))), sql.Named("limit", rest)).Scan(&quiet).Error; err != nil {
@@ -118,7 +118,7 @@ func (s *Service) busy(ctx context.Context, visible any) ([]urgency, error) {
 	// the server whose row was read (a moved client's old row is ignored).
 	var keep []int64
 	if err := s.root(ctx).Raw(`SELECT id FROM control.tenants
-		WHERE id = ANY(CAST(@c AS bigint[])) AND status = 'active' AND (CAST(@ids AS bigint[]) IS NULL OR id = ANY(CAST(@ids AS bigint[])))`,
+		WHERE id IN (SELECT unnest(CAST(@c AS bigint[]))) AND status = 'active' AND (CAST(@ids AS bigint[]) IS NULL OR id IN (SELECT unnest(CAST(@ids AS bigint[]))))`,
 		sql.Named("c", idArray(candidates)), sql.Named("ids", visible)).Scan(&keep).Error; err != nil {
 		return nil, fmt.Errorf("keeping visible active clients: %w", err)
 	}

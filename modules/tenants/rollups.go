@@ -50,7 +50,7 @@ func percent(met, decided int) float64 {
 func (s *Service) Summaries(ctx context.Context, ids []int64) ([]Summary, error) {
 	q := s.root(ctx).Where("status NOT IN ('deleting', 'provisioning')").Order("lower(name), slug")
 	if ids != nil {
-		q = q.Where("id = ANY(?::bigint[])", idArray(ids))
+		q = q.Where("id IN (SELECT unnest(CAST(? AS bigint[])))", idArray(ids))
 	}
 	var list []Tenant
 	if err := q.Find(&list).Error; err != nil {
@@ -75,7 +75,7 @@ func (s *Service) Summaries(ctx context.Context, ids []int64) ([]Summary, error)
 		var rows []Summary
 		only, args := "", []any{}
 		if ids != nil {
-			only, args = "WHERE coalesce(r.tenant_id, s.tenant_id) = ANY(CAST(@ids AS bigint[]))", []any{sql.Named("ids", idArray(ids))}
+			only, args = "WHERE coalesce(r.tenant_id, s.tenant_id) IN (SELECT unnest(CAST(@ids AS bigint[])))", []any{sql.Named("ids", idArray(ids))}
 		}
 		err := server.Raw(`SELECT coalesce(r.tenant_id, s.tenant_id) AS id,
 				coalesce(r.active_users, 0) AS active_users, coalesce(r.open_critical, 0) AS open_critical,
