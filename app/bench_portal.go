@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"switchboard/modules/identity"
+	"switchboard/platform/tenancy"
 )
 
 // Portal load: how fast a signed-in client user's overview page answers.
@@ -60,14 +61,39 @@ func benchPortal(ctx context.Context, b *benchEnv, base string, opts benchOption
 		req.Header.Set("Cookie", v.cookie)
 		return req
 	}
+	waits := cellWaits(b.load.cluster)
 	lat, failed, elapsed, err := runLoad(ctx, total, min(opts.loadConcurrency, 16), overview)
 	if err != nil {
 		return err
 	}
+	waits = cellWaits(b.load.cluster).minus(waits)
 	t.info(fmt.Sprintf("portal overview pages over %d clients", len(visitors)), fmt.Sprintf("%.0f /s (%d requests, %d failed)", float64(len(lat))/elapsed.Seconds(), len(lat), failed))
 	t.info("portal overview latency p50", fmtDuration(percentile(lat, 0.50)))
 	t.info("portal overview latency p99", fmtDuration(percentile(lat, 0.99)))
+	t.info("portal overview: waits for a cell connection", fmt.Sprintf("%d, %s in all", waits.count, waits.total.Round(time.Millisecond)))
 	return nil
+}
+
+// poolWaits is how often, and how long in all, work waited for a cell
+// connection: a pool too small for the load shows here first.
+type poolWaits struct {
+	count int64
+	total time.Duration
+}
+
+func (w poolWaits) minus(o poolWaits) poolWaits {
+	return poolWaits{w.count - o.count, w.total - o.total}
+}
+
+// cellWaits sums the waits of every cell pool opened so far.
+func cellWaits(c *tenancy.Cluster) poolWaits {
+	var w poolWaits
+	for _, cell := range c.Cells() {
+		st := cell.Stats()
+		w.count += st.WaitCount
+		w.total += st.WaitDuration
+	}
+	return w
 }
 
 // portalSignIn signs in through the portal's form as a browser would (CSRF
