@@ -276,6 +276,7 @@ func TestRouteMatrix(t *testing.T) {
 			matrixRow{"POST", "/t/:slug/domains/:host/remove", p + "/domains/bad_host.example/remove", nil, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/suspend", p + "/suspend", nil, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/resume", p + "/resume", nil, ownerAdmin},
+			matrixRow{"GET", "/t/:slug/attest", p + "/attest", nil, []string{"owner"}},
 		)
 	}
 	rows = append(rows,

@@ -18,6 +18,7 @@ func newTenantCommand() *cobra.Command {
 		tenantStatusCommand("resume", "Serve a suspended client again"),
 		tenantDeleteCommand(), tenantExportCommand(), tenantAPIKeyCommand(), tenantEnrollmentTokenCommand(), tenantDomainCommand())
 	c.AddCommand(tenantMoveCommand())
+	c.AddCommand(tenantAttestCommand())
 	return c
 }
 

@@ -29,6 +29,7 @@ func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo) {
 	a.Route(e, http.MethodPost, "/t/:slug/apikeys", authz.TenantAdmin, s.createAPIKeyForm)
 	a.Route(e, http.MethodPost, "/t/:slug/apikeys/:prefix/revoke", authz.TenantAdmin, s.revokeAPIKeyForm)
 	s.domainRoutes(a, e)
+	s.attestRoutes(a, e)
 }
 
 // APIRoutes registers the API's identity endpoint.
