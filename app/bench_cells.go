@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -193,34 +194,8 @@ func benchConsoleHome(ctx context.Context, b *benchEnv, base string, opts benchO
 // consoleSignIn signs a staff user in through the console's login form and
 // returns a client that carries the session.
 func consoleSignIn(ctx context.Context, base, email, password string) (*http.Client, error) {
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	send := func(method string, body io.Reader, csrf string) (*http.Response, error) {
-		req, _ := http.NewRequestWithContext(ctx, method, base+"/login", body)
-		req.Header.Set("Accept", "text/html")
-		if method == http.MethodPost {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("X-CSRF-Token", csrf)
-		}
-		resp, err := client.Do(req)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-		return resp, err
-	}
-	if _, err := send(http.MethodGet, nil, ""); err != nil {
-		return nil, err
-	}
-	u, _ := url.Parse(base)
-	var csrf string
-	for _, c := range jar.Cookies(u) {
-		if c.Name == "sb_csrf" {
-			csrf = c.Value
-		}
-	}
-	resp, err := send(http.MethodPost, strings.NewReader(url.Values{"email": {email}, "password": {password}}.Encode()), csrf)
+	client := newFormClient()
+	resp, err := signInByForm(ctx, client, base, "", url.Values{"email": {email}, "password": {password}})
 	if err != nil {
 		return nil, err
 	}
@@ -228,4 +203,49 @@ func consoleSignIn(ctx context.Context, base, email, password string) (*http.Cli
 		return nil, fmt.Errorf("console sign-in answered %d", resp.StatusCode)
 	}
 	return client, nil
+}
+
+// newFormClient is a browser-like client: it keeps cookies and does not
+// follow redirects.
+func newFormClient() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// formToken finds the CSRF token of the session in a page's form.
+var formToken = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+// signInByForm signs in as a browser does: the sign-in page first, for its
+// session cookie and the form's CSRF token, then the form. host, when not
+// empty, is the portal host the requests name.
+func signInByForm(ctx context.Context, client *http.Client, base, host string, form url.Values) (*http.Response, error) {
+	send := func(method string, body io.Reader) (*http.Response, []byte, error) {
+		req, _ := http.NewRequestWithContext(ctx, method, base+"/login", body)
+		if host != "" {
+			req.Host = host
+		}
+		req.Header.Set("Accept", "text/html")
+		if method == http.MethodPost {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer resp.Body.Close()
+		page, err := io.ReadAll(resp.Body)
+		return resp, page, err
+	}
+	_, page, err := send(http.MethodGet, nil)
+	if err != nil {
+		return nil, err
+	}
+	m := formToken.FindSubmatch(page)
+	if m == nil {
+		return nil, fmt.Errorf("the sign-in page at %s has no CSRF token", base)
+	}
+	form.Set("_csrf", string(m[1]))
+	resp, _, err := send(http.MethodPost, strings.NewReader(form.Encode()))
+	return resp, err
 }

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"switchboard/modules/identity"
@@ -96,39 +95,11 @@ func cellWaits(c *tenancy.Cluster) poolWaits {
 	return w
 }
 
-// portalSignIn signs in through the portal's form as a browser would (CSRF
-// cookie first) and returns the Cookie header of the new session.
+// portalSignIn signs in through the portal's form as a browser would and
+// returns the Cookie header of the new session.
 func portalSignIn(ctx context.Context, base, host, email string) (string, error) {
-	client := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	do := func(method, body, cookies string) (*http.Response, error) {
-		req, _ := http.NewRequestWithContext(ctx, method, base+"/login", strings.NewReader(body))
-		req.Host = host
-		req.Header.Set("Accept", "text/html")
-		if method == http.MethodPost {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		if cookies != "" {
-			req.Header.Set("Cookie", cookies)
-		}
-		resp, err := client.Do(req)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-		return resp, err
-	}
-	resp, err := do(http.MethodGet, "", "")
-	if err != nil {
-		return "", err
-	}
-	var csrf string
-	for _, c := range resp.Cookies() {
-		if c.Name == "portal_csrf" {
-			csrf = c.Value
-		}
-	}
-	form := url.Values{"email": {email}, "password": {portalBenchPassword}, "_csrf": {csrf}}
-	resp, err = do(http.MethodPost, form.Encode(), "portal_csrf="+csrf)
+	client := newFormClient()
+	resp, err := signInByForm(ctx, client, base, host, url.Values{"email": {email}, "password": {portalBenchPassword}})
 	if err != nil {
 		return "", err
 	}

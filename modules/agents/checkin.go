@@ -3,6 +3,7 @@ package agents
 import (
 	"context"
 	"crypto/subtle"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,6 +48,9 @@ func (s *Service) CheckIn(ctx context.Context, credential string, r Report) (tim
 	t, err := s.tenant(ctx, tenantID)
 	if errors.Is(err, errUnknownTenant) {
 		return 0, unauthorized("invalid endpoint credential")
+	}
+	if errors.Is(err, ErrSuspended) {
+		return 0, s.refuseSuspended(ctx, tenantID, endpointID, secret, err)
 	}
 	if err != nil {
 		return 0, err
@@ -192,4 +196,31 @@ func backOnline(endpointID int64, host string, lastSeen time.Time) pending {
 			return nil
 		},
 	}
+}
+
+// refuseSuspended answers a check-in to a suspended client: only the holder
+// of one of its endpoints' credentials is told it is suspended (so that its
+// agent keeps its credential and resumes with the client); a made-up
+// credential gets the answer an unknown client gets, and learns nothing
+// about which clients exist or are suspended.
+func (s *Service) refuseSuspended(ctx context.Context, tenantID, endpointID int64, secret string, suspended error) error {
+	invalid := unauthorized("invalid endpoint credential")
+	found, err := s.tenants.Search(ctx, []int64{tenantID}, "", 1)
+	if err != nil {
+		return fmt.Errorf("finding tenant %d: %w", tenantID, err)
+	}
+	if len(found) == 0 {
+		return invalid
+	}
+	var hash []byte
+	err = tenancy.Do(ctx, s.tenants.Scope(found[0]), func(tx *gorm.DB) error {
+		return tx.Raw(`SELECT credential_hash FROM endpoints WHERE id = ?`, endpointID).Row().Scan(&hash)
+	})
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && subtle.ConstantTimeCompare(hash, hashSecret(secret)) != 1) {
+		return invalid
+	}
+	if err != nil {
+		return fmt.Errorf("checking a suspended client's credential: %w", err)
+	}
+	return suspended
 }

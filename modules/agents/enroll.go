@@ -30,7 +30,10 @@ func (s *Service) Enroll(ctx context.Context, token, hostname, osName string) (E
 		return Enrollment{}, unauthorized("unknown enrollment token")
 	}
 	t, err := s.tenant(ctx, tenantID)
-	if errors.Is(err, errUnknownTenant) {
+	if errors.Is(err, errUnknownTenant) || errors.Is(err, ErrSuspended) {
+		// The tenant id in a token is readable by anyone who makes one up:
+		// a suspended client's token answers as an unknown one, so the
+		// answer says nothing about which clients exist or are suspended.
 		return Enrollment{}, unauthorized("unknown enrollment token")
 	}
 	if err != nil {

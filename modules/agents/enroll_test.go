@@ -219,6 +219,19 @@ func TestSuspendedTenantIsRefused(t *testing.T) {
 	if _, err := f.agents.CheckIn(ctx, en.Credential, report("web1")); !errors.Is(err, ErrSuspended) {
 		t.Fatalf("suspended tenant's check-in: %v", err)
 	}
+	// A made-up credential naming the suspended client (a wrong secret, an
+	// endpoint that does not exist) is told what an unknown client's is.
+	tenantID, endpointID, _, _ := parseCredential(en.Credential)
+	for name, cred := range map[string]string{
+		"wrong secret":     fmt.Sprintf("%s%d_%d_%s", credentialPrefix, tenantID, endpointID, strings.Repeat("a", secretLen)),
+		"unknown endpoint": fmt.Sprintf("%s%d_%d_%s", credentialPrefix, tenantID, endpointID+1000, strings.Repeat("a", secretLen)),
+		"unknown client":   fmt.Sprintf("%s%d_%d_%s", credentialPrefix, tenantID+100000, endpointID, strings.Repeat("a", secretLen)),
+	} {
+		_, err := f.agents.CheckIn(ctx, cred, report("web1"))
+		if errors.Is(err, ErrSuspended) || !errors.Is(err, ErrUnauthorized) {
+			t.Errorf("%s: err = %v, want the unknown client's answer", name, err)
+		}
+	}
 	if _, err := f.tenants.Resume(ctx, tn.Slug); err != nil {
 		t.Fatal(err)
 	}
