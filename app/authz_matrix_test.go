@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +38,13 @@ func testServer(t *testing.T) (*env, *server, *httptest.Server) {
 // testServerWith is testServer with the configuration adjusted by configure.
 func testServerWith(t *testing.T, configure func(*config.Config)) (*env, *server, *httptest.Server) {
 	t.Helper()
+	return testServerClock(t, configure, nil)
+}
+
+// testServerClock is testServerWith whose single sign-on verifies ID tokens
+// at the time clock says (nil: time.Now), so expiry is tested without waiting.
+func testServerClock(t *testing.T, configure func(*config.Config), clock func() time.Time) (*env, *server, *httptest.Server) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	cfg, err := config.Load("", nil, nil)
@@ -46,7 +58,7 @@ func testServerWith(t *testing.T, configure func(*config.Config)) (*env, *server
 	if configure != nil {
 		configure(cfg)
 	}
-	e := &env{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), url: pgtest.URL()}
+	e := &env{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), url: pgtest.URL(), ssoClock: clock}
 	if err := e.connect(ctx, true, true); err != nil {
 		t.Fatal(err)
 	}
@@ -66,34 +78,64 @@ func testServerWith(t *testing.T, configure func(*config.Config)) (*env, *server
 	return e, srv, ts
 }
 
-// client is an HTTP client with its own cookies that never follows redirects.
+// client is an HTTP client with its own cookies that never follows
+// redirects. token is the CSRF token of its session, as the last page that
+// had a form showed it.
 type client struct {
-	t    *testing.T
-	base string
-	c    *http.Client
+	t     *testing.T
+	base  string
+	c     *http.Client
+	token string
 }
 
 func newClient(t *testing.T, base string) *client {
 	jar, _ := cookiejar.New(nil)
-	return &client{t: t, base: base, c: &http.Client{Jar: jar,
+	tr := &http.Transport{DialContext: testDialer(t).DialContext}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &client{t: t, base: base, c: &http.Client{Jar: jar, Transport: tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-func (b *client) csrf() string {
-	u, _ := url.Parse(b.base)
-	for _, c := range b.c.Jar.Cookies(u) {
-		if c.Name == "sb_csrf" || c.Name == "portal_csrf" {
-			return c.Value
-		}
+// testIPs gives each top-level test a loopback source address of its own
+// (all of 127/8 reaches the test server), so that sign-in failures counted
+// against one test's client IP never throttle another test's sign-ins; the
+// clients of one test share theirs, as browsers behind one address would.
+var (
+	testIPsMu sync.Mutex
+	testIPs   = map[string]string{}
+)
+
+// testDialer connects from the test's own loopback address.
+func testDialer(t *testing.T) *net.Dialer {
+	name, _, _ := strings.Cut(t.Name(), "/")
+	testIPsMu.Lock()
+	ip, ok := testIPs[name]
+	if !ok {
+		n := len(testIPs) + 1
+		ip = fmt.Sprintf("127.1.%d.%d", n/250, n%250+1)
+		testIPs[name] = ip
 	}
-	return ""
+	testIPsMu.Unlock()
+	return &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+}
+
+func (b *client) csrf() string { return b.token }
+
+// csrfField finds the CSRF token in a page's hidden form field.
+var csrfField = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+// keepToken remembers the CSRF token a page shows, as a browser's form would.
+func (b *client) keepToken(body string) {
+	if m := csrfField.FindStringSubmatch(body); m != nil {
+		b.token = m[1]
+	}
 }
 
 // do sends a request as a browser would (HTML accepted, CSRF token on POSTs).
 func (b *client) do(method, path string, form url.Values) (int, string, http.Header) {
 	b.t.Helper()
 	if b.csrf() == "" {
-		b.get("/login") // the CSRF cookie is set on the first page
+		b.get("/login") // the sign-in form puts a CSRF token in the session
 	}
 	req, _ := http.NewRequest(method, b.base+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Accept", "text/html")
@@ -107,6 +149,7 @@ func (b *client) do(method, path string, form url.Values) (int, string, http.Hea
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
+	b.keepToken(string(body))
 	return resp.StatusCode, string(body), resp.Header
 }
 
@@ -119,12 +162,19 @@ func (b *client) get(path string) (int, string) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
+	b.keepToken(string(body))
 	return resp.StatusCode, string(body)
 }
 
+// login signs in through the form, then opens the page it leads to, whose
+// forms carry the new session's CSRF token (sign-in replaces it).
 func (b *client) login(email, password string) int {
 	b.t.Helper()
-	status, _, _ := b.do(http.MethodPost, "/login", url.Values{"email": {email}, "password": {password}})
+	b.get("/login") // a fresh form, as a browser has one before signing in
+	status, _, hdr := b.do(http.MethodPost, "/login", url.Values{"email": {email}, "password": {password}})
+	if status == http.StatusSeeOther {
+		b.get(hdr.Get("Location"))
+	}
 	return status
 }
 
@@ -217,6 +267,25 @@ func TestRouteMatrix(t *testing.T) {
 		}
 	}
 
+	// A live API key of each client, for the revoke row (revoking it twice is harmless).
+	keyPrefix := map[string]string{}
+	for _, tn := range []tenants.Tenant{alpha, beta} {
+		k, _, err := e.tenants.CreateAPIKey(ctx, tn.Slug, "matrix")
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyPrefix[tn.Slug] = k.Prefix
+	}
+	// seedChannels (re)creates each client's channel "seed", which a role before may have deleted.
+	seedChannels := func(t *testing.T) {
+		for _, tn := range []tenants.Tenant{alpha, beta} {
+			_, err := e.notify.Create(ctx, e.tenants.Scope(tn), notify.ChannelInput{Name: "seed", Kind: "email", EmailTo: []string{"noc@" + tn.Slug + ".example"}})
+			if err != nil && !errors.Is(err, notify.ErrConflict) {
+				t.Fatal(err)
+			}
+		}
+	}
+
 	all := []string{"owner", "admin", "tech-alpha", "tech-except-alpha"}
 	ownerAdmin := []string{"owner", "admin"}
 	alphaView := []string{"owner", "admin", "tech-alpha"}
@@ -255,6 +324,10 @@ func TestRouteMatrix(t *testing.T) {
 			matrixRow{"GET", "/t/:slug/sla", p + "/sla", nil, side.view},
 			matrixRow{"GET", "/t/:slug/branding", p + "/branding", nil, side.view},
 			matrixRow{"POST", "/t/:slug/branding", p + "/branding", url.Values{"primary_color": {"bad"}}, ownerAdmin},
+			// Portal sign-on settings: a bad issuer is refused (422) before the issuer is asked anything.
+			matrixRow{"GET", "/t/:slug/sso", p + "/sso", nil, side.view},
+			matrixRow{"POST", "/t/:slug/sso", p + "/sso", url.Values{"issuer": {"not a url"}, "client_id": {"x"}}, ownerAdmin},
+			matrixRow{"POST", "/t/:slug/sso/remove", p + "/sso/remove", nil, ownerAdmin},
 			matrixRow{"GET", "/t/:slug/branding/assets/:file", p + "/branding/assets/" + matrixLogoFile, nil, side.view},
 			matrixRow{"POST", "/t/:slug/channels", p + "/channels", url.Values{"name": {"bad name!"}, "kind": {"webhook"}}, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/channels/:name/delete", p + "/channels/seed/delete", nil, ownerAdmin},
@@ -267,7 +340,7 @@ func TestRouteMatrix(t *testing.T) {
 			matrixRow{"POST", "/t/:slug/policy/:key/exclusions", p + "/policy/cpu-high/exclusions", url.Values{"hostname": {"h1"}}, ownerAdmin},
 			matrixRow{"GET", "/t/:slug/apikeys", p + "/apikeys", nil, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/apikeys", p + "/apikeys", url.Values{"name": {""}}, ownerAdmin},
-			matrixRow{"POST", "/t/:slug/apikeys/:prefix/revoke", p + "/apikeys/sbk_nope/revoke", nil, ownerAdmin},
+			matrixRow{"POST", "/t/:slug/apikeys/:prefix/revoke", p + "/apikeys/" + keyPrefix[side.tn.Slug] + "/revoke", nil, ownerAdmin},
 			// Bad hostnames: the handler answers 422 without asking DNS or writing.
 			matrixRow{"GET", "/t/:slug/domains", p + "/domains", nil, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/domains", p + "/domains", url.Values{"host": {"bad_host.example"}}, ownerAdmin},
@@ -294,10 +367,21 @@ func TestRouteMatrix(t *testing.T) {
 		matrixRow{"GET", "/platform/audit", "/platform/audit", nil, ownerAdmin},
 		matrixRow{"GET", "/platform/policies", "/platform/policies", nil, ownerAdmin},
 		matrixRow{"POST", "/platform/policies/:key", "/platform/policies/cpu-high", url.Values{"enabled": {"true"}, "locked": {"false"}}, ownerAdmin},
+		// One's own second factors (mfa_test.go): bad input answers 400 or 409, not a refusal.
+		matrixRow{"GET", "/account/security", "/account/security", nil, all},
+		matrixRow{"POST", "/account/security/totp", "/account/security/totp", nil, all},
+		matrixRow{"POST", "/account/security/totp/remove", "/account/security/totp/remove", nil, all},
+		matrixRow{"POST", "/account/security/recovery-codes", "/account/security/recovery-codes", nil, all},
+		matrixRow{"POST", "/account/security/passkeys/begin", "/account/security/passkeys/begin", nil, all},
+		matrixRow{"POST", "/account/security/passkeys", "/account/security/passkeys", nil, all},
+		matrixRow{"POST", "/account/security/passkeys/:id/remove", "/account/security/passkeys/x/remove", nil, all},
 		matrixRow{"POST", "/logout", "/logout", nil, all}, // last: it ends the session
 	)
 	// Agents authenticate with their enrollment token or endpoint credential (tested in modules/agents and app/agent_test.go).
 	public := map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /static/*": true, "GET /login": true, "POST /login": true,
+		"GET /login/sso": true, "GET /login/sso/callback": true, // staff single sign-on (app/sso_test.go)
+		// The second step of sign-in, before the session is signed in (mfa_test.go).
+		"GET /login/mfa": true, "POST /login/mfa": true, "POST /login/mfa/passkey/begin": true, "POST /login/mfa/passkey": true, "POST /login/mfa/cancel": true,
 		"POST /api/v1/agent/enroll": true, "POST /api/v1/agent/checkin": true}
 	// API routes answer to tenant API keys only, never to sessions.
 	api := map[string]string{ // route → a representative body
@@ -320,6 +404,10 @@ func TestRouteMatrix(t *testing.T) {
 
 	for _, role := range append(all, "anonymous") {
 		t.Run(role, func(t *testing.T) {
+			seedChannels(t)
+			for _, tn := range []tenants.Tenant{alpha, beta} { // a role before may have removed it
+				seedPortalSSO(t, e.tenants.Scope(tn), "https://idp."+tn.Slug+".example", "matrix")
+			}
 			b := newClient(t, ts.URL)
 			if role != "anonymous" {
 				if status := b.login(staff[role].Email, pw); status != http.StatusSeeOther {

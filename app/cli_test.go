@@ -26,6 +26,13 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The package's tests sign owners and admins in with a password only;
+	// by default those roles must have a second factor (security.require_mfa)
+	// and would only reach the enrolment page. The tests of multi-factor
+	// sign-in (mfa_test.go, passkey_browser_test.go) require it explicitly.
+	if err := os.Setenv("SWITCHBOARD_SECURITY_REQUIRE_MFA", "none"); err != nil {
+		panic(err)
+	}
 	code := pgtest.Run(m)
 	for _, dir := range binDirs { // binaries built for process tests
 		_ = os.RemoveAll(dir)

@@ -132,6 +132,11 @@ func demoStaff(cmd *cobra.Command, e *env) error {
 		fmt.Fprintf(w, "demo: staff %-9s %s / %s\n", in.Role, in.Email, password)
 	}
 	fmt.Fprintln(w, "demo: sign in at http://127.0.0.1:8080/login")
+	if req := e.cfg.Security.RequireMFA; len(req) > 0 {
+		fmt.Fprintf(w, "demo: %s must add a second factor at their first sign-in (security.require_mfa: %s); passkeys need http://localhost:8080,\n"+
+			"demo:   `switchboard user mfa reset EMAIL` starts over, SWITCHBOARD_SECURITY_REQUIRE_MFA=none make run requires it of nobody\n",
+			strings.Join(req, " and "), strings.Join(req, ", "))
+	}
 	return nil
 }
 

@@ -45,6 +45,7 @@ type env struct {
 	outbox    *outbox.Drainer     // drains tenants' outboxes (in serve)
 	tenants   *tenants.Service
 	identity  *identity.Service
+	mfa       *identity.MFA // staff second factors (security.require_mfa)
 	audit     *audit.Service
 	alerts    *alerts.Service
 	policies  *policies.Service
@@ -55,6 +56,7 @@ type env struct {
 	breaches  *slas.Breaches
 	reports   *slas.Reports
 	portal    *portal.Service
+	ssoClock  func() time.Time // the ID token verifier's clock; nil: time.Now (tests move it)
 }
 
 // portalBrand is how a client's portal looks, from its branding.
@@ -215,7 +217,9 @@ func (e *env) connect(ctx context.Context, allowBehind, workJobs bool) error {
 		}
 	}
 	e.outbox = outbox.NewDrainer(e.cluster, e.tenants, e.events, e.jobs, e.log)
-	e.identity = identity.NewService(e.cluster, e.tenants, e.log)
+	e.identity = identity.NewService(e.cluster, e.tenants, e.log, identity.WithSSO(ssoOptions(e.cfg, e.ssoClock)))
+	e.mfa = identity.NewMFA(e.identity, identity.MFAOptions{RequiredRoles: e.cfg.Security.RequireMFA,
+		HTTPS: e.cfg.Server.TLS || e.cfg.Server.SecureCookies})
 	e.audit = audit.NewService(e.cluster)
 	e.policies = policies.NewService(e.cluster)
 	e.alerts = alerts.NewService(e.policies, slas.Panel(e.policies))

@@ -12,7 +12,6 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"switchboard/db"
 	"switchboard/modules/agents"
@@ -101,28 +100,30 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 		return nil, ctx.Err()
 	}
 	s.sessions = e.identity.NewStaffSessions(e.cfg.Server.SecureCookies)
-	if s.console, err = s.newEcho(e, s.consoleAuthz, consoleChrome); err != nil {
+	if s.console, err = s.newEcho(e, s.consoleAuthz, consoleChrome, static.FS); err != nil {
 		return nil, err
 	}
 	s.portalSessions = e.identity.NewClientSessions(e.cfg.Server.SecureCookies)
-	if s.portal, err = s.newEcho(e, s.portalAuthz, e.portal.Chrome); err != nil {
+	if s.portal, err = s.newEcho(e, s.portalAuthz, e.portal.Chrome, static.Portal); err != nil {
 		return nil, err
 	}
 
-	// Console order: the session and its user first, so that resolution can
-	// answer an anonymous visitor the same way for known and unknown clients.
+	// Console order: the session and its user first, so that an anonymous
+	// visitor to /t/<slug>/… is answered before the slug is even looked up:
+	// the same answer, for every method, whether the client exists or not.
 	s.resolver.OnUnknownPath = func(c echo.Context) error {
 		if _, ok := authz.SubjectFrom(c.Request().Context()); !ok {
-			return c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
+			return signInFirst(c)
 		}
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
 	}
-	s.console.Use(noStore, withSessions(s.sessions, e.identity.StaffSubject(s.sessions)), s.resolver.Middleware("/healthz", "/readyz", agents.EnrollPath, agents.CheckInPath),
-		csrf(e.cfg.Server.SecureCookies, "sb_csrf"), s.consoleAuthz.Middleware(authz.MiddlewareOptions{LoginURL: func(echo.Context) string { return "/login" }}))
+	s.console.Use(noStore, withSessions(s.sessions, e.mfa.StaffSubject(s.sessions)), anonymousOutsideClients,
+		s.resolver.Middleware("/healthz", "/readyz", agents.EnrollPath, agents.CheckInPath),
+		csrf(), s.consoleAuthz.Middleware(authz.MiddlewareOptions{LoginURL: func(echo.Context) string { return "/login" }}))
 	// Portal order: the host names the tenant first, because the client's
 	// session lives in that tenant's schema.
 	s.portal.Use(noStore, s.resolver.Middleware("/healthz", "/readyz"),
-		withSessions(s.portalSessions, e.identity.ClientSubjectLoader(s.portalSessions)), csrf(e.cfg.Server.SecureCookies, "portal_csrf"),
+		withSessions(s.portalSessions, e.identity.ClientSubjectLoader(s.portalSessions)), csrf(),
 		s.portalAuthz.Middleware(authz.MiddlewareOptions{LoginURL: func(echo.Context) string { return "/login" }}))
 
 	s.health(e, s.console)
@@ -138,26 +139,30 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 	e.reports.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.policies.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.identity.ConsoleRoutes(s.consoleAuthz, s.console, s.sessions)
+	e.mfa.ConsoleRoutes(s.consoleAuthz, s.console, s.sessions)
+	e.identity.ConsoleSSORoutes(s.consoleAuthz, s.console, s.sessions)
 	e.audit.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.branding.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.branding.PortalRoutes(s.portalAuthz, s.portal)
 	e.portal.Routes(s.portalAuthz, s.portal)
 	e.identity.PortalRoutes(s.portalAuthz, s.portal, s.portalSessions)
+	e.identity.PortalSSORoutes(s.portalAuthz, s.portal, s.portalSessions)
 	e.alerts.PortalRoutes(s.portalAuthz, s.portal)
 	e.agents.PortalRoutes(s.portalAuthz, s.portal)
 	e.reports.PortalRoutes(s.portalAuthz, s.portal)
 	return s, nil
 }
 
-// newEcho builds one surface with the shared middleware and tenant resolution.
-func (s *server) newEcho(e *env, a *authz.Authorizer, chrome web.ChromeFunc) (*echo.Echo, error) {
+// newEcho builds one surface with the shared middleware and tenant
+// resolution, serving assets (the console's, or the portal's own, which
+// name nothing but the client) under /static/.
+func (s *server) newEcho(e *env, a *authz.Authorizer, chrome web.ChromeFunc, assets fs.FS) (*echo.Echo, error) {
 	ech := web.New(e.log)
 	renderer, err := web.NewRenderer(templates.FS, chrome, "console/*.html", "portal/*.html", "public/*.html")
 	if err != nil {
 		return nil, err
 	}
 	ech.Renderer = renderer
-	assets, _ := fs.Sub(static.FS, ".")
 	a.Route(ech, http.MethodGet, "/static/*", authz.Public, echo.WrapHandler(http.StripPrefix("/static/", staticHandler(assets))))
 	return ech, nil
 }
@@ -201,11 +206,13 @@ func (s *server) health(e *env, ech *echo.Echo) {
 // withSessions loads and saves sessions, and the signed-in user with
 // subject, for pages but not for assets: a session refresh would add a
 // cookie (and no-cache) to an answer every browser and proxy should cache,
-// and costs database round trips.
+// and costs database round trips. The session also holds the CSRF token and
+// the next page's notice (web.UseSessions).
 func withSessions(sm *scs.SessionManager, subject echo.MiddlewareFunc) echo.MiddlewareFunc {
 	load := echo.WrapMiddleware(sm.LoadAndSave)
+	bind := web.UseSessions(sm)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		withSession := load(subject(next))
+		withSession := load(bind(subject(next)))
 		return func(c echo.Context) error {
 			if isAsset(c.Request().URL.Path) {
 				return next(c)
@@ -213,6 +220,35 @@ func withSessions(sm *scs.SessionManager, subject echo.MiddlewareFunc) echo.Midd
 			return withSession(c)
 		}
 	}
+}
+
+// anonymousOutsideClients answers every request without a signed-in user
+// under /t/<slug>/ as the sign-in redirect or 401, before the slug is
+// resolved and whatever the method or route: a stranger learns nothing
+// about which clients exist (no 403 from the CSRF check, no 204 to OPTIONS,
+// no 404 for one and redirect for the other).
+func anonymousOutsideClients(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if rest, ok := strings.CutPrefix(c.Request().URL.Path, "/t/"); ok && rest != "" {
+			if _, signedIn := authz.SubjectFrom(c.Request().Context()); !signedIn {
+				return signInFirst(c)
+			}
+		}
+		return next(c)
+	}
+}
+
+// signInFirst is the answer to an anonymous request that needs a user, as
+// the authorizer gives it: a browser's page load is sent to the sign-in page
+// (303, ?next= the page), anything else gets 401.
+func signInFirst(c echo.Context) error {
+	req := c.Request()
+	browser := (req.Method == http.MethodGet || req.Method == http.MethodHead) &&
+		strings.Contains(req.Header.Get(echo.HeaderAccept), echo.MIMETextHTML)
+	if !browser {
+		return echo.NewHTTPError(http.StatusUnauthorized, "Please log in.")
+	}
+	return c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(req.URL.RequestURI()))
 }
 
 // isAsset reports whether path is a static file or a client's brand image.
@@ -231,25 +267,12 @@ func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// csrf protects every state-changing browser request with a per-browser token
-// (double-submit cookie, checked against the _csrf form field or the
-// X-CSRF-Token header) kept in the named cookie; the portal's has a name of
-// its own that says nothing about the platform. The API is exempt: it uses
-// keys, not cookies.
-func csrf(secure bool, cookie string) echo.MiddlewareFunc {
-	return middleware.CSRFWithConfig(middleware.CSRFConfig{
-		Skipper:        func(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/api/") },
-		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
-		CookieName:     cookie,
-		CookiePath:     "/",
-		CookieHTTPOnly: true,
-		CookieSecure:   secure,
-		CookieSameSite: http.SameSiteLaxMode,
-		ContextKey:     "csrf",
-		ErrorHandler: func(err error, c echo.Context) error {
-			return echo.NewHTTPError(http.StatusForbidden, "This form has expired. Go back, reload the page and try again.")
-		},
-	})
+// csrf protects every state-changing browser request with the synchronizer
+// token of its server-side session (web.CSRF), checked against the _csrf
+// form field or the X-CSRF-Token header; a cookie a third party planted
+// proves nothing. The API is exempt: it uses keys, not cookies.
+func csrf() echo.MiddlewareFunc {
+	return web.CSRF(func(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/api/") })
 }
 
 // consoleChrome fills the console frame for a request.
@@ -268,6 +291,6 @@ var sections = map[string]string{
 	"/": "home", "/clients/new": "home", "/clients": "home",
 	"/t/:slug/": "overview", "/t/:slug/users": "users", "/t/:slug/audit": "audit",
 	"/t/:slug/alerts": "alerts", "/t/:slug/alerts/:id": "alerts", "/t/:slug/policy": "policy",
-	"/t/:slug/endpoints": "endpoints", "/t/:slug/endpoints/:id": "endpoints", "/t/:slug/enrollment": "endpoints", "/t/:slug/channels": "policy", "/t/:slug/apikeys": "overview", "/t/:slug/domains": "domains", "/t/:slug/sla": "sla", "/t/:slug/branding": "branding", "/platform/policies": "policies",
+	"/t/:slug/endpoints": "endpoints", "/t/:slug/endpoints/:id": "endpoints", "/t/:slug/enrollment": "endpoints", "/t/:slug/channels": "policy", "/t/:slug/apikeys": "overview", "/t/:slug/domains": "domains", "/t/:slug/sla": "sla", "/t/:slug/branding": "branding", "/t/:slug/sso": "sso", "/platform/policies": "policies",
 	"/platform/staff": "staff", "/platform/audit": "platform-audit",
 }

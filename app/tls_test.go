@@ -121,8 +121,8 @@ func TestTLSEndToEnd(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("GET https://%s/login = %d, want 200", console, status)
 	}
-	if !secureCookie(header, "sb_csrf") {
-		t.Fatalf("console CSRF cookie under --tls is missing or not Secure: %q", header.Values("Set-Cookie"))
+	if !secureCookie(header, "sb_console") { // the sign-in form's session holds its CSRF token
+		t.Fatalf("console session cookie under --tls is missing or not Secure: %q", header.Values("Set-Cookie"))
 	}
 
 	// (c) Plain HTTP redirects to HTTPS, keeping host, path and query.

@@ -26,6 +26,8 @@ type Config struct {
 	DNS      DNS      `mapstructure:"dns"`
 	ACME     ACME     `mapstructure:"acme"`
 	Jobs     Jobs     `mapstructure:"jobs"`
+	SSO      SSO      `mapstructure:"sso"`
+	Security Security `mapstructure:"security"`
 }
 
 // Jobs configures background work.
@@ -36,6 +38,48 @@ type Jobs struct {
 	Timeout time.Duration `mapstructure:"timeout"`
 	// OutboxWorkers is how many tenants' outboxes one process drains at once.
 	OutboxWorkers int `mapstructure:"outbox_workers"`
+}
+
+// SSO configures single sign-on with OpenID Connect: staff on the console
+// through the MSP's own identity provider (Issuer empty: password only), and
+// what every client's portal sign-on (configured per client, in its own
+// schema) may do.
+type SSO struct {
+	Issuer       string `mapstructure:"issuer"`        // the IdP's issuer URL, as in its discovery document
+	ClientID     string `mapstructure:"client_id"`     // the console's client at the IdP
+	ClientSecret string `mapstructure:"client_secret"` // its secret
+	// ConsoleURL is the console's URL as browsers reach it; the redirect
+	// URL registered at the IdP is ConsoleURL + "/login/sso/callback".
+	// Empty: the scheme and console host of the request.
+	ConsoleURL string `mapstructure:"console_url"`
+	Label      string `mapstructure:"label"` // the button says "Sign in with <label>"
+	// RoleClaim names the ID token claim (a string or a list) that Roles
+	// maps, each "VALUE=ROLE" (owner, admin or technician; the highest
+	// matching role wins). Empty Roles: roles are managed in Switchboard
+	// only and sign-in never changes them.
+	RoleClaim string   `mapstructure:"role_claim"`
+	Roles     []string `mapstructure:"roles"`
+	// GrantClaim names the claim that Grants maps, each "VALUE=SLUG" (or
+	// "VALUE=*" for every client): the clients a technician may work in.
+	GrantClaim string   `mapstructure:"grant_claim"`
+	Grants     []string `mapstructure:"grants"`
+	// CreateUsers creates a staff user at the first sign-in of someone the
+	// role mapping gives a role (just-in-time); off, only existing users
+	// (matched by verified e-mail) can sign in.
+	CreateUsers bool `mapstructure:"create_users"`
+	// DisablePassword refuses password sign-in to staff users who have
+	// signed in with SSO.
+	DisablePassword bool `mapstructure:"disable_password"`
+	// MFAMethods are the "amr" values (RFC 8176) that count as a second
+	// factor done at the IdP.
+	MFAMethods []string `mapstructure:"mfa_methods"`
+	// SecretKey (base64 of 32 bytes) encrypts the client secrets of portal
+	// sign-on at rest (AES-256-GCM). Empty: they are stored unencrypted in
+	// the client's schema, and the settings page says so.
+	SecretKey string `mapstructure:"secret_key"`
+	// AllowInsecureIssuers accepts http:// issuers and issuers on loopback
+	// or private networks (for tests and labs only).
+	AllowInsecureIssuers bool `mapstructure:"allow_insecure_issuers"`
 }
 
 // DNS configures the lookups that verify custom domains.
@@ -164,6 +208,21 @@ var Defaults = map[string]any{
 	"jobs.timeout":                  "1m",
 	"jobs.outbox_workers":           4,
 	"log.level":                     "info",
+	"sso.issuer":                    "",
+	"sso.client_id":                 "",
+	"sso.client_secret":             "",
+	"sso.console_url":               "",
+	"sso.label":                     "single sign-on",
+	"sso.role_claim":                "groups",
+	"sso.roles":                     []string{},
+	"sso.grant_claim":               "groups",
+	"sso.grants":                    []string{},
+	"sso.create_users":              false,
+	"sso.disable_password":          false,
+	"sso.mfa_methods":               []string{"mfa", "otp", "hwk", "swk", "sc", "fpt", "face", "iris", "retina", "vbm", "pin"},
+	"sso.secret_key":                "",
+	"sso.allow_insecure_issuers":    false,
+	"security.require_mfa":          []string{"owner", "admin"},
 }
 
 // ErrInvalid marks configuration mistakes the user must fix.
@@ -214,6 +273,12 @@ func Load(file string, flags *pflag.FlagSet, flagKeys map[string]string) (*Confi
 	if len(c.Server.ConsoleHosts) == 1 && strings.Contains(c.Server.ConsoleHosts[0], ",") {
 		c.Server.ConsoleHosts = strings.Split(c.Server.ConsoleHosts[0], ",")
 	}
+	for _, list := range []*[]string{&c.SSO.Roles, &c.SSO.Grants, &c.SSO.MFAMethods} {
+		if len(*list) == 1 && strings.Contains((*list)[0], ",") {
+			*list = strings.Split((*list)[0], ",")
+		}
+	}
+	c.Security.normalize()
 	return &c, c.validate()
 }
 
@@ -312,6 +377,12 @@ func (c *Config) validate() error {
 		if u, err := url.Parse(c.ACME.DirectoryURL); err != nil || u.Scheme != "https" || u.Host == "" {
 			return fmt.Errorf("%w: acme.directory_url %q must be an https:// URL", ErrInvalid, c.ACME.DirectoryURL)
 		}
+	}
+	if err := c.SSO.validate(); err != nil {
+		return err
+	}
+	if err := c.Security.validate(); err != nil {
+		return err
 	}
 	if c.Database.URL == "" && c.Database.DataDir == "" {
 		return fmt.Errorf("%w: set database.url, or database.data_dir for the embedded database", ErrInvalid)

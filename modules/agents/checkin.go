@@ -3,7 +3,6 @@ package agents
 import (
 	"context"
 	"crypto/subtle"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -212,15 +211,17 @@ func (s *Service) refuseSuspended(ctx context.Context, tenantID, endpointID int6
 	if len(found) == 0 {
 		return invalid
 	}
-	var hash []byte
+	var ep struct{ CredentialHash []byte }
+	var res *gorm.DB
 	err = tenancy.Do(ctx, s.tenants.Scope(found[0]), func(tx *gorm.DB) error {
-		return tx.Raw(`SELECT credential_hash FROM endpoints WHERE id = ?`, endpointID).Row().Scan(&hash)
+		res = tx.Raw(`SELECT credential_hash FROM endpoints WHERE id = ?`, endpointID).Scan(&ep)
+		return res.Error
 	})
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && subtle.ConstantTimeCompare(hash, hashSecret(secret)) != 1) {
-		return invalid
-	}
 	if err != nil {
 		return fmt.Errorf("checking a suspended client's credential: %w", err)
+	}
+	if res.RowsAffected == 0 || subtle.ConstantTimeCompare(ep.CredentialHash, hashSecret(secret)) != 1 {
+		return invalid
 	}
 	return suspended
 }

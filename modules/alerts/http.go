@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -115,6 +116,17 @@ type SLAClock struct {
 	Breached             bool
 }
 
+// ByTime is a timeline in the order things happened, for reading. Events
+// are stored in id order, which is commit order: an entry written by a
+// delivery worker or a transaction that started earlier can carry an
+// earlier time than the entry before it. The SLA clocks replay the stored
+// order; people read the clock on the wall. Ties keep the stored order.
+func ByTime(events []Event) []Event {
+	out := slices.Clone(events)
+	slices.SortStableFunc(out, func(a, b Event) int { return a.At.Compare(b.At) })
+	return out
+}
+
 // SLASource computes the SLA panel of an alert from its timeline.
 type SLASource func(ctx context.Context, t tenancy.Tenant, a Alert, events []Event) (*SLAPanel, error)
 
@@ -131,7 +143,7 @@ func (s *Service) detailPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page := detailPage{Alert: a, Events: events, Waiting: Waiting(events)}
+	page := detailPage{Alert: a, Events: ByTime(events), Waiting: Waiting(events)}
 	if page.SLA, err = s.sla(c.Request().Context(), t, a, events); err != nil {
 		return err
 	}

@@ -66,7 +66,7 @@ func (s *Service) portalDetail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page := portalDetailPage{Alert: a, Timeline: ClientTimeline(events), Waiting: Waiting(events)}
+	page := portalDetailPage{Alert: a, Timeline: ClientTimeline(ByTime(events)), Waiting: Waiting(events)}
 	if page.SLA, err = s.sla(ctx, t, a, events); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -260,6 +261,9 @@ func (s *Service) Transition(ctx context.Context, t tenancy.Tenant, ids []int64,
 	actor := audit.OriginFrom(ctx).Actor
 	var changed []changedAlert
 	err := tenancy.Do(ctx, t, func(tx *gorm.DB) (err error) {
+		if err := requireAlerts(tx, ids); err != nil {
+			return err
+		}
 		if action == ActionWait || action == ActionResume {
 			changed, err = recordPause(ctx, tx, ids, action)
 			return err
@@ -281,6 +285,22 @@ func (s *Service) Transition(ctx context.Context, t tenancy.Tenant, ids []int64,
 		return publishChanged(tx, changed, action)
 	})
 	return len(changed), err
+}
+
+// requireAlerts fails with ErrNotFound unless every id names an alert of
+// the tenant: an action on an alert that does not exist is refused whole,
+// never reported as done to the ones that do.
+func requireAlerts(tx *gorm.DB, ids []int64) error {
+	var found []int64
+	if err := tx.Raw(`SELECT id FROM alerts WHERE id IN ?`, ids).Scan(&found).Error; err != nil {
+		return fmt.Errorf("finding alerts: %w", err)
+	}
+	for _, id := range ids {
+		if !slices.Contains(found, id) {
+			return fault.Newf(ErrNotFound, "No such alert: #%d.", id)
+		}
+	}
+	return nil
 }
 
 // changedAlert is an alert a transition changed.

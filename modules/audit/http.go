@@ -25,7 +25,9 @@ type logPage struct {
 	Scope   string // "client" or "platform"
 	Filter  filterForm
 	Entries []Entry
-	Export  string // query string of the current filter, for export links
+	// Export links of the current filter: whole URLs (a query string spliced
+	// into an href is escaped as data, "=" and all, and loses the filter).
+	ExportCSV, ExportNDJSON string
 }
 
 type filterForm struct {
@@ -95,6 +97,10 @@ func (s *Service) serveLog(c echo.Context, scope, fileStem, title string, list f
 	if err != nil {
 		return err
 	}
-	exportQuery := web.QueryString("action", ff.Action, "actor", ff.Actor, "q", ff.Text, "since", ff.Since, "until", ff.Until)
-	return web.Render(c, http.StatusOK, "console/audit.html", title, logPage{Scope: scope, Filter: ff, Entries: entries, Export: exportQuery})
+	export := func(format string) string {
+		return c.Request().URL.Path + "?" + web.QueryString("action", ff.Action, "actor", ff.Actor, "q", ff.Text,
+			"since", ff.Since, "until", ff.Until, "format", format)
+	}
+	return web.Render(c, http.StatusOK, "console/audit.html", title,
+		logPage{Scope: scope, Filter: ff, Entries: entries, ExportCSV: export(FormatCSV), ExportNDJSON: export(FormatNDJSON)})
 }

@@ -19,8 +19,8 @@ import (
 // ConsoleRoutes registers sign-in, the per-client users pages and the
 // platform's staff page.
 func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo, sm *scs.SessionManager) {
-	a.Route(e, http.MethodGet, "/login", authz.Public, s.loginForm)
-	a.Route(e, http.MethodPost, "/login", authz.Public, s.login(sm))
+	a.Route(e, http.MethodGet, "/login", authz.Public, s.loginForm, s.offerStaffSSO)
+	a.Route(e, http.MethodPost, "/login", authz.Public, s.login(sm), s.offerStaffSSO)
 	a.Route(e, http.MethodPost, "/logout", authz.ConsoleView, logout(sm))
 
 	v := consoleUsers
@@ -33,15 +33,16 @@ func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo, sm *scs.Sessi
 	a.Route(e, http.MethodGet, "/platform/staff", authz.PlatformManage, s.staffPage)
 	a.Route(e, http.MethodPost, "/platform/staff", authz.PlatformManage, s.createStaff)
 	a.Route(e, http.MethodPost, "/platform/staff/:email/grant", authz.PlatformManage, s.changeGrant)
-	a.Route(e, http.MethodPost, "/platform/staff/:email/disable", authz.PlatformManage, s.staffAction("disable"))
-	a.Route(e, http.MethodPost, "/platform/staff/:email/enable", authz.PlatformManage, s.staffAction("enable"))
-	a.Route(e, http.MethodPost, "/platform/staff/:email/reset-password", authz.PlatformManage, s.staffAction("reset"))
-	a.Route(e, http.MethodPost, "/platform/staff/:email/revoke-sessions", authz.PlatformManage, s.staffAction("revoke"))
+	a.Route(e, http.MethodPost, "/platform/staff/:email/disable", authz.PlatformManage, s.staffAction("disable", sm))
+	a.Route(e, http.MethodPost, "/platform/staff/:email/enable", authz.PlatformManage, s.staffAction("enable", sm))
+	a.Route(e, http.MethodPost, "/platform/staff/:email/reset-password", authz.PlatformManage, s.staffAction("reset", sm))
+	a.Route(e, http.MethodPost, "/platform/staff/:email/revoke-sessions", authz.PlatformManage, s.staffAction("revoke", sm))
 }
 
 type loginForm struct {
 	Email string
 	Next  string
+	SSO   *SSOButton // "Sign in with …", when single sign-on is set up here
 }
 
 func (s *Service) loginForm(c echo.Context) error { return signInForm(c, "public/login.html") }
@@ -49,9 +50,9 @@ func (s *Service) loginForm(c echo.Context) error { return signInForm(c, "public
 // signInForm shows a sign-in form, or sends a signed-in visitor on.
 func signInForm(c echo.Context, template string) error {
 	if _, ok := authz.SubjectFrom(c.Request().Context()); ok {
-		return c.Redirect(http.StatusSeeOther, safeNext(c.QueryParam("next")))
+		return c.Redirect(http.StatusSeeOther, web.LocalPath(c.QueryParam("next")))
 	}
-	return web.Render(c, http.StatusOK, template, "Sign in", loginForm{Next: safeNext(c.QueryParam("next"))})
+	return web.Render(c, http.StatusOK, template, "Sign in", loginForm{Next: web.LocalPath(c.QueryParam("next")), SSO: ssoButtonOf(c)})
 }
 
 func (s *Service) login(sm *scs.SessionManager) echo.HandlerFunc {
@@ -70,7 +71,7 @@ func (s *Service) login(sm *scs.SessionManager) echo.HandlerFunc {
 // 429 + Retry-After or 401 and the same words for every refusal.
 func signIn(template string, attempt func(c echo.Context, email, password string) error) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		f := loginForm{Email: strings.TrimSpace(c.FormValue("email")), Next: safeNext(c.FormValue("next"))}
+		f := loginForm{Email: strings.TrimSpace(c.FormValue("email")), Next: web.LocalPath(c.FormValue("next")), SSO: ssoButtonOf(c)}
 		err := attempt(c, f.Email, c.FormValue("password"))
 		var throttled *ThrottledError
 		switch {
@@ -96,14 +97,6 @@ func logout(sm *scs.SessionManager) echo.HandlerFunc {
 		}
 		return c.Redirect(http.StatusSeeOther, "/login")
 	}
-}
-
-// safeNext keeps post-login redirects on this site.
-func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
-		return "/"
-	}
-	return next
 }
 
 // clientUsersPage is what the users page shows.
@@ -174,9 +167,19 @@ func (s *Service) clientUserAction(v usersView, action string) echo.HandlerFunc 
 		ctx := c.Request().Context()
 		t, _ := tenancy.FromContext(ctx)
 		email := c.Param("email")
-		if me, ok := authz.SubjectFrom(ctx); ok && !me.Staff && action == "disable" && strings.EqualFold(me.Email, email) {
-			return s.renderClientUsers(c, v, http.StatusBadRequest, clientUsersPage{Form: ClientInput{Role: RoleClientUser}},
-				"You cannot disable your own account; ask another admin.")
+		// A client's admin manages the others: their own account is not
+		// theirs to disable, and their own password is not reset here (a
+		// reset ends every session, and is audited as the admin's act on
+		// someone else).
+		if me, ok := authz.SubjectFrom(ctx); ok && !me.Staff && sameEmail(me.Email, email) {
+			switch action {
+			case "disable":
+				return s.renderClientUsers(c, v, http.StatusBadRequest, clientUsersPage{Form: ClientInput{Role: RoleClientUser}},
+					"You cannot disable your own account; ask another admin.")
+			case "reset":
+				return s.renderClientUsers(c, v, http.StatusBadRequest, clientUsersPage{Form: ClientInput{Role: RoleClientUser}},
+					"You cannot reset your own password here; ask another admin.")
+			}
 		}
 		var err error
 		var password, flash string
@@ -283,7 +286,14 @@ func (s *Service) changeGrant(c echo.Context) error {
 	return web.RedirectFlash(c, "/platform/staff", "Access of "+in.Email+" updated.")
 }
 
-func (s *Service) staffAction(action string) echo.HandlerFunc {
+// sameEmail reports whether a and b name the same account.
+func sameEmail(a, b string) bool {
+	na, errA := NormalizeEmail(a)
+	nb, errB := NormalizeEmail(b)
+	return errA == nil && errB == nil && na == nb
+}
+
+func (s *Service) staffAction(action string, sm *scs.SessionManager) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
 		email := c.Param("email")
@@ -314,6 +324,13 @@ func (s *Service) staffAction(action string) echo.HandlerFunc {
 		}
 		if err != nil {
 			return err
+		}
+		if me, _ := authz.SubjectFrom(ctx); action != "enable" && sameEmail(me.Email, email) {
+			// The audit entry says every session ended: this one too, now,
+			// rather than when its next request is refused.
+			if err := sm.Destroy(ctx); err != nil {
+				return fmt.Errorf("ending the current session: %w", err)
+			}
 		}
 		if password != "" {
 			return s.renderStaff(c, http.StatusOK, staffPage{Form: StaffInput{Role: RoleTechnician, Scope: ScopeAll}, Password: password, Email: email}, "")

@@ -21,12 +21,12 @@ func (s *Service) AuthenticateStaff(ctx context.Context, email, password, ip str
 		e = "invalid" // still count the attempt against the IP
 	}
 	var u StaffUser
-	err = s.throttledAttempt(ctx, accountKey(e), ip, func(tx *gorm.DB) (bool, error) {
+	err = s.throttledAttempt(ctx, accountKey(e), ipKey(consoleSurface, ip), func(tx *gorm.DB) (bool, error) {
 		lookup := tx.Where("email = ?", e).Take(&u).Error
 		if lookup != nil && !errors.Is(lookup, gorm.ErrRecordNotFound) {
 			return false, fmt.Errorf("reading staff user: %w", lookup)
 		}
-		if !passwordMatches(u.PasswordHash, lookup == nil, password) || u.DisabledAt != nil {
+		if !passwordMatches(u.PasswordHash, lookup == nil, password) || u.DisabledAt != nil || s.staffPasswordRefused(u) {
 			return false, nil
 		}
 		if err := tx.Exec(`UPDATE control.staff_users SET last_login_at = now() WHERE id = ?`, u.ID).Error; err != nil {
@@ -49,14 +49,15 @@ func (s *Service) AuthenticateStaff(ctx context.Context, email, password, ip str
 // limit while each one is being hashed. It answers *ThrottledError while the
 // account or the IP is blocked; otherwise verify says whether the password
 // was right (a false counts a failure against both and answers ErrBadLogin;
-// a true clears the account's failures).
-func (s *Service) throttledAttempt(ctx context.Context, account, ip string, verify func(ctl *gorm.DB) (bool, error)) error {
+// a true clears the account's failures). ipCounter is the client address's
+// key on the surface signed in to (ipKey).
+func (s *Service) throttledAttempt(ctx context.Context, account, ipCounter string, verify func(ctl *gorm.DB) (bool, error)) error {
 	var outcome error
 	err := s.cluster.ControlDB().WithContext(ctx).Transaction(func(ctl *gorm.DB) error {
 		if err := ctl.Exec(`SELECT pg_advisory_xact_lock(hashtext(?))`, account).Error; err != nil {
 			return fmt.Errorf("locking login throttle: %w", err)
 		}
-		if wait, err := blocked(ctx, ctl, account, ipKey(ip)); err != nil {
+		if wait, err := blocked(ctx, ctl, account, ipCounter); err != nil {
 			return err
 		} else if wait > 0 {
 			outcome = &ThrottledError{RetryAfter: wait}
@@ -72,7 +73,7 @@ func (s *Service) throttledAttempt(ctx context.Context, account, ip string, veri
 		if err := recordFailure(ctx, ctl, account, accountLimit); err != nil {
 			return err
 		}
-		if err := recordFailure(ctx, ctl, ipKey(ip), ipLimit); err != nil {
+		if err := recordFailure(ctx, ctl, ipCounter, ipLimit); err != nil {
 			return err
 		}
 		outcome = ErrBadLogin

@@ -26,8 +26,14 @@ type StaffUser struct {
 	UpdatedAt    time.Time  `gorm:"column:updated_at" json:"updated_at"`
 	// SessionsNotBefore voids every session started earlier.
 	SessionsNotBefore time.Time `gorm:"column:sessions_not_before" json:"-"`
-	TenantIDs         []int64   `gorm:"-" json:"tenant_ids"`
-	TenantSlugs       []string  `gorm:"-" json:"tenants"`
+	// SSOIssuer and SSOSubject bind the user to their account at the
+	// identity provider after their first single sign-on (nil: never).
+	SSOIssuer  *string `gorm:"column:sso_issuer" json:"-"`
+	SSOSubject *string `gorm:"column:sso_subject" json:"-"`
+	// TimeZone is the IANA zone the console shows this user's times in.
+	TimeZone    string   `gorm:"column:time_zone" json:"time_zone"`
+	TenantIDs   []int64  `gorm:"-" json:"tenant_ids"`
+	TenantSlugs []string `gorm:"-" json:"tenants"`
 }
 
 // TableName maps StaffUser to the control plane.
@@ -47,6 +53,10 @@ type ClientUser struct {
 	LastLoginAt  *time.Time `gorm:"column:last_login_at" json:"last_login_at,omitempty"`
 	CreatedAt    time.Time  `gorm:"column:created_at" json:"created_at"`
 	UpdatedAt    time.Time  `gorm:"column:updated_at" json:"updated_at"`
+	// SSOIssuer and SSOSubject bind the user to their account at the
+	// client's identity provider after their first portal single sign-on.
+	SSOIssuer  *string `gorm:"column:sso_issuer" json:"-"`
+	SSOSubject *string `gorm:"column:sso_subject" json:"-"`
 }
 
 // TableName is unqualified: the tenant's search_path picks the schema.

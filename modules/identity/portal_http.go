@@ -13,8 +13,8 @@ import (
 // PortalRoutes registers sign-in and sign-out on a client's portal, and the
 // page where the client's admins manage their own users.
 func (s *Service) PortalRoutes(a *authz.Authorizer, e *echo.Echo, sm *scs.SessionManager) {
-	a.Route(e, http.MethodGet, "/login", authz.Public, s.portalLoginForm)
-	a.Route(e, http.MethodPost, "/login", authz.Public, s.portalLogin(sm))
+	a.Route(e, http.MethodGet, "/login", authz.Public, s.portalLoginForm, s.offerPortalSSO)
+	a.Route(e, http.MethodPost, "/login", authz.Public, s.portalLogin(sm), s.offerPortalSSO)
 	a.Route(e, http.MethodPost, "/logout", authz.PortalView, logout(sm))
 
 	v := portalUsers

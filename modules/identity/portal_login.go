@@ -24,7 +24,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, t tenancy.Tenant, emai
 	}
 	var u ClientUser
 	account := accountKey("client:" + strconv.FormatInt(t.ID, 10) + ":" + e)
-	err = s.throttledAttempt(ctx, account, ip, func(*gorm.DB) (ok bool, err error) {
+	err = s.throttledAttempt(ctx, account, ipKey(portalSurface(t.ID), ip), func(*gorm.DB) (ok bool, err error) {
 		err = tenancy.Do(ctx, t, func(tx *gorm.DB) error {
 			lookup := tx.Where("email = ?", e).Take(&u).Error
 			if lookup != nil && !errors.Is(lookup, gorm.ErrRecordNotFound) {

@@ -36,7 +36,10 @@ func StartClientSession(ctx context.Context, sm *scs.SessionManager, t tenancy.T
 
 // ClientSubjectLoader loads the portal session's user into the request
 // context. Sessions are honoured only on the portal of the user's own
-// tenant, and a user disabled meanwhile loses the session.
+// tenant, and a user disabled meanwhile loses the session, as does every
+// session started before the user's record last changed (a password reset):
+// a request in flight during the reset writes its session back afterwards,
+// and that session must not live on.
 func (s *Service) ClientSubjectLoader(sm *scs.SessionManager) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -46,7 +49,7 @@ func (s *Service) ClientSubjectLoader(sm *scs.SessionManager) echo.MiddlewareFun
 			if key := sm.GetString(ctx, subjectKey); key != "" && ok && tenancy.Via(ctx) == tenancy.ViaHost {
 				u, err := s.clientFromSubject(ctx, t, key)
 				switch {
-				case err == nil && u.DisabledAt == nil:
+				case err == nil && u.DisabledAt == nil && sm.GetInt64(ctx, startedKey) > u.UpdatedAt.UnixMicro():
 					ctx = authz.WithSubject(ctx, authz.Subject{Key: key, Role: u.Role, TenantID: t.ID, Email: u.Email})
 					ctx = audit.WithOrigin(ctx, audit.Origin{Actor: u.Email, ClientIP: c.RealIP()})
 				case err == nil || errors.Is(err, ErrNotFound):
@@ -74,7 +77,7 @@ func (s *Service) clientFromSubject(ctx context.Context, t tenancy.Tenant, key s
 	}
 	var u ClientUser
 	err = tenancy.Do(ctx, t, func(tx *gorm.DB) error {
-		return tx.Select("id", "email", "name", "role", "disabled_at").Where("id = ?", id).Take(&u).Error
+		return tx.Select("id", "email", "name", "role", "disabled_at", "updated_at").Where("id = ?", id).Take(&u).Error
 	})
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return ClientUser{}, ErrNotFound

@@ -22,14 +22,22 @@ type Service struct {
 	cluster *tenancy.Cluster
 	tenants *tenants.Service
 	log     *slog.Logger
+	sso     *ssoRuntime // single sign-on (sso.go); never nil
 }
 
+// Option configures a Service at construction.
+type Option func(*Service)
+
 // NewService returns the identity service.
-func NewService(cluster *tenancy.Cluster, tenantSvc *tenants.Service, log *slog.Logger) *Service {
+func NewService(cluster *tenancy.Cluster, tenantSvc *tenants.Service, log *slog.Logger, opts ...Option) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{cluster: cluster, tenants: tenantSvc, log: log}
+	s := &Service{cluster: cluster, tenants: tenantSvc, log: log, sso: newSSORuntime(SSOOptions{})}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 func (s *Service) root(ctx context.Context) *gorm.DB { return s.cluster.ControlDB().WithContext(ctx) }

@@ -16,6 +16,7 @@ import (
 
 	"switchboard/modules/audit"
 	"switchboard/platform/authz"
+	"switchboard/platform/humane"
 	"switchboard/platform/tenancy"
 	"switchboard/platform/web"
 )
@@ -62,12 +63,18 @@ func StartStaffSession(ctx context.Context, sm *scs.SessionManager, u StaffUser)
 	return startSession(ctx, sm, u.Subject())
 }
 
-// startSession renews the token (never keeping one from before a login) and
-// records who signed in and when.
+// startSession renews the session token and the CSRF token (never keeping
+// either from before a login) and records who signed in and when.
 func startSession(ctx context.Context, sm *scs.SessionManager, subject string) error {
 	if err := sm.RenewToken(ctx); err != nil {
 		return fmt.Errorf("renewing session: %w", err)
 	}
+	// Nothing from before this sign-in carries over (a second factor
+	// proved by whoever signed in earlier in this browser, above all).
+	if err := sm.Clear(ctx); err != nil {
+		return fmt.Errorf("clearing session: %w", err)
+	}
+	web.RenewCSRF(ctx, sm)
 	sm.Put(ctx, subjectKey, subject)
 	sm.Put(ctx, startedKey, time.Now().UnixMicro())
 	return nil
@@ -87,7 +94,14 @@ func (s *Service) StaffSubject(sm *scs.SessionManager) echo.MiddlewareFunc {
 					u, err := s.staffFromSubject(ctx, key)
 					switch {
 					case err == nil && u.DisabledAt == nil && sm.GetInt64(ctx, startedKey) > u.SessionsNotBefore.UnixMicro():
+						// A user with a second factor is signed in once the session proved it (mfa.go).
+						if pending, err := s.secondFactorPending(ctx, sm, u); err != nil {
+							return err
+						} else if pending {
+							break
+						}
 						ctx = authz.WithSubject(ctx, authz.Subject{Key: key, Role: u.Role, Staff: true, Email: u.Email})
+						ctx = web.WithZone(ctx, humane.Zone(u.TimeZone))
 						ctx = audit.WithOrigin(ctx, audit.Origin{Actor: u.Email, ClientIP: c.RealIP()})
 					case err == nil || errors.Is(err, ErrNotFound):
 						_ = sm.Destroy(ctx)
@@ -109,7 +123,7 @@ func (s *Service) staffFromSubject(ctx context.Context, key string) (StaffUser, 
 		return StaffUser{}, ErrNotFound
 	}
 	var u StaffUser
-	err = s.root(ctx).Select("id", "email", "role", "disabled_at", "sessions_not_before").Where("id = ?", id).Take(&u).Error
+	err = s.root(ctx).Select("id", "email", "role", "disabled_at", "sessions_not_before", "time_zone").Where("id = ?", id).Take(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return StaffUser{}, ErrNotFound
 	}

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -19,7 +20,17 @@ var (
 )
 
 func accountKey(email string) string { return "account:" + email }
-func ipKey(ip string) string         { return "ip:" + ip }
+
+// ipKey counts an IP's failures on one sign-in surface only ("console", or
+// "portal:<tenant id>"): failures against one client's portal, or a crowd
+// behind one address failing there, never lock the console or any other
+// portal for that address. Per-account limits are separate and unchanged.
+func ipKey(surface, ip string) string { return "ip:" + surface + ":" + ip }
+
+// Sign-in surfaces, for ipKey.
+const consoleSurface = "console"
+
+func portalSurface(tenantID int64) string { return "portal:" + strconv.FormatInt(tenantID, 10) }
 
 // blocked returns how long until every key is unblocked (0: none blocked).
 func blocked(ctx context.Context, db *gorm.DB, keys ...string) (time.Duration, error) {

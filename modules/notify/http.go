@@ -63,8 +63,13 @@ func (s *Service) createChannel(c echo.Context) error {
 
 func (s *Service) deleteChannel(c echo.Context) error {
 	t, _ := tenancy.FromContext(c.Request().Context())
-	// Deleting twice is harmless: the channel is gone either way.
-	if err := s.Delete(c.Request().Context(), t, c.Param("name")); err != nil && !errors.Is(err, ErrNotFound) {
+	// A channel that does not exist (or no longer does) is a 404: saying
+	// "deleted" about nothing would hide a mistyped or stale name.
+	err := s.Delete(c.Request().Context(), t, c.Param("name"))
+	if errors.Is(err, ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "This client has no such channel.")
+	}
+	if err != nil {
 		return err
 	}
 	return web.RedirectFlash(c, "/t/"+t.Slug+"/channels", "Channel "+c.Param("name")+" deleted.")

@@ -403,11 +403,13 @@ func (s *Service) ClearOverride(ctx context.Context, t tenancy.Tenant, key strin
 	})
 }
 
-// SetExclusion excludes (or re-includes) one endpoint from an item.
+// SetExclusion excludes (or re-includes) one endpoint from an item: a
+// global one or one of the tenant's own; any other key is ErrNotFound.
 func (s *Service) SetExclusion(ctx context.Context, t tenancy.Tenant, key, hostname string, exclude bool) error {
-	if g, ok, err := s.global(ctx, key); err != nil {
+	g, global, err := s.global(ctx, key)
+	if err != nil {
 		return err
-	} else if ok && g.Locked {
+	} else if global && g.Locked {
 		return fmt.Errorf("%w (%s)", ErrLocked, key)
 	}
 	if hostname == "" || len(hostname) > 253 {
@@ -415,6 +417,15 @@ func (s *Service) SetExclusion(ctx context.Context, t tenancy.Tenant, key, hostn
 	}
 	defer s.forget(t)
 	return tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		if !global {
+			var own int64
+			if err := tx.Raw(`SELECT count(*) FROM policy_items WHERE key = ?`, key).Scan(&own).Error; err != nil {
+				return fmt.Errorf("finding policy item %s: %w", key, err)
+			}
+			if own == 0 {
+				return fault.Newf(ErrNotFound, "%s", key)
+			}
+		}
 		q := `INSERT INTO policy_exclusions (key, hostname) VALUES (?, ?) ON CONFLICT DO NOTHING`
 		action := "policy.endpoint_excluded"
 		if !exclude {

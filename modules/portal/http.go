@@ -26,7 +26,7 @@ type homePage struct {
 	Alerts    []alerts.Alert
 	Endpoints []agents.Endpoint
 	Online    int
-	SLA       slas.Report
+	SLA       slas.Report // this month, open overdue alerts counted as missed (slas.Reports.Current)
 }
 
 func (s *Service) home(c echo.Context) error {
@@ -51,7 +51,7 @@ func (s *Service) home(c echo.Context) error {
 			p.Online++
 		}
 	}
-	if p.SLA, err = s.reports.Month(ctx, t, s.now()); err != nil {
+	if p.SLA, err = s.reports.Current(ctx, t, s.now()); err != nil {
 		return err
 	}
 	return web.Render(c, http.StatusOK, "portal/home.html", "Overview", p)

@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"gorm.io/gorm"
 
 	"switchboard/modules/agents"
 	"switchboard/modules/alerts"
 	"switchboard/modules/slas"
 	"switchboard/platform/authz"
+	"switchboard/platform/humane"
 	"switchboard/platform/tenancy"
 	"switchboard/platform/web"
 )
@@ -38,8 +40,10 @@ func NewService(al *alerts.Service, ag *agents.Service, rep *slas.Reports, brand
 }
 
 // Chrome fills the portal frame: the tenant's brand, who is signed in, the
-// CSRF token and the active section. A branding failure falls back to the
-// tenant's name on neutral colours rather than failing the page.
+// CSRF token, the active section and the client's time zone, in which every
+// time on its portal is shown. A branding or settings failure falls back to
+// the tenant's name on neutral colours, and to UTC, rather than failing the
+// page.
 func (s *Service) Chrome(c echo.Context) web.Chrome {
 	ctx := c.Request().Context()
 	sub, _ := authz.SubjectFrom(ctx)
@@ -54,7 +58,28 @@ func (s *Service) Chrome(c echo.Context) web.Chrome {
 		b = web.Brand{Name: t.Name}
 	}
 	ch.Brand = &b
+	zone, err := clientZone(ctx, t)
+	if err != nil {
+		s.log.ErrorContext(ctx, "loading the client's time zone", "tenant", t.Slug, "err", err)
+	}
+	ch.Zone = zone
 	return ch
+}
+
+// clientZone is the client's time zone setting (the tenant's "timezone"
+// setting, e.g. America/New_York; UTC when unset or not a zone). The
+// settings table is the tenants module's, which has no reader for one
+// setting yet: this is that reader, one indexed row, until client settings
+// get their own service.
+func clientZone(ctx context.Context, t tenancy.Tenant) (*time.Location, error) {
+	var name string
+	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		return tx.Raw(`SELECT value FROM settings WHERE key = 'timezone'`).Scan(&name).Error
+	})
+	if err != nil {
+		return time.UTC, err
+	}
+	return humane.Zone(name), nil
 }
 
 // section highlights the portal's navigation item for a route.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -46,6 +47,12 @@ func TestChrome(t *testing.T) {
 			}
 			if ch.User != "it@acme.example" || ch.Section != "alerts" {
 				t.Errorf("chrome = %+v, want the user and the alerts section", ch)
+			}
+			// No database here: the client's settings cannot be read, and
+			// its times are shown in UTC (named so on the page) rather than
+			// failing the page.
+			if ch.Zone != time.UTC {
+				t.Errorf("zone = %v, want UTC when the settings cannot be read", ch.Zone)
 			}
 		})
 	}

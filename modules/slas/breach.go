@@ -13,6 +13,7 @@ import (
 
 	"switchboard/modules/alerts"
 	"switchboard/modules/policies"
+	"switchboard/platform/humane"
 	"switchboard/platform/jobs"
 	"switchboard/platform/outbox"
 	"switchboard/platform/tenancy"
@@ -309,9 +310,10 @@ func (w *deadlineWorker) Work(ctx context.Context, job *river.Job[deadlineArgs])
 			return nil // recorded once
 		}
 	}
-	body := fmt.Sprintf("%s target %s missed", args.Clock, c.Target)
+	// The body is read on the timeline by people: "4 h", not Go's "4h0m0s".
+	body := fmt.Sprintf("%s target %s missed", args.Clock, humane.Duration(c.Target))
 	if args.Level == "warning" {
-		body = fmt.Sprintf("%s clock at %.0f%% of its %s target", args.Clock, sla.WarnAt*100, c.Target)
+		body = fmt.Sprintf("%s clock at %.0f%% of its %s target", args.Clock, sla.WarnAt*100, humane.Duration(c.Target))
 	}
 	reached := Reached{AlertID: a.ID, Clock: args.Clock, Level: Level(args.Level), FirstSeenAt: a.FirstSeenAt}
 	if err := b.alerts.AddEvent(ctx, t, a.ID, kind, "sla", body, reached); err != nil {

@@ -25,7 +25,7 @@ func (r *Reports) page(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rep, err := r.Month(c.Request().Context(), t, month)
+	rep, err := r.pageReport(c, t, month)
 	if err != nil {
 		return err
 	}
@@ -38,8 +38,7 @@ func (r *Reports) page(c echo.Context) error {
 	} else if f := c.QueryParam("format"); f != "" {
 		return echo.NewHTTPError(http.StatusBadRequest, "format must be csv")
 	}
-	return web.Render(c, http.StatusOK, "console/sla.html", "SLA · "+t.Name, map[string]any{
-		"Report": rep, "Prev": rep.Month.AddDate(0, -1, 0).Format("2006-01"), "Next": rep.Month.AddDate(0, 1, 0).Format("2006-01")})
+	return web.Render(c, http.StatusOK, "console/sla.html", "SLA · "+t.Name, r.pageData(rep))
 }
 
 // PortalRoutes registers the client's own SLA report (HTML and CSV) on its portal.
@@ -50,7 +49,7 @@ func (r *Reports) PortalRoutes(a *authz.Authorizer, e *echo.Echo) {
 		if err != nil {
 			return err
 		}
-		rep, err := r.Month(c.Request().Context(), t, month)
+		rep, err := r.pageReport(c, t, month)
 		if err != nil {
 			return err
 		}
@@ -65,9 +64,28 @@ func (r *Reports) PortalRoutes(a *authz.Authorizer, e *echo.Echo) {
 		default:
 			return echo.NewHTTPError(http.StatusBadRequest, "format must be csv")
 		}
-		return web.Render(c, http.StatusOK, "portal/sla.html", "Service levels", map[string]any{
-			"Report": rep, "Prev": rep.Month.AddDate(0, -1, 0).Format("2006-01"), "Next": rep.Month.AddDate(0, 1, 0).Format("2006-01")})
+		return web.Render(c, http.StatusOK, "portal/sla.html", "Service levels", r.pageData(rep))
 	})
+}
+
+// pageReport is the report a page or export shows for month. The month
+// under way as a page is Current, as the client's home shows it: an alert
+// overdue since an earlier month counts as missed and is named, so the
+// report and the home agree. The CSV, one row per alert opened in the
+// month, and past months are the plain monthly report.
+func (r *Reports) pageReport(c echo.Context, t tenancy.Tenant, month time.Time) (Report, error) {
+	if c.QueryParam("format") == "" && month.UTC().Format("2006-01") == r.now().UTC().Format("2006-01") {
+		return r.Current(c.Request().Context(), t, month)
+	}
+	return r.Month(c.Request().Context(), t, month)
+}
+
+// pageData is what both report pages show: the report, its neighbours and
+// whether it is the month under way ("no alert decided yet this month"
+// rather than "in this month").
+func (r *Reports) pageData(rep Report) map[string]any {
+	return map[string]any{"Report": rep, "Current": rep.Month.Format("2006-01") == r.now().UTC().Format("2006-01"),
+		"Prev": rep.Month.AddDate(0, -1, 0).Format("2006-01"), "Next": rep.Month.AddDate(0, 1, 0).Format("2006-01")}
 }
 
 // MonthOf reads a report's ?month=YYYY-MM (empty: this month); a malformed

@@ -51,11 +51,18 @@ type Row struct {
 type Outcome struct {
 	Decided int
 	Met     int
+	Timed   int // stopped clocks, whose business times make Mean and Median
 	Mean    time.Duration
 	Median  time.Duration
 }
 
-// Percent is the share of decided alerts that met the target (100 when none).
+// Measured reports whether any alert has an outcome on this clock. Pages
+// show "—" with a reason when none has: Percent's 100 would claim a
+// perfect month that measured nothing.
+func (o Outcome) Measured() bool { return o.Decided > 0 }
+
+// Percent is the share of decided alerts that met the target (100 when
+// none, so the rollups' arithmetic stays simple; pages check Measured).
 func (o Outcome) Percent() float64 {
 	if o.Decided == 0 {
 		return 100
@@ -72,6 +79,10 @@ type Report struct {
 	Breaches   []Row // alerts that missed either target
 	Rows       []Row
 	Origin     string
+	// Overdue are the open alerts past a target now, whichever month they
+	// were opened in, and Carried those of them opened before the month
+	// (the month's own are among Breaches); only Current fills them.
+	Overdue, Carried []Row
 }
 
 // Month builds the report for the calendar month containing month (UTC
@@ -110,8 +121,76 @@ func (r *Reports) Month(ctx context.Context, t tenancy.Tenant, month time.Time) 
 		}
 	}
 	rep.Alerts = len(list)
+	rep.Response.Timed, rep.Resolution.Timed = len(respTimes), len(resTimes)
 	rep.Response.Mean, rep.Response.Median = meanMedian(respTimes)
 	rep.Resolution.Mean, rep.Resolution.Median = meanMedian(resTimes)
+	return rep, nil
+}
+
+// overdueLimit bounds how many open alerts from earlier months Current
+// replays: each is one read of its timeline, and a client with more open
+// alerts than this has a backlog the page shows anyway.
+const overdueLimit = 200
+
+// Current is the report of the month containing now as the client's home
+// shows it: how the MSP is doing now. The monthly report measures the
+// alerts opened in its month, so an alert opened last month and still open
+// past its target counts against no month, and the home would read "100 %
+// answered in time" with a critical alert overdue. Current counts every
+// such alert as missed as well (its outcome is decided: the target has
+// passed, whatever happens next), and lists every open overdue alert in
+// Overdue so the page names it plainly. Alerts opened this month are
+// already counted by the month's tally, a breached clock as a miss.
+func (r *Reports) Current(ctx context.Context, t tenancy.Tenant, now time.Time) (Report, error) {
+	rep, err := r.Month(ctx, t, now)
+	if err != nil || rep.Origin == "" {
+		return rep, err
+	}
+	eff, err := r.policies.Effective(ctx, t)
+	if err != nil {
+		return Report{}, err
+	}
+	sla, _, ok := eff.SLA()
+	if !ok {
+		return rep, nil
+	}
+	mine := map[int64]bool{}
+	for _, row := range rep.Rows {
+		mine[row.Alert.ID] = true
+		if row.Alert.Open() && (row.Response.Breached || row.Resolution.Breached) {
+			rep.Overdue = append(rep.Overdue, row)
+		}
+	}
+	ids, err := r.alerts.OpenIDs(ctx, t)
+	if err != nil {
+		return Report{}, err
+	}
+	replayed := 0
+	for _, id := range ids {
+		if mine[id] || replayed == overdueLimit {
+			continue
+		}
+		replayed++
+		a, events, err := r.alerts.Get(ctx, t, id)
+		if err != nil {
+			return Report{}, err
+		}
+		st, err := Compute(events, a.Severity, sla, r.now())
+		if err != nil {
+			return Report{}, fmt.Errorf("alert %d: %w", a.ID, err)
+		}
+		if st.Response.Breached {
+			rep.Response.Decided++
+		}
+		if st.Resolution.Breached {
+			rep.Resolution.Decided++
+		}
+		if st.Response.Breached || st.Resolution.Breached {
+			row := Row{Alert: a, Response: st.Response, Resolution: st.Resolution}
+			rep.Overdue = append(rep.Overdue, row)
+			rep.Carried = append(rep.Carried, row)
+		}
+	}
 	return rep, nil
 }
 

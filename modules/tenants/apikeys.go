@@ -49,19 +49,35 @@ func (s *Service) CreateAPIKey(ctx context.Context, slug, name string) (APIKey, 
 	return k, plain, nil
 }
 
-// RevokeAPIKey revokes the tenant's key whose prefix (as listed) matches.
+// ErrAPIKeyRevoked is RevokeAPIKey's answer for a key of the tenant that was
+// revoked before: there is no live key, as for an unknown prefix, but the
+// key is dead, which a form may say (revoking twice is harmless).
+var ErrAPIKeyRevoked = fault.Kind(fault.NotFound, "API key already revoked")
+
+// RevokeAPIKey revokes the tenant's key whose prefix (as listed) matches. A
+// prefix that names no key of this tenant, another tenant's included, is
+// ErrNotFound, and a key revoked before is ErrAPIKeyRevoked, so nobody is
+// told a key was just revoked while it still works or never existed.
 func (s *Service) RevokeAPIKey(ctx context.Context, slug, prefix string) error {
 	t, err := s.Get(ctx, slug)
 	if err != nil {
 		return err
 	}
 	return s.root(ctx).Transaction(func(tx *gorm.DB) error {
+		var states []bool // revoked, per key of this tenant with the prefix
+		if err := tx.Raw(`SELECT revoked_at IS NOT NULL FROM control.api_keys WHERE tenant_id = ? AND prefix = ? FOR UPDATE`,
+			t.ID, prefix).Scan(&states).Error; err != nil {
+			return fmt.Errorf("finding API key: %w", err)
+		}
+		if len(states) == 0 {
+			return fault.Newf(ErrNotFound, "no live API key %q for %s", prefix, slug)
+		}
 		res := tx.Exec(`UPDATE control.api_keys SET revoked_at = now() WHERE tenant_id = ? AND prefix = ? AND revoked_at IS NULL`, t.ID, prefix)
 		if res.Error != nil {
 			return fmt.Errorf("revoking API key: %w", res.Error)
 		}
 		if res.RowsAffected == 0 {
-			return fault.Newf(ErrNotFound, "no live API key %q for %s", prefix, slug)
+			return fault.Newf(ErrAPIKeyRevoked, "no live API key %q for %s", prefix, slug)
 		}
 		return audit.RecordPlatform(ctx, tx, "apikey.revoked", slug, prefix)
 	})

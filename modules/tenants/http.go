@@ -184,8 +184,16 @@ func (s *Service) createAPIKeyForm(c echo.Context) error {
 
 func (s *Service) revokeAPIKeyForm(c echo.Context) error {
 	t, _ := tenancy.FromContext(c.Request().Context())
-	// Revoking twice is harmless; the key is dead either way.
-	if err := s.RevokeAPIKey(c.Request().Context(), t.Slug, c.Param("prefix")); err != nil && !errors.Is(err, ErrNotFound) {
+	// Revoking twice is harmless (the key is dead either way); a prefix that
+	// names no key of this client is a 404, never a "revoked".
+	err := s.RevokeAPIKey(c.Request().Context(), t.Slug, c.Param("prefix"))
+	if errors.Is(err, ErrAPIKeyRevoked) {
+		return web.RedirectFlash(c, "/t/"+t.Slug+"/apikeys", "Key "+c.Param("prefix")+" was already revoked.")
+	}
+	if errors.Is(err, ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "This client has no such API key.")
+	}
+	if err != nil {
 		return err
 	}
 	return web.RedirectFlash(c, "/t/"+t.Slug+"/apikeys", "Key "+c.Param("prefix")+" revoked.")

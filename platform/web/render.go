@@ -1,18 +1,21 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"html/template"
 	"io"
 	"io/fs"
-	"net/http"
 	"net/url"
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"switchboard/platform/humane"
 )
 
 // Chrome is what the console's frame shows around every page: who is signed
@@ -25,6 +28,10 @@ type Chrome struct {
 	Section string          // highlights the active navigation item
 	Path    string          // the request path, for switching clients in place
 	Brand   *Brand          // the client's look, on its portal only
+	// Zone is the viewer's time zone, in which every time on the page is
+	// shown: the staff user's own setting on the console, the client's
+	// time zone on its portal. Nil is UTC.
+	Zone *time.Location
 }
 
 // Brand is how a client's portal looks. Colours are #rrggbb; URLs are
@@ -55,27 +62,61 @@ type Page struct {
 	Data   any
 }
 
+type zoneKey struct{}
+
+// WithZone returns ctx carrying the viewer's time zone, for the middleware
+// that knows who is signed in (the staff user's own setting); pages whose
+// chrome names no zone are rendered in it.
+func WithZone(ctx context.Context, loc *time.Location) context.Context {
+	return context.WithValue(ctx, zoneKey{}, loc)
+}
+
+// ZoneFrom returns the zone WithZone stored, or nil.
+func ZoneFrom(ctx context.Context) *time.Location {
+	loc, _ := ctx.Value(zoneKey{}).(*time.Location)
+	return loc
+}
+
 // ChromeFunc builds the frame for a request; the app wires it at start-up.
 type ChromeFunc func(c echo.Context) Chrome
 
 // Renderer renders "layout" around a page's "content". Each page template is
 // parsed together with the layout once, at start-up.
 type Renderer struct {
-	pages  map[string]*template.Template
+	pages  map[string]*template.Template // as parsed; never executed, only cloned
 	chrome ChromeFunc
+	now    func() time.Time // for relative times ("3 min ago")
+
+	mu    sync.Mutex
+	zoned map[string]map[string]*template.Template // zone name → page → clone
 }
 
-// Funcs are the helpers every template may use.
+// Funcs are the helpers every template may use. The time helpers here show
+// UTC; each page is rendered with zoneFuncs of the viewer's zone over them.
 var Funcs = template.FuncMap{
-	"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"whenPtr": func(t *time.Time) string {
-		if t == nil {
-			return "—"
-		}
-		return t.UTC().Format("2006-01-02 15:04 UTC")
-	},
-	"query": QueryString,
-	"join":  strings.Join,
+	"when":    func(t time.Time) string { return humane.At(t, time.UTC) },
+	"whenPtr": func(t *time.Time) string { return whenPtr(t, time.UTC) },
+	"ago":     func(t any) string { return ago(t, time.Now()) },
+	"stamps":  func(s string) string { return humane.Stamps(s, time.UTC) },
+	// dur spells a duration for people: "24 min 42 s", "4 h"; an int is a
+	// count of seconds (agents report uptime so).
+	"dur": duration,
+	// portalStatus is an alert status in the client's words ("Being worked
+	// on"); status is any status identifier as a word for staff.
+	"portalStatus": humane.PortalStatus,
+	"status":       humane.Status,
+	// event names an alert timeline entry ("Notification failed"), and
+	// systemActor tells the platform's own workers from people.
+	"event":       humane.Event,
+	"systemActor": humane.SystemActor,
+	// durInput is a duration as a form field's value: "15m", not "15m0s".
+	"durInput": humane.Input,
+	// share is a fraction as a percentage: 0.75 is "75%".
+	"share": humane.Share,
+	// plural is "1 client", "2 clients".
+	"plural": humane.Plural,
+	"query":  QueryString,
+	"join":   strings.Join,
 	// pct formats a percentage, "—" when unknown.
 	"pct": func(v any) string {
 		switch x := v.(type) {
@@ -108,6 +149,65 @@ var Funcs = template.FuncMap{
 	},
 }
 
+// zoneFuncs are the time helpers bound to the viewer's zone and the
+// renderer's clock, overriding those of Funcs in the pages rendered for it:
+// templates write {{when .At}} and get the reader's wall clock, including
+// in partials that never see the page's chrome.
+func zoneFuncs(loc *time.Location, now func() time.Time) template.FuncMap {
+	return template.FuncMap{
+		"when":    func(t time.Time) string { return humane.At(t, loc) },
+		"whenPtr": func(t *time.Time) string { return whenPtr(t, loc) },
+		"ago":     func(t any) string { return ago(t, now()) },
+		// stamps shows the timestamps inside stored text (audit summaries,
+		// the platform's own alert summaries) on the viewer's clock.
+		"stamps": func(s string) string { return humane.Stamps(s, loc) },
+		// zoneName says which zone the page's times are in.
+		"zoneName": loc.String,
+	}
+}
+
+func whenPtr(t *time.Time, loc *time.Location) string {
+	if t == nil {
+		return humane.None
+	}
+	return humane.At(*t, loc)
+}
+
+// ago is a relative time for a time or a *time.Time (nil: never).
+func ago(v any, now time.Time) string {
+	switch t := v.(type) {
+	case time.Time:
+		return humane.Relative(t, now)
+	case *time.Time:
+		if t != nil {
+			return humane.Relative(*t, now)
+		}
+	}
+	return humane.None
+}
+
+// duration formats a time.Duration, a *time.Duration (nil: none) or whole
+// seconds for people.
+func duration(v any) string {
+	switch d := v.(type) {
+	case time.Duration:
+		return humane.Duration(d)
+	case *time.Duration:
+		if d != nil {
+			return humane.Duration(*d)
+		}
+	case int:
+		return humane.Seconds(int64(d))
+	case int64:
+		return humane.Seconds(d)
+	case *int64:
+		if d != nil {
+			return humane.Seconds(*d)
+		}
+	}
+	return humane.None
+}
+
 // QueryString builds "k1=v1&k2=v2" from pairs, leaving out empty values.
 func QueryString(pairs ...string) string {
 	v := url.Values{}
@@ -121,7 +221,8 @@ func QueryString(pairs ...string) string {
 
 // NewRenderer parses layout.html with each page file matched by patterns.
 func NewRenderer(fsys fs.FS, chrome ChromeFunc, patterns ...string) (*Renderer, error) {
-	r := &Renderer{pages: map[string]*template.Template{}, chrome: chrome}
+	r := &Renderer{pages: map[string]*template.Template{}, chrome: chrome, now: time.Now,
+		zoned: map[string]map[string]*template.Template{}}
 	for _, pattern := range patterns {
 		names, err := fs.Glob(fsys, pattern)
 		if err != nil {
@@ -144,7 +245,7 @@ func NewRenderer(fsys fs.FS, chrome ChromeFunc, patterns ...string) (*Renderer, 
 				partials, _ := fs.Glob(fsys, pattern)
 				files = append(files, partials...)
 			}
-			t, err := template.New(name).Funcs(Funcs).ParseFS(fsys, files...)
+			t, err := template.New(name).Funcs(Funcs).Funcs(zoneFuncs(time.UTC, time.Now)).ParseFS(fsys, files...)
 			if err != nil {
 				return nil, fmt.Errorf("parsing template %s: %w", name, err)
 			}
@@ -161,13 +262,40 @@ func isPartial(name string) bool {
 	return strings.HasSuffix(name, "_form.html") || strings.HasSuffix(name, "_part.html")
 }
 
+// page returns the page template bound to the viewer's zone. Each zone gets
+// its own clone of the parsed pages on first use (html/template clones only
+// templates that never ran, so the parsed ones are kept for that), with the
+// time helpers bound to the zone: viewers of one zone share one set.
+func (r *Renderer) page(name string, loc *time.Location) (*template.Template, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	set := r.zoned[loc.String()]
+	if set == nil {
+		set = map[string]*template.Template{}
+		r.zoned[loc.String()] = set
+	}
+	if t, ok := set[name]; ok {
+		return t, nil
+	}
+	parsed, ok := r.pages[name]
+	if !ok {
+		return nil, fmt.Errorf("no template %q", name)
+	}
+	t, err := parsed.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("template %q for zone %s: %w", name, loc, err)
+	}
+	t.Funcs(zoneFuncs(loc, r.now))
+	set[name] = t
+	return t, nil
+}
+
 // Render implements echo.Renderer. data may be a Page (the frame is filled
 // in when empty) or anything else (wrapped into a Page).
 func (r *Renderer) Render(w io.Writer, name string, data any, c echo.Context) error {
-	t, ok := r.pages[name]
-	if !ok {
-		return fmt.Errorf("no template %q", name)
-	}
 	p, ok := data.(Page)
 	if !ok {
 		p = Page{Data: data}
@@ -175,10 +303,15 @@ func (r *Renderer) Render(w io.Writer, name string, data any, c echo.Context) er
 	if r.chrome != nil && c != nil && p.Chrome.User == "" {
 		p.Chrome = r.chrome(c)
 	}
-	if c != nil {
-		if p.Flash == "" {
-			p.Flash = c.QueryParam("flash")
-		}
+	if c != nil && p.Flash == "" {
+		p.Flash = popFlash(c) // from the session only: a ?flash= in the URL is never shown
+	}
+	if p.Chrome.Zone == nil && c != nil {
+		p.Chrome.Zone = ZoneFrom(c.Request().Context())
+	}
+	t, err := r.page(name, p.Chrome.Zone)
+	if err != nil {
+		return err
 	}
 	return t.ExecuteTemplate(w, "layout", p)
 }
@@ -191,23 +324,4 @@ func Render(c echo.Context, code int, name, title string, data any) error {
 // RenderError re-renders a form page with an error message and status code.
 func RenderError(c echo.Context, code int, name, title, msg string, data any) error {
 	return c.Render(code, name, Page{Title: title, Error: msg, Data: data})
-}
-
-// RedirectFlash sends the browser to path with a one-off success message
-// (303, so a reload does not repeat the POST).
-func RedirectFlash(c echo.Context, path, flash string) error {
-	if flash != "" {
-		sep := "?"
-		if strings.Contains(path, "?") {
-			sep = "&"
-		}
-		path += sep + "flash=" + url.QueryEscape(flash)
-	}
-	return c.Redirect(http.StatusSeeOther, path)
-}
-
-// CSRFToken returns the request's CSRF token (set by Echo's CSRF middleware).
-func CSRFToken(c echo.Context) string {
-	s, _ := c.Get("csrf").(string)
-	return s
 }
