@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -40,7 +41,7 @@ type PoolOptions struct {
 
 // openServer connects with config and sizes the pool; it pings before it returns.
 func openServer(ctx context.Context, ref string, config *pgx.ConnConfig, pool PoolOptions) (*Server, error) {
-	sqlDB := openPool(config)
+	sqlDB := stdlib.OpenDB(*config)
 	if pool.MaxOpen <= 0 {
 		pool.MaxOpen = 20
 	}
