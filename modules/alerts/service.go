@@ -552,6 +552,41 @@ func (s *Service) OpenedBetween(ctx context.Context, t tenancy.Tenant, from, to 
 	return list, events, nil
 }
 
+// OpenBefore returns up to limit of the tenant's open (firing or
+// acknowledged) alerts first seen before before, oldest first, with their
+// timelines, in one transaction: the open alerts a month's report does not
+// cover.
+func (s *Service) OpenBefore(ctx context.Context, t tenancy.Tenant, before time.Time, limit int) ([]Alert, map[int64][]Event, error) {
+	var list []Alert
+	events := map[int64][]Event{}
+	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
+		if err := tx.Where("first_seen_at < ? AND status IN ('firing', 'acknowledged')", before).
+			Order("first_seen_at").Limit(limit).Find(&list).Error; err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			return nil
+		}
+		ids := make([]int64, len(list))
+		for i, a := range list {
+			ids[i] = a.ID
+		}
+		var all []Event
+		if err := tx.Raw(`SELECT id, alert_id, at, kind, actor, body FROM alert_events WHERE alert_id IN ? ORDER BY id`, ids).
+			Scan(&all).Error; err != nil {
+			return err
+		}
+		for _, e := range all {
+			events[e.AlertID] = append(events[e.AlertID], e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading open alerts of %s: %w", t.Slug, err)
+	}
+	return list, events, nil
+}
+
 // OpenIDs returns the ids of the tenant's open (firing or acknowledged) alerts.
 func (s *Service) OpenIDs(ctx context.Context, t tenancy.Tenant) ([]int64, error) {
 	var ids []int64

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -32,7 +33,20 @@ type Service struct {
 	brand   BrandSource
 	log     *slog.Logger
 	now     func() time.Time
+
+	zonesMu sync.Mutex
+	zones   map[int64]cachedZone // tenant id → its time zone, read at most once a zoneTTL
 }
+
+// cachedZone is a client's time zone as read at a time.
+type cachedZone struct {
+	zone *time.Location
+	at   time.Time
+}
+
+// zoneTTL bounds how long a changed time zone setting takes to show: every
+// portal page needs the zone, and it changes about never.
+const zoneTTL = time.Minute
 
 // NewService returns the portal over the modules whose data it summarises.
 func NewService(al *alerts.Service, ag *agents.Service, rep *slas.Reports, brand BrandSource, log *slog.Logger) *Service {
@@ -58,7 +72,7 @@ func (s *Service) Chrome(c echo.Context) web.Chrome {
 		b = web.Brand{Name: t.Name}
 	}
 	ch.Brand = &b
-	zone, err := clientZone(ctx, t)
+	zone, err := s.clientZone(ctx, t)
 	if err != nil {
 		s.log.ErrorContext(ctx, "loading the client's time zone", "tenant", t.Slug, "err", err)
 	}
@@ -71,7 +85,29 @@ func (s *Service) Chrome(c echo.Context) web.Chrome {
 // settings table is the tenants module's, which has no reader for one
 // setting yet: this is that reader, one indexed row, until client settings
 // get their own service.
-func clientZone(ctx context.Context, t tenancy.Tenant) (*time.Location, error) {
+func (s *Service) clientZone(ctx context.Context, t tenancy.Tenant) (*time.Location, error) {
+	now := s.now()
+	s.zonesMu.Lock()
+	c, ok := s.zones[t.ID]
+	s.zonesMu.Unlock()
+	if ok && now.Sub(c.at) < zoneTTL {
+		return c.zone, nil
+	}
+	zone, err := readZone(ctx, t)
+	if err != nil {
+		return zone, err
+	}
+	s.zonesMu.Lock()
+	if s.zones == nil {
+		s.zones = map[int64]cachedZone{}
+	}
+	s.zones[t.ID] = cachedZone{zone: zone, at: now}
+	s.zonesMu.Unlock()
+	return zone, nil
+}
+
+// readZone reads the client's time zone setting.
+func readZone(ctx context.Context, t tenancy.Tenant) (*time.Location, error) {
 	var name string
 	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
 		return tx.Raw(`SELECT value FROM settings WHERE key = 'timezone'`).Scan(&name).Error

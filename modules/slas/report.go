@@ -127,9 +127,9 @@ func (r *Reports) Month(ctx context.Context, t tenancy.Tenant, month time.Time) 
 	return rep, nil
 }
 
-// overdueLimit bounds how many open alerts from earlier months Current
-// replays: each is one read of its timeline, and a client with more open
-// alerts than this has a backlog the page shows anyway.
+// overdueLimit bounds how many open alerts from earlier months (the oldest)
+// Current replays: a client with more open alerts than this has a backlog
+// the page shows anyway.
 const overdueLimit = 200
 
 // Current is the report of the month containing now as the client's home
@@ -154,28 +154,18 @@ func (r *Reports) Current(ctx context.Context, t tenancy.Tenant, now time.Time) 
 	if !ok {
 		return rep, nil
 	}
-	mine := map[int64]bool{}
 	for _, row := range rep.Rows {
-		mine[row.Alert.ID] = true
 		if row.Alert.Open() && (row.Response.Breached || row.Resolution.Breached) {
 			rep.Overdue = append(rep.Overdue, row)
 		}
 	}
-	ids, err := r.alerts.OpenIDs(ctx, t)
+	older, events, err := r.alerts.OpenBefore(ctx, t, rep.Month, overdueLimit)
 	if err != nil {
 		return Report{}, err
 	}
-	replayed := 0
-	for _, id := range ids {
-		if mine[id] || replayed == overdueLimit {
-			continue
-		}
-		replayed++
-		a, events, err := r.alerts.Get(ctx, t, id)
-		if err != nil {
-			return Report{}, err
-		}
-		st, err := Compute(events, a.Severity, sla, r.now())
+	at := r.now()
+	for _, a := range older {
+		st, err := Compute(events[a.ID], a.Severity, sla, at)
 		if err != nil {
 			return Report{}, fmt.Errorf("alert %d: %w", a.ID, err)
 		}
