@@ -482,7 +482,25 @@ func brColorScheme(scheme string) chromedp.Action[chromedp.Void] {
 
 func brPageHTML(t *testing.T, ctx context.Context) string {
 	t.Helper()
-	return brGet(t, ctx, chromedp.OuterHTML(chromedp.CSS("html")))
+	// A page still being replaced by a navigation that is finishing makes
+	// the read fail on a node that is gone; the new page is read instead.
+	var err error
+	for range 5 {
+		step, cancel := context.WithTimeout(ctx, stepTimeout)
+		var html string
+		if _, err = chromedp.Run(step, chromedp.WaitReady(chromedp.CSS("body"))); err == nil {
+			html, err = chromedp.Run(step, chromedp.OuterHTML(chromedp.CSS("html")))
+		}
+		cancel()
+		if err == nil {
+			return html
+		}
+		if !strings.Contains(err.Error(), "No node with given id found") {
+			break
+		}
+	}
+	t.Fatalf("browser: %v", err)
+	return ""
 }
 
 // brScreenshot saves a full-page PNG as artifacts/screenshots/<name>.
