@@ -43,7 +43,7 @@ func demoLogo(colour, letter string) string {
 func newDemoCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "demo",
-		Short: "Seed demo clients with some data (idempotent: existing ones are left alone)",
+		Short: "Seed demo clients with some data (existing clients are left alone; staff passwords are reset and printed)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withTenants(cmd, func(e *env) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -55,7 +56,7 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	srv := newHTTPServer(e.cfg, handler, e.log)
 	ln, err := net.Listen("tcp", e.cfg.Server.Addr)
 	if err != nil {
-		return usagef("cannot listen on %s: %v", e.cfg.Server.Addr, err)
+		return listenError("server.addr", e.cfg.Server.Addr, err)
 	}
 	e.log.Info("serving", "url", "http://"+ln.Addr().String(), "console_hosts", e.cfg.Server.ConsoleHosts)
 	errc := make(chan error, 1)
@@ -100,4 +101,14 @@ func startBackground(ctx context.Context, e *env) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// listenError is why serve cannot take its address. A port already in use
+// (or not ours to take) is a state of this machine, not bad input: a
+// runtime error (exit status 1) that names the setting and the port.
+func listenError(setting, addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("cannot listen on %s (%s): the port is already in use by another program", addr, setting)
+	}
+	return fmt.Errorf("cannot listen on %s (%s): %w", addr, setting, err)
 }

@@ -138,12 +138,12 @@ type tlsListeners struct {
 func listenTLS(cfg config.Server) (tlsListeners, error) {
 	httpLn, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return tlsListeners{}, usagef("cannot listen on %s: %v", cfg.Addr, err)
+		return tlsListeners{}, listenError("server.addr", cfg.Addr, err)
 	}
 	httpsLn, err := net.Listen("tcp", cfg.HTTPSAddr)
 	if err != nil {
 		_ = httpLn.Close()
-		return tlsListeners{}, usagef("cannot listen on server.https_addr %s: %v", cfg.HTTPSAddr, err)
+		return tlsListeners{}, listenError("server.https_addr", cfg.HTTPSAddr, err)
 	}
 	return tlsListeners{http: httpLn, https: httpsLn}, nil
 }
