@@ -89,7 +89,10 @@ func parseClock(s string) (businesstime.Clock, error) {
 func (s SLA) check() error {
 	for _, sev := range []string{"critical", "warning", "info"} {
 		t, ok := s.Targets[sev]
-		if !ok || t.Acknowledge <= 0 || t.Resolve <= 0 || t.Resolve < t.Acknowledge {
+		if !ok {
+			return invalid("an SLA needs a target for each of critical, warning and info; %s has none (give one %s=ACK/RESOLVE, e.g. %s=1h/8h)", sev, sev, sev)
+		}
+		if t.Acknowledge <= 0 || t.Resolve <= 0 || t.Resolve < t.Acknowledge {
 			return invalid("the %s target needs a positive time to acknowledge and a time to resolve no shorter than it", sev)
 		}
 	}

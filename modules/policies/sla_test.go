@@ -3,6 +3,7 @@ package policies
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -26,17 +27,18 @@ func TestSLAChecks(t *testing.T) {
 		name   string
 		mutate func(*SLA)
 		ok     bool
+		says   string // a part of the refusal's words
 	}{
-		{"good", func(*SLA) {}, true},
-		{"24x7", func(s *SLA) { s.Calendar = SLACalendar{AlwaysOpen: true} }, true},
-		{"missing severity", func(s *SLA) { delete(s.Targets, "info") }, false},
-		{"resolve before acknowledge", func(s *SLA) { s.Targets["critical"] = SLATarget{Acknowledge: time.Hour, Resolve: time.Minute} }, false},
-		{"unknown zone", func(s *SLA) { s.Calendar.Zone = "Mars/Olympus" }, false},
-		{"bad hours", func(s *SLA) { s.Calendar.Hours = []string{"Funday 09:00-17:00"} }, false},
-		{"no hours", func(s *SLA) { s.Calendar.Hours = nil }, false},
-		{"bad holiday", func(s *SLA) { s.Calendar.Holidays = []string{"25.12.2026"} }, false},
-		{"bad owner", func(s *SLA) { s.ClockOwner = "nobody" }, false},
-		{"warn at 1", func(s *SLA) { s.WarnAt = 1 }, false},
+		{"good", func(*SLA) {}, true, ""},
+		{"24x7", func(s *SLA) { s.Calendar = SLACalendar{AlwaysOpen: true} }, true, ""},
+		{"missing severity", func(s *SLA) { delete(s.Targets, "info") }, false, "info has none"},
+		{"resolve before acknowledge", func(s *SLA) { s.Targets["critical"] = SLATarget{Acknowledge: time.Hour, Resolve: time.Minute} }, false, "no shorter"},
+		{"unknown zone", func(s *SLA) { s.Calendar.Zone = "Mars/Olympus" }, false, ""},
+		{"bad hours", func(s *SLA) { s.Calendar.Hours = []string{"Funday 09:00-17:00"} }, false, ""},
+		{"no hours", func(s *SLA) { s.Calendar.Hours = nil }, false, ""},
+		{"bad holiday", func(s *SLA) { s.Calendar.Holidays = []string{"25.12.2026"} }, false, ""},
+		{"bad owner", func(s *SLA) { s.ClockOwner = "nobody" }, false, ""},
+		{"warn at 1", func(s *SLA) { s.WarnAt = 1 }, false, ""},
 	}
 	for _, tc := range cases {
 		s := *good
@@ -46,7 +48,7 @@ func TestSLAChecks(t *testing.T) {
 		}
 		tc.mutate(&s)
 		err := Item{Key: "sla-x", Kind: KindSLA, SLA: &s}.Check()
-		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrInvalid)) {
+		if (err == nil) != tc.ok || (err != nil && (!errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.says))) {
 			t.Errorf("%s: err = %v", tc.name, err)
 		}
 	}
