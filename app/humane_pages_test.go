@@ -324,3 +324,31 @@ func TestConsoleTimesInTheStaffUsersZone(t *testing.T) {
 		t.Errorf("audit page (%d) of a staff user in Asia/Kathmandu:\n%s", status, strings.Join(strings.Fields(text), " "))
 	}
 }
+
+// The client overview's recent activity is in the order things happened,
+// not the order they were written (a seeded or imported entry is older
+// than the client's creation but written after it).
+func TestClientOverviewActivityByTime(t *testing.T) {
+	ctx := context.Background()
+	e, _, ts := testServer(t)
+	p := seedPortalTenant(t, e, "bytime")
+	if err := tenancy.Do(ctx, p.tenant, func(tx *gorm.DB) error {
+		return tx.Exec(`INSERT INTO audit_log (at, actor, action, target, summary) VALUES (now() - interval '30 days', 'import', 'note.imported', 'x', 'kick-off meeting held')`).Error
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const email, password = "bytime-owner@msp.example", "bytime-owner-password"
+	if _, _, err := e.identity.CreateStaff(ctx, identity.StaffInput{Email: email, Role: "owner", Password: password}); err != nil {
+		t.Fatal(err)
+	}
+	owner := newClient(t, ts.URL)
+	if status := owner.login(email, password); status != http.StatusSeeOther {
+		t.Fatalf("login: %d", status)
+	}
+	owner.waitAllowed("/t/" + p.tenant.Slug + "/")
+	status, body := owner.get("/t/" + p.tenant.Slug + "/")
+	created, imported := strings.Index(body, "provisioned as"), strings.Index(body, "kick-off meeting held")
+	if status != http.StatusOK || created < 0 || imported < 0 || imported < created {
+		t.Fatalf("overview (%d): the 30-day-old entry (at %d) must come after the client's creation (at %d), newest first", status, imported, created)
+	}
+}

@@ -127,7 +127,7 @@ func (s *Service) overview(c echo.Context) error {
 		if err := tx.Raw(`SELECT count(*) FROM users WHERE disabled_at IS NULL`).Scan(&users).Error; err != nil {
 			return err
 		}
-		return tx.Raw(`SELECT at, actor, action, summary FROM audit_log ORDER BY id DESC LIMIT 10`).Scan(&recent).Error
+		return tx.Raw(`SELECT at, actor, action, summary FROM audit_log ORDER BY at DESC, id DESC LIMIT 10`).Scan(&recent).Error
 	})
 	if err != nil {
 		return err
