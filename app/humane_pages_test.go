@@ -26,6 +26,9 @@ import (
 var (
 	goDuration = regexp.MustCompile(`\b\d+h\d+m|\b\d+m\d+(\.\d+)?s\b|\b\d+(\.\d+)?(h|m|s|ms|µs|ns)\b`)
 	rfc3339    = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}`)
+	// rawIdentifier matches status and role identifiers the code uses,
+	// which a page must show as words.
+	rawIdentifier = regexp.MustCompile(`\b(client_admin|client_user|notify_failed|notify_sent|sla_breached)\b`)
 	// A reader never sees scripts, styles and the tags themselves; titles
 	// and ARIA labels are read out, so they are kept.
 	pageScripts = regexp.MustCompile(`(?is)<(script|style)\b.*?</(script|style)>`)
@@ -170,6 +173,9 @@ func TestPagesShowNumbersForPeople(t *testing.T) {
 			}
 			if m := rfc3339.FindAllString(text, 3); m != nil {
 				t.Errorf("%s %s shows RFC 3339 timestamps %q", s.name, path, m)
+			}
+			if m := rawIdentifier.FindAllString(text, 3); m != nil {
+				t.Errorf("%s %s shows identifiers instead of words %q", s.name, path, m)
 			}
 			for _, svg := range barSVG.FindAllString(body, -1) {
 				if !strings.Contains(svg, `preserveAspectRatio="none"`) {

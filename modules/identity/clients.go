@@ -49,7 +49,7 @@ func (s *Service) CreateClientUser(ctx context.Context, t tenancy.Tenant, in Cli
 			}
 			return fmt.Errorf("creating client user: %w", err)
 		}
-		return audit.Record(ctx, tx, "user.created", email, "role "+in.Role)
+		return audit.Record(ctx, tx, "user.created", email, "role "+clientRoleWords(in.Role))
 	})
 	if err != nil {
 		return ClientUser{}, "", err
@@ -153,4 +153,12 @@ func (s *Service) ActiveUsers(ctx context.Context, t tenancy.Tenant) (int, error
 		return tx.Raw(`SELECT count(*) FROM users WHERE disabled_at IS NULL`).Scan(&n).Error
 	})
 	return n, err
+}
+
+// clientRoleWords is a client role as the audit log's readers say it.
+func clientRoleWords(role string) string {
+	if role == RoleClientAdmin {
+		return "client admin"
+	}
+	return "client user"
 }
