@@ -369,6 +369,7 @@ func TestRouteMatrix(t *testing.T) {
 		matrixRow{"POST", "/platform/policies/:key", "/platform/policies/cpu-high", url.Values{"enabled": {"true"}, "locked": {"false"}}, ownerAdmin},
 		// One's own second factors (mfa_test.go): bad input answers 400 or 409, not a refusal.
 		matrixRow{"GET", "/account/security", "/account/security", nil, all},
+		matrixRow{"POST", "/account/security/time-zone", "/account/security/time-zone", url.Values{"time_zone": {"UTC"}}, all},
 		matrixRow{"POST", "/account/security/totp", "/account/security/totp", nil, all},
 		matrixRow{"POST", "/account/security/totp/remove", "/account/security/totp/remove", nil, all},
 		matrixRow{"POST", "/account/security/recovery-codes", "/account/security/recovery-codes", nil, all},

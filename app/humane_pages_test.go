@@ -317,12 +317,18 @@ func TestConsoleTimesInTheStaffUsersZone(t *testing.T) {
 	if _, _, err := e.identity.CreateStaff(ctx, identity.StaffInput{Email: email, Role: "owner", Password: password}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.cluster.ControlDB().Exec(`UPDATE control.staff_users SET time_zone = 'Asia/Kathmandu' WHERE email = ?`, email).Error; err != nil {
-		t.Fatal(err)
-	}
 	owner := newClient(t, ts.URL)
 	if status := owner.login(email, password); status != http.StatusSeeOther {
 		t.Fatalf("login: %d", status)
+	}
+	// The user sets it on their own settings page; a name that is not a
+	// zone is refused with the reason and changes nothing.
+	owner.get("/account/security")
+	if status, body, _ := owner.do(http.MethodPost, "/account/security/time-zone", url.Values{"time_zone": {"Mars/Olympus"}}); status != http.StatusBadRequest || !strings.Contains(body, "is not a time zone") {
+		t.Fatalf("bad zone: %d\n%.600s", status, pageText(body))
+	}
+	if status, _, hdr := owner.do(http.MethodPost, "/account/security/time-zone", url.Values{"time_zone": {"Asia/Kathmandu"}}); status != http.StatusSeeOther || hdr.Get("Location") != "/account/security" {
+		t.Fatalf("set zone: %d %q", status, hdr.Get("Location"))
 	}
 	// Kathmandu's zone (+05:45) is named "+0545"; no other zone prints so.
 	status, body := owner.get("/t/" + p.tenant.Slug + "/audit")

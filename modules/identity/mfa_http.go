@@ -48,6 +48,7 @@ func (m *MFA) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo, sm *scs.SessionMa
 	a.Route(e, http.MethodPost, securityPath+"/passkeys/begin", authz.ConsoleView, m.passkeyBegin(sm))
 	a.Route(e, http.MethodPost, securityPath+"/passkeys", authz.ConsoleView, m.passkeyFinish(sm))
 	a.Route(e, http.MethodPost, securityPath+"/passkeys/:id/remove", authz.ConsoleView, m.passkeyRemove(sm))
+	a.Route(e, http.MethodPost, securityPath+"/time-zone", authz.ConsoleView, m.setTimeZone(sm))
 }
 
 // StaffSubject is Service.StaffSubject followed by the second-factor gate:
@@ -304,6 +305,7 @@ type securityView struct {
 	PasskeysOK bool
 	PasskeyWhy string // why passkeys are unavailable here
 	Next       string
+	TimeZone   string // the zone the console shows this user's times in
 }
 
 func (m *MFA) securityPage(sm *scs.SessionManager) echo.HandlerFunc {
@@ -324,7 +326,7 @@ func (m *MFA) renderSecurity(c echo.Context, sm *scs.SessionManager, status int,
 	if err != nil {
 		return err
 	}
-	v := securityView{Email: u.Email, Factors: f, Required: m.Required(u.Role), Next: web.LocalPath(c.QueryParam("next"))}
+	v := securityView{Email: u.Email, Factors: f, Required: m.Required(u.Role), Next: web.LocalPath(c.QueryParam("next")), TimeZone: u.TimeZone}
 	if codes := sm.PopString(ctx, mfaCodesKey); codes != "" {
 		v.Codes = strings.Fields(codes)
 	}
