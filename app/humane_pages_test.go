@@ -364,3 +364,42 @@ func TestClientOverviewActivityByTime(t *testing.T) {
 		t.Fatalf("overview (%d): the 30-day-old entry (at %d) must come after the client's creation (at %d), newest first", status, imported, created)
 	}
 }
+
+// A maintenance window's start is entered on the viewer's clock, as every
+// time they see: 09:00 in Kathmandu (UTC+05:45) is 03:15 UTC.
+func TestMaintenanceStartsOnTheViewersClock(t *testing.T) {
+	ctx := context.Background()
+	e, _, ts := testServer(t)
+	p := seedPortalTenant(t, e, "mwzone")
+	const email, password = "mwzone-owner@msp.example", "mwzone-owner-password"
+	if _, _, err := e.identity.CreateStaff(ctx, identity.StaffInput{Email: email, Role: "owner", Password: password}); err != nil {
+		t.Fatal(err)
+	}
+	owner := newClient(t, ts.URL)
+	if status := owner.login(email, password); status != http.StatusSeeOther {
+		t.Fatalf("login: %d", status)
+	}
+	owner.get("/account/security")
+	if status, _, _ := owner.do(http.MethodPost, "/account/security/time-zone", url.Values{"time_zone": {"Asia/Kathmandu"}}); status != http.StatusSeeOther {
+		t.Fatalf("set zone: %d", status)
+	}
+	path := "/t/" + p.tenant.Slug + "/policy"
+	owner.waitAllowed(path)
+	if _, body := owner.get(path); !strings.Contains(pageText(body), "Starts (Asia/Kathmandu)") {
+		t.Fatalf("the form does not say which clock its start is on")
+	}
+	status, _, _ := owner.do(http.MethodPost, path+"/items", url.Values{"kind": {"maintenance"}, "key": {"patch-night"},
+		"starts_at": {"2026-12-10T09:00"}, "duration": {"2h"}, "labels": {""}})
+	if status != http.StatusSeeOther {
+		t.Fatalf("add maintenance: %d", status)
+	}
+	var body string
+	if err := tenancy.Do(ctx, p.tenant, func(tx *gorm.DB) error {
+		return tx.Raw(`SELECT body FROM policy_items WHERE key = 'patch-night'`).Scan(&body).Error
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(body, `"starts_at": "2026-12-10T03:15:00Z"`) && !strings.Contains(body, `"starts_at":"2026-12-10T03:15:00Z"`) {
+		t.Fatalf("stored window %s, want it to start at 03:15 UTC", body)
+	}
+}

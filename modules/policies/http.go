@@ -193,7 +193,12 @@ func (s *Service) tenantItemForm(c echo.Context) error {
 	it := Item{Key: strings.TrimSpace(c.FormValue("key")), Kind: c.FormValue("kind"), Enabled: true}
 	switch it.Kind {
 	case KindMaintenance:
-		start, err := time.Parse("2006-01-02T15:04", c.FormValue("starts_at"))
+		// The form's time is on the viewer's clock, as every time they see.
+		zone := web.ZoneFrom(ctx)
+		if zone == nil {
+			zone = time.UTC
+		}
+		start, err := time.ParseInLocation("2006-01-02T15:04", c.FormValue("starts_at"), zone)
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, "start must be a date and time")
 		}
