@@ -126,17 +126,9 @@ func seedHumaneClient(t *testing.T, e *env, prefix string) humaneClient {
 // timestamp in any page's text, every SLA bar stretched across its card.
 // Then it checks the fixed items one by one.
 func TestPagesShowNumbersForPeople(t *testing.T) {
-	ctx := context.Background()
 	e, srv, ts := testServer(t)
 	h := seedHumaneClient(t, e, "hu")
-	const ownerEmail, password = "hu-owner@msp.example", "humane-pages-password"
-	if _, _, err := e.identity.CreateStaff(ctx, identity.StaffInput{Email: ownerEmail, Role: "owner", Password: password}); err != nil {
-		t.Fatal(err)
-	}
-	owner := newClient(t, ts.URL)
-	if status := owner.login(ownerEmail, password); status != http.StatusSeeOther {
-		t.Fatalf("owner login: %d", status)
-	}
+	owner := signedInOwner(t, e, ts.URL, "hu-owner@msp.example")
 	admin := newHostClient(t, ts.URL, h.host)
 	if status := admin.login(h.admin, portalPassword); status != http.StatusSeeOther {
 		t.Fatalf("client admin login: %d", status)
@@ -310,17 +302,9 @@ func TestHomeCountsOneClient(t *testing.T) {
 
 // A staff user's console shows times in their own zone.
 func TestConsoleTimesInTheStaffUsersZone(t *testing.T) {
-	ctx := context.Background()
 	e, _, ts := testServer(t)
 	p := seedPortalTenant(t, e, "zoned")
-	const email, password = "zoned-owner@msp.example", "zoned-owner-password"
-	if _, _, err := e.identity.CreateStaff(ctx, identity.StaffInput{Email: email, Role: "owner", Password: password}); err != nil {
-		t.Fatal(err)
-	}
-	owner := newClient(t, ts.URL)
-	if status := owner.login(email, password); status != http.StatusSeeOther {
-		t.Fatalf("login: %d", status)
-	}
+	owner := signedInOwner(t, e, ts.URL, "zoned-owner@msp.example")
 	// The user sets it on their own settings page; a name that is not a
 	// zone is refused with the reason and changes nothing.
 	owner.get("/account/security")
@@ -349,14 +333,7 @@ func TestClientOverviewActivityByTime(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	const email, password = "bytime-owner@msp.example", "bytime-owner-password"
-	if _, _, err := e.identity.CreateStaff(ctx, identity.StaffInput{Email: email, Role: "owner", Password: password}); err != nil {
-		t.Fatal(err)
-	}
-	owner := newClient(t, ts.URL)
-	if status := owner.login(email, password); status != http.StatusSeeOther {
-		t.Fatalf("login: %d", status)
-	}
+	owner := signedInOwner(t, e, ts.URL, "bytime-owner@msp.example")
 	owner.waitAllowed("/t/" + p.tenant.Slug + "/")
 	status, body := owner.get("/t/" + p.tenant.Slug + "/")
 	created, imported := strings.Index(body, "provisioned as"), strings.Index(body, "kick-off meeting held")
@@ -371,14 +348,7 @@ func TestMaintenanceStartsOnTheViewersClock(t *testing.T) {
 	ctx := context.Background()
 	e, _, ts := testServer(t)
 	p := seedPortalTenant(t, e, "mwzone")
-	const email, password = "mwzone-owner@msp.example", "mwzone-owner-password"
-	if _, _, err := e.identity.CreateStaff(ctx, identity.StaffInput{Email: email, Role: "owner", Password: password}); err != nil {
-		t.Fatal(err)
-	}
-	owner := newClient(t, ts.URL)
-	if status := owner.login(email, password); status != http.StatusSeeOther {
-		t.Fatalf("login: %d", status)
-	}
+	owner := signedInOwner(t, e, ts.URL, "mwzone-owner@msp.example")
 	owner.get("/account/security")
 	if status, _, _ := owner.do(http.MethodPost, "/account/security/time-zone", url.Values{"time_zone": {"Asia/Kathmandu"}}); status != http.StatusSeeOther {
 		t.Fatalf("set zone: %d", status)
@@ -402,4 +372,19 @@ func TestMaintenanceStartsOnTheViewersClock(t *testing.T) {
 	if !strings.Contains(body, `"starts_at": "2026-12-10T03:15:00Z"`) && !strings.Contains(body, `"starts_at":"2026-12-10T03:15:00Z"`) {
 		t.Fatalf("stored window %s, want it to start at 03:15 UTC", body)
 	}
+}
+
+// signedInOwner creates a staff owner with the given e-mail address and
+// returns a console client signed in as them.
+func signedInOwner(t *testing.T, e *env, base, email string) *client {
+	t.Helper()
+	const password = "owner-password-for-pages"
+	if _, _, err := e.identity.CreateStaff(context.Background(), identity.StaffInput{Email: email, Role: "owner", Password: password}); err != nil {
+		t.Fatal(err)
+	}
+	owner := newClient(t, base)
+	if status := owner.login(email, password); status != http.StatusSeeOther {
+		t.Fatalf("owner login: %d", status)
+	}
+	return owner
 }
