@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -117,12 +118,22 @@ func Zone(name string) *time.Location {
 	if name == "" {
 		return time.UTC
 	}
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location)
+	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return time.UTC
 	}
+	zones.Store(name, loc)
 	return loc
 }
+
+// zones keeps the zones loaded so far: time.LoadLocation reads and parses
+// a tzdata file on every call, and the console asks for the viewer's zone
+// on every request. Only names that loaded are kept, so it is bounded by
+// the IANA database.
+var zones sync.Map
 
 // ValidZone reports whether name is a zone Zone would use as given.
 func ValidZone(name string) bool {
