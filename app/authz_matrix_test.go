@@ -286,6 +286,19 @@ func TestRouteMatrix(t *testing.T) {
 		}
 	}
 
+	// seedSilences (re)creates each client's silence #900001, which a role
+	// before may have deleted (a fixed id, so that the rows can name it).
+	admin := adminPG(t)
+	seedSilences := func(t *testing.T) {
+		for _, tn := range []tenants.Tenant{alpha, beta} {
+			if _, err := admin.Exec(ctx, `INSERT INTO `+e.tenants.Scope(tn).Schema()+`.silences (id, matchers, starts_at, ends_at, comment, created_by)
+				OVERRIDING SYSTEM VALUE VALUES (900001, '[{"name":"host","op":"=","value":"matrix"}]', now(), now() + interval '1 hour', 'matrix', 'matrix')
+				ON CONFLICT (id) DO NOTHING`); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
 	all := []string{"owner", "admin", "tech-alpha", "tech-except-alpha"}
 	ownerAdmin := []string{"owner", "admin"}
 	alphaView := []string{"owner", "admin", "tech-alpha"}
@@ -319,17 +332,25 @@ func TestRouteMatrix(t *testing.T) {
 			matrixRow{"GET", "/t/:slug/policy", p + "/policy", nil, side.view},
 			matrixRow{"POST", "/t/:slug/policy/items", p + "/policy/items", url.Values{"kind": {"routing"}, "key": {"mx-route"}, "min_severity": {"warning"}, "channels": {"seed"}}, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/silences", p + "/silences", url.Values{"matchers": {"host=nothing"}, "duration": {"1m"}}, side.view},
+			matrixRow{"GET", "/t/:slug/silences", p + "/silences", nil, side.view},
+			matrixRow{"POST", "/t/:slug/silences/:id/expire", p + "/silences/900001/expire", nil, side.view}, // expiring again changes nothing
+			matrixRow{"POST", "/t/:slug/silences/:id/delete", p + "/silences/900001/delete", nil, side.view},
 			matrixRow{"GET", "/t/:slug/endpoints", p + "/endpoints", nil, side.view},
 			matrixRow{"GET", "/t/:slug/channels", p + "/channels", nil, side.view},
 			matrixRow{"GET", "/t/:slug/sla", p + "/sla", nil, side.view},
 			matrixRow{"GET", "/t/:slug/branding", p + "/branding", nil, side.view},
 			matrixRow{"POST", "/t/:slug/branding", p + "/branding", url.Values{"primary_color": {"bad"}}, ownerAdmin},
+			// Client settings: a bad time zone is refused (422), so nothing is written.
+			matrixRow{"GET", "/t/:slug/settings", p + "/settings", nil, side.view},
+			matrixRow{"POST", "/t/:slug/settings", p + "/settings", url.Values{"display_name": {"M"}, "timezone": {"Nowhere/Zone"}, "locale": {"en"}}, ownerAdmin},
 			// Portal sign-on settings: a bad issuer is refused (422) before the issuer is asked anything.
 			matrixRow{"GET", "/t/:slug/sso", p + "/sso", nil, side.view},
 			matrixRow{"POST", "/t/:slug/sso", p + "/sso", url.Values{"issuer": {"not a url"}, "client_id": {"x"}}, ownerAdmin},
 			matrixRow{"POST", "/t/:slug/sso/remove", p + "/sso/remove", nil, ownerAdmin},
 			matrixRow{"GET", "/t/:slug/branding/assets/:file", p + "/branding/assets/" + matrixLogoFile, nil, side.view},
 			matrixRow{"POST", "/t/:slug/channels", p + "/channels", url.Values{"name": {"bad name!"}, "kind": {"webhook"}}, ownerAdmin},
+			// A test of the seeded e-mail channel fails at once (no SMTP relay here) and says so.
+			matrixRow{"POST", "/t/:slug/channels/:name/test", p + "/channels/seed/test", nil, side.view},
 			matrixRow{"POST", "/t/:slug/channels/:name/delete", p + "/channels/seed/delete", nil, ownerAdmin},
 			matrixRow{"GET", "/t/:slug/endpoints/:id", p + "/endpoints/1", nil, side.view},
 			matrixRow{"GET", "/t/:slug/enrollment", p + "/enrollment", nil, side.view},
@@ -406,6 +427,7 @@ func TestRouteMatrix(t *testing.T) {
 	for _, role := range append(all, "anonymous") {
 		t.Run(role, func(t *testing.T) {
 			seedChannels(t)
+			seedSilences(t)
 			for _, tn := range []tenants.Tenant{alpha, beta} { // a role before may have removed it
 				seedPortalSSO(t, e.tenants.Scope(tn), "https://idp."+tn.Slug+".example", "matrix")
 			}

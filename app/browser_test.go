@@ -506,12 +506,12 @@ func brPageHTML(t *testing.T, ctx context.Context) string {
 // brScreenshot saves a full-page PNG as artifacts/screenshots/<name>.
 func brScreenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	dir := filepath.Join("..", "artifacts", "screenshots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	file := filepath.Join("..", "artifacts", "screenshots", name)
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	png := brGet(t, ctx, chromedp.FullScreenshot(100))
-	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+	if err := os.WriteFile(file, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

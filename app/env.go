@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -59,9 +60,29 @@ type env struct {
 	ssoClock  func() time.Time // the ID token verifier's clock; nil: time.Now (tests move it)
 }
 
+// clientBrand is the client's branding with the one rule for the name its
+// people see: the branding's display name if set, else the client's display
+// name setting, else the tenant's name. (The branding falls back to the
+// tenant's name, so the setting is put in its place.)
+func (e *env) clientBrand(ctx context.Context, t tenancy.Tenant) (branding.Brand, error) {
+	cs, err := e.tenants.ClientSettings(ctx, t)
+	if err != nil {
+		e.log.WarnContext(ctx, "reading the client's settings for its brand", "tenant", t.Slug, "err", err)
+	} else if cs.DisplayName != "" {
+		t.Name = cs.DisplayName
+	}
+	return e.branding.For(ctx, t)
+}
+
+// portalSettings are the client's time zone and locale, for its portal.
+func (e *env) portalSettings(ctx context.Context, t tenancy.Tenant) (*time.Location, string, error) {
+	cs, err := e.tenants.ClientSettings(ctx, t)
+	return cs.Zone(), cs.Locale, err
+}
+
 // portalBrand is how a client's portal looks, from its branding.
 func (e *env) portalBrand(ctx context.Context, t tenancy.Tenant) (web.Brand, error) {
-	b, err := e.branding.For(ctx, t)
+	b, err := e.clientBrand(ctx, t)
 	if err != nil {
 		return web.Brand{}, err
 	}
@@ -72,7 +93,7 @@ func (e *env) portalBrand(ctx context.Context, t tenancy.Tenant) (web.Brand, err
 // emailBrand is how a client's e-mails present themselves: its sender name,
 // and a link to its portal on its primary (or first) verified domain.
 func (e *env) emailBrand(ctx context.Context, t tenancy.Tenant) (notify.EmailBrand, error) {
-	b, err := e.branding.For(ctx, t)
+	b, err := e.clientBrand(ctx, t)
 	if err != nil {
 		return notify.EmailBrand{}, err
 	}
@@ -207,7 +228,8 @@ func (e *env) connect(ctx context.Context, allowBehind, workJobs bool) error {
 
 	e.tenants = tenants.NewService(e.cluster, tenants.Options{Logger: e.log,
 		Export:   tenants.ExportConfig{BinDir: e.binDir},
-		Resolver: tenants.DNSResolver(e.cfg.DNS.Resolver), ConsoleHosts: e.cfg.Server.ConsoleHosts})
+		Resolver: tenants.DNSResolver(e.cfg.DNS.Resolver), ConsoleHosts: e.cfg.Server.ConsoleHosts,
+		TrustLocalhost: e.development()})
 	if !allowBehind && workJobs {
 		// serve: every cell server must answer and its own tables be as new
 		// as the binary. Operator commands go on, and fail only if they
@@ -223,21 +245,44 @@ func (e *env) connect(ctx context.Context, allowBehind, workJobs bool) error {
 	e.audit = audit.NewService(e.cluster)
 	e.policies = policies.NewService(e.cluster)
 	e.alerts = alerts.NewService(e.policies, slas.Panel(e.policies))
-	e.dashboard = dashboard.NewService(e.tenants, e.alerts)
+	e.dashboard = dashboard.NewService(e.tenants, e.alerts, e.policies)
 	e.branding = branding.NewService(branding.Options{})
 	e.notify = notify.NewService(notify.Deps{Alerts: e.alerts, Tenants: e.tenants, Policies: e.policies, Brand: e.emailBrand,
 		Jobs: e.jobs, Events: e.events}, notify.Options{
 		SMTP: notify.SMTPConfig{Host: e.cfg.Notify.SMTP.Host, Port: e.cfg.Notify.SMTP.Port, From: e.cfg.Notify.SMTP.From,
 			Username: e.cfg.Notify.SMTP.Username, Password: e.cfg.Notify.SMTP.Password, RequireTLS: e.cfg.Notify.SMTP.RequireTLS},
-		MaxAttempts: e.cfg.Notify.MaxAttempts, BaseURL: e.cfg.Notify.BaseURL,
+		MaxAttempts: e.cfg.Notify.MaxAttempts, BaseURL: e.consoleBaseURL(),
 		AllowPrivateNetworks: e.cfg.Notify.AllowPrivateNetworks, Logger: e.log,
 	})
 	e.breaches = slas.NewBreaches(e.alerts, e.policies, e.tenants, e.jobs, e.events, e.log)
 	e.reports = slas.NewReports(e.alerts, e.policies, e.tenants, e.jobs, e.events)
 	e.agents = agents.NewService(agents.Options{Tenants: e.tenants, Policies: e.policies, Alerts: e.alerts, Logger: e.log})
-	e.portal = portal.NewService(e.alerts, e.agents, e.reports, e.portalBrand, e.log)
+	e.portal = portal.NewService(e.alerts, e.agents, e.reports, e.portalBrand, e.portalSettings, e.log)
 	e.schedulePeriodic()
 	return nil
+}
+
+// development reports whether this is a development setup: the embedded
+// database (no database.url), which production never runs on. Then
+// *.localhost portal hostnames verify without DNS.
+func (e *env) development() bool { return e.cfg.Database.URL == "" }
+
+// consoleBaseURL is where messages link to the console: notify.base_url,
+// or in development the address serve listens on, so the demo's links
+// open. In production an unset base URL leaves links as bare paths rather
+// than guessing a public name.
+func (e *env) consoleBaseURL() string {
+	if e.cfg.Notify.BaseURL != "" || !e.development() {
+		return e.cfg.Notify.BaseURL
+	}
+	host, port, err := net.SplitHostPort(e.cfg.Server.Addr)
+	if err != nil {
+		return ""
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // close disconnects and stops the embedded cluster if this process started it.

@@ -48,6 +48,13 @@ func (e *env) chores() map[string]chore {
 			}
 			return err
 		}},
+		// The home's chart of open alerts over time: every busy client's open
+		// counts, copied from the rollups (one read per cell server, no tenant
+		// schema) as today's rows; the day keeps its last run's.
+		"open-alert-snapshot": {15 * time.Minute, func(ctx context.Context) error {
+			_, err := e.tenants.SnapshotOpenAlerts(ctx, time.Now())
+			return err
+		}},
 		"expired-sessions": {10 * time.Minute, func(ctx context.Context) error {
 			_, err := e.identity.DeleteExpiredSessions(ctx)
 			return err

@@ -58,6 +58,7 @@ With no database configured it starts a private PostgreSQL cluster under
 		newUserCommand(),
 		newRollupsCommand(),
 		newSLACommand(),
+		newSilenceCommand(),
 		newAgentCommand(),
 		newDBCommand(),
 		newDemoCommand(),

@@ -15,6 +15,8 @@ import (
 
 	"switchboard/db"
 	"switchboard/modules/agents"
+	"switchboard/modules/alerts"
+	"switchboard/modules/dashboard"
 	"switchboard/platform/authz"
 	"switchboard/platform/tenancy"
 	"switchboard/platform/web"
@@ -65,6 +67,15 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 	if err := reloadGrants(); err != nil {
 		return nil, fmt.Errorf("loading staff grants: %w", err)
 	}
+	// Alerts are assigned only to staff who can see their client.
+	e.alerts.SetAssignees(func(ctx context.Context, t tenancy.Tenant) ([]alerts.Assignee, error) {
+		staff, err := e.identity.StaffSeeing(ctx, s.consoleAuthz, t.ID)
+		var out []alerts.Assignee
+		for _, u := range staff {
+			out = append(out, alerts.Assignee{Email: u.Email, Name: u.Name})
+		}
+		return out, err
+	})
 	ready := make(chan struct{})
 	grantsChanged := make(chan struct{}, 1)
 	go e.cluster.Listen(ctx, tenancy.ChangeChannel, func(table string) {
@@ -130,6 +141,8 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 	s.health(e, s.portal)
 	e.dashboard.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.tenants.ConsoleRoutes(s.consoleAuthz, s.console)
+	dashboard.NewClientOverview(dashboard.ClientDeps{Tenants: e.tenants, Alerts: e.alerts, Agents: e.agents, Identity: e.identity,
+		Notify: e.notify, Audit: e.audit, Reports: e.reports}).ConsoleRoutes(s.consoleAuthz, s.console)
 	e.tenants.APIRoutes(s.consoleAuthz, s.console)
 	e.alerts.APIRoutes(s.consoleAuthz, s.console)
 	e.alerts.ConsoleRoutes(s.consoleAuthz, s.console)
@@ -158,7 +171,13 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 // name nothing but the client) under /static/.
 func (s *server) newEcho(e *env, a *authz.Authorizer, chrome web.ChromeFunc, assets fs.FS) (*echo.Echo, error) {
 	ech := web.New(e.log)
-	renderer, err := web.NewRenderer(templates.FS, chrome, "console/*.html", "portal/*.html", "public/*.html")
+	framed := func(c echo.Context) web.Chrome { // every page may ask what its viewer can use
+		ch := chrome(c)
+		ctx := c.Request().Context()
+		ch.Permits = func(method, route string) bool { return a.May(ctx, method, route) }
+		return ch
+	}
+	renderer, err := web.NewRenderer(templates.FS, framed, "console/*.html", "portal/*.html", "public/*.html")
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +309,7 @@ func consoleChrome(c echo.Context) web.Chrome {
 var sections = map[string]string{
 	"/": "home", "/clients/new": "home", "/clients": "home",
 	"/t/:slug/": "overview", "/t/:slug/users": "users", "/t/:slug/audit": "audit",
-	"/t/:slug/alerts": "alerts", "/t/:slug/alerts/:id": "alerts", "/t/:slug/policy": "policy",
-	"/t/:slug/endpoints": "endpoints", "/t/:slug/endpoints/:id": "endpoints", "/t/:slug/enrollment": "endpoints", "/t/:slug/channels": "policy", "/t/:slug/apikeys": "overview", "/t/:slug/domains": "domains", "/t/:slug/sla": "sla", "/t/:slug/branding": "branding", "/t/:slug/sso": "sso", "/platform/policies": "policies",
+	"/t/:slug/alerts": "alerts", "/t/:slug/alerts/:id": "alerts", "/t/:slug/silences": "alerts", "/t/:slug/policy": "policy",
+	"/t/:slug/endpoints": "endpoints", "/t/:slug/endpoints/:id": "endpoints", "/t/:slug/enrollment": "endpoints", "/t/:slug/channels": "policy", "/t/:slug/apikeys": "overview", "/t/:slug/domains": "domains", "/t/:slug/sla": "sla", "/t/:slug/branding": "branding", "/t/:slug/settings": "settings", "/t/:slug/sso": "sso", "/platform/policies": "policies",
 	"/platform/staff": "staff", "/platform/audit": "platform-audit",
 }

@@ -19,6 +19,7 @@ func newTenantCommand() *cobra.Command {
 		tenantDeleteCommand(), tenantExportCommand(), tenantAPIKeyCommand(), tenantEnrollmentTokenCommand(), tenantDomainCommand())
 	c.AddCommand(tenantMoveCommand())
 	c.AddCommand(tenantAttestCommand())
+	c.AddCommand(tenantSettingsCommand(), tenantSetCommand())
 	return c
 }
 

@@ -88,3 +88,16 @@ document.querySelectorAll("[data-select-all]").forEach(function (all) {
 document.querySelectorAll("form[data-confirm]").forEach(function (f) {
   f.addEventListener("submit", function (e) { if (!window.confirm(f.dataset.confirm)) e.preventDefault(); });
 });
+
+// Notification channels (issue 13): the create form shows only the chosen
+// kind's fields. Without scripts every kind's fieldset shows, labelled, and
+// the server reads only the chosen kind's.
+document.querySelectorAll("[data-channel-form]").forEach(function (form) {
+  var kind = form.querySelector("[data-channel-kind]");
+  if (!kind) return;
+  function show() {
+    form.querySelectorAll("fieldset[data-kind]").forEach(function (fs) { fs.hidden = fs.dataset.kind !== kind.value; });
+  }
+  kind.addEventListener("change", show);
+  show();
+});

@@ -21,7 +21,7 @@ import (
 func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo) {
 	a.Route(e, http.MethodGet, "/t/:slug/alerts", authz.TenantView, s.listPage)
 	a.Route(e, http.MethodPost, "/t/:slug/alerts/bulk", authz.TenantManage, s.bulk)
-	a.Route(e, http.MethodPost, "/t/:slug/silences", authz.TenantManage, s.silenceForm)
+	s.silenceRoutes(a, e) // silences_http.go
 	a.Route(e, http.MethodGet, "/t/:slug/alerts/:id", authz.TenantView, s.detailPage)
 	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/acknowledge", authz.TenantManage, s.transitionOne(ActionAcknowledge))
 	a.Route(e, http.MethodPost, "/t/:slug/alerts/:id/resolve", authz.TenantManage, s.transitionOne(ActionResolve))
@@ -91,6 +91,10 @@ type detailPage struct {
 	Events  []Event
 	SLA     *SLAPanel
 	Waiting bool
+	// Assignees are the staff who can see the client, for the assignee
+	// picker; AssigneeGone says the current assignee is no longer one of them.
+	Assignees    []Assignee
+	AssigneeGone bool
 }
 
 // SLAPanel is what the alert page shows of its SLA clocks (filled by the
@@ -147,6 +151,10 @@ func (s *Service) detailPage(c echo.Context) error {
 	if page.SLA, err = s.sla(c.Request().Context(), t, a, events); err != nil {
 		return err
 	}
+	if page.Assignees, err = s.Assignees(c.Request().Context(), t); err != nil {
+		return err
+	}
+	page.AssigneeGone = a.Assignee != "" && !slices.ContainsFunc(page.Assignees, func(p Assignee) bool { return p.Email == a.Assignee })
 	return web.Render(c, http.StatusOK, "console/alert.html", fmt.Sprintf("Alert #%d · %s", a.ID, t.Name), page)
 }
 
@@ -190,41 +198,4 @@ func (s *Service) onDetail(c echo.Context, fn func(tenancy.Tenant, int64) error)
 		return err // invalid input answers 400 with its message (its fault kind)
 	}
 	return web.RedirectFlash(c, fmt.Sprintf("/t/%s/alerts/%d", t.Slug, id), "")
-}
-
-// silenceForm creates a silence from "name=value, name=~regex" matchers and
-// a duration starting now.
-func (s *Service) silenceForm(c echo.Context) error {
-	t, _ := tenancy.FromContext(c.Request().Context())
-	var ms []Matcher
-	for _, part := range strings.Split(c.FormValue("matchers"), ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		m, ok := parseMatcher(part)
-		if !ok {
-			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("matcher %q must look like name=value, name!=value, name=~regex or name!~regex", part))
-		}
-		ms = append(ms, m)
-	}
-	d, err := time.ParseDuration(c.FormValue("duration"))
-	if err != nil || d <= 0 || d > 90*24*time.Hour {
-		return echo.NewHTTPError(http.StatusBadRequest, "duration must be like 2h, at most 90 days")
-	}
-	now := time.Now()
-	if _, err := s.CreateSilence(c.Request().Context(), t, ms, now, now.Add(d), c.FormValue("comment")); err != nil {
-		return err
-	}
-	return web.RedirectFlash(c, "/t/"+t.Slug+"/alerts", "Silence created: matching alerts are recorded as suppressed for "+d.String()+".")
-}
-
-// parseMatcher splits "name op value" with op one of =~ !~ != =.
-func parseMatcher(s string) (Matcher, bool) {
-	for _, op := range []string{"=~", "!~", "!=", "="} {
-		if i := strings.Index(s, op); i > 0 {
-			return Matcher{Name: strings.TrimSpace(s[:i]), Op: op, Value: strings.TrimSpace(s[i+len(op):])}, true
-		}
-	}
-	return Matcher{}, false
 }

@@ -24,6 +24,7 @@ import (
 type Service struct {
 	maintenance MaintenanceSource
 	sla         SLASource
+	assignees   AssigneeSource // nil: any assignee is taken
 
 	// suppressors caches each tenant's active silences and maintenance
 	// windows for a few seconds: every ingest needs them, they rarely change,
@@ -196,27 +197,40 @@ func ingestOne(tx *gorm.DB, t tenancy.Tenant, sig Signal, silences []Silence, wi
 		Occurrences int
 		FirstSeenAt time.Time
 		Inserted    bool
+		WasStatus   *string // the open alert's status before this signal, if one was open
 	}
 	// A repeat of an open alert counts and refreshes it; an acknowledged one
 	// stays acknowledged; a suppressed one fires once its silence is over.
-	err := tx.Raw(`INSERT INTO alerts (fingerprint, source, rule, severity, status, summary, description, labels, endpoint, silence_id)
+	// prev reads the open alert as it was before this statement (a CTE sees
+	// the statement's starting snapshot), in the same round trip.
+	err := tx.Raw(`WITH prev AS (SELECT status FROM alerts WHERE fingerprint = ? AND status IN ('firing', 'acknowledged', 'suppressed'))
+		INSERT INTO alerts (fingerprint, source, rule, severity, status, summary, description, labels, endpoint, silence_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (fingerprint) WHERE status IN ('firing', 'acknowledged', 'suppressed') DO UPDATE SET
 			occurrences = alerts.occurrences + 1,
 			last_seen_at = now(),
+			-- unmuted: its work (and SLA) starts now; the timeline keeps when it was muted
+			first_seen_at = CASE WHEN alerts.status = 'suppressed' AND EXCLUDED.status = 'firing' THEN now() ELSE alerts.first_seen_at END,
 			severity = EXCLUDED.severity,
 			summary = EXCLUDED.summary,
 			description = EXCLUDED.description,
 			endpoint = EXCLUDED.endpoint,
 			status = CASE WHEN alerts.status = 'acknowledged' THEN 'acknowledged' ELSE EXCLUDED.status END,
 			silence_id = EXCLUDED.silence_id
-		RETURNING id, status, occurrences, first_seen_at, (xmax = 0) AS inserted`,
-		fp, sig.Source, sig.Rule, sig.Severity, status, sig.Summary, sig.Description, labelsJSON(sig.Labels), sig.Endpoint, silenceID).Scan(&row).Error
+		RETURNING id, status, occurrences, first_seen_at, (xmax = 0) AS inserted, (SELECT status FROM prev) AS was_status`,
+		fp, fp, sig.Source, sig.Rule, sig.Severity, status, sig.Summary, sig.Description, labelsJSON(sig.Labels), sig.Endpoint, silenceID).Scan(&row).Error
 	if err != nil {
 		return Outcome{}, time.Time{}, fmt.Errorf("recording alert: %w", err)
 	}
 	action := "repeated"
-	if row.Inserted {
+	// A muted alert whose silence or window is over fires now: it is opened
+	// (announced, its SLA clocks started) as a new one would be.
+	unmuted := !row.Inserted && row.WasStatus != nil && *row.WasStatus == StatusSuppressed && row.Status == StatusFiring
+	if unmuted {
+		action = "created"
+		why = "no longer suppressed"
+	}
+	if row.Inserted || unmuted {
 		action = "created"
 		if row.Status == StatusSuppressed {
 			action = "suppressed"
@@ -392,9 +406,18 @@ func (s *Service) Assign(ctx context.Context, t tenancy.Tenant, id int64, assign
 	if len(assignee) > 254 {
 		return invalid("assignee is too long")
 	}
+	// Asked before the alert's transaction, which it need not hold open;
+	// keeping an assignee who has since lost the client is a no-op, not an error.
+	refusal := s.checkAssignee(ctx, t, assignee)
+	if refusal != nil && !errors.Is(refusal, ErrInvalid) {
+		return refusal
+	}
 	return s.onAlert(ctx, t, id, func(tx *gorm.DB, a Alert) error {
 		if a.Assignee == assignee {
 			return nil
+		}
+		if refusal != nil {
+			return refusal
 		}
 		if err := tx.Exec(`UPDATE alerts SET assignee = ? WHERE id = ?`, assignee, id).Error; err != nil {
 			return err

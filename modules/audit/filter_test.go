@@ -28,23 +28,26 @@ func day(s string) time.Time {
 }
 
 var fixtures = []fixture{
-	{"invite", day("2024-01-10T10:00:00Z"), "Alice@Example.com", "users.invited", "bob@client.example", "invited as client_user"},
-	{"underscore", day("2024-02-15T12:00:00Z"), "bob@client.example", "user_x.made", "x-1", "action with a literal underscore"},
-	{"alert", day("2024-03-01T00:00:00Z"), "system", "alert.raised", "srv-01", "Disk FULL on srv-01"},
-	{"percent", day("2024-03-01T23:59:59Z"), "carol@msp.example", "a%b.c", "disk-array-2", "action with a literal percent"},
-	{"policy", day("2024-03-02T00:00:00Z"), "ALICE@example.com", "policy.changed", "password policy", "min length: 12 → 14"},
+	{"invite", day("2030-01-10T10:00:00Z"), "Alice@Example.com", "users.invited", "bob@client.example", "invited as client_user"},
+	{"underscore", day("2030-02-15T12:00:00Z"), "bob@client.example", "user_x.made", "x-1", "action with a literal underscore"},
+	{"alert", day("2030-03-01T00:00:00Z"), "system", "alert.raised", "srv-01", "Disk FULL on srv-01"},
+	{"percent", day("2030-03-01T23:59:59Z"), "carol@msp.example", "a%b.c", "disk-array-2", "action with a literal percent"},
+	{"policy", day("2030-03-02T00:00:00Z"), "ALICE@example.com", "policy.changed", "password policy", "min length: 12 → 14"},
+	// Written last, dated earlier: a transaction that began before others
+	// committed after them. Lists go by time, not by id.
+	{"late", day("2030-02-20T08:00:00Z"), "system", "alert.raised", "srv-09", "committed late"},
 }
 
 // seedFixtures writes the fixtures into a new tenant, in order, and returns
-// the tenant and the id of each fixture by key; "created" is the entry
-// provisioning wrote (the oldest).
-func seedFixtures(t *testing.T, e env) (tenancy.Tenant, map[string]int64) {
+// the tenant and the cursor of each fixture by key; "created" is the entry
+// provisioning wrote (the oldest: the fixtures are dated in 2030).
+func seedFixtures(t *testing.T, e env) (tenancy.Tenant, map[string]audit.Cursor) {
 	t.Helper()
 	_, scope := e.newTenant(t, "filter")
-	ids := map[string]int64{}
+	ids := map[string]audit.Cursor{}
 	err := tenancy.Do(context.Background(), scope, func(tx *gorm.DB) error {
-		var created int64
-		if err := tx.Raw(`SELECT id FROM audit_log WHERE action = 'tenant.created'`).Scan(&created).Error; err != nil {
+		var created audit.Cursor
+		if err := tx.Raw(`SELECT at, id FROM audit_log WHERE action = 'tenant.created'`).Scan(&created).Error; err != nil {
 			return err
 		}
 		ids["created"] = created
@@ -54,23 +57,23 @@ func seedFixtures(t *testing.T, e env) (tenancy.Tenant, map[string]int64) {
 				f.at, f.actor, f.action, f.target, f.summary).Scan(&id).Error; err != nil {
 				return err
 			}
-			ids[f.key] = id
+			ids[f.key] = audit.Cursor{At: f.at, ID: id}
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ids) != len(fixtures)+1 || ids["created"] == 0 {
+	if len(ids) != len(fixtures)+1 || ids["created"].ID == 0 {
 		t.Fatalf("seeding: ids %v", ids)
 	}
 	return scope, ids
 }
 
-func keysOf(entries []audit.Entry, ids map[string]int64) []string {
+func keysOf(entries []audit.Entry, ids map[string]audit.Cursor) []string {
 	byID := map[int64]string{}
-	for k, id := range ids {
-		byID[id] = k
+	for k, c := range ids {
+		byID[c.ID] = k
 	}
 	var out []string
 	for _, e := range entries {
@@ -87,7 +90,7 @@ func TestFilter(t *testing.T) {
 	e := openEnv(t)
 	scope, ids := seedFixtures(t, e)
 	ctx := context.Background()
-	all := []string{"policy", "percent", "alert", "underscore", "invite", "created"} // newest first
+	all := []string{"policy", "percent", "alert", "late", "underscore", "invite", "created"} // newest first
 	cases := []struct {
 		name string
 		f    audit.Filter
@@ -102,7 +105,7 @@ func TestFilter(t *testing.T) {
 		{"action is a prefix, not a substring", audit.Filter{Action: "raised"}, nil},
 		{"whole action", audit.Filter{Action: "tenant.created"}, []string{"created"}},
 		{"actor substring, any case", audit.Filter{Actor: "alice@EXAMPLE"}, []string{"policy", "invite"}},
-		{"actor exact", audit.Filter{Actor: "system"}, []string{"alert", "created"}},
+		{"actor exact", audit.Filter{Actor: "system"}, []string{"alert", "late", "created"}},
 		{"actor underscore is literal", audit.Filter{Actor: "_"}, nil},
 		{"actor percent is literal", audit.Filter{Actor: "%"}, nil},
 		{"text in target or summary", audit.Filter{Text: "DISK"}, []string{"percent", "alert"}},
@@ -111,14 +114,15 @@ func TestFilter(t *testing.T) {
 		{"text underscore is literal", audit.Filter{Text: "x_1"}, nil},
 		{"text percent is literal", audit.Filter{Text: "disk%full"}, nil},
 		{"text nowhere", audit.Filter{Text: "no such words"}, nil},
-		{"since (inclusive)", audit.Filter{Since: day("2024-03-01T00:00:00Z")}, []string{"policy", "percent", "alert", "created"}},
-		{"until (exclusive)", audit.Filter{Until: day("2024-03-01T00:00:00Z")}, []string{"underscore", "invite"}},
-		{"between", audit.Filter{Since: day("2024-02-01T00:00:00Z"), Until: day("2024-03-02T00:00:00Z")}, []string{"percent", "alert", "underscore"}},
-		{"empty range", audit.Filter{Since: day("2024-03-02T00:00:00Z"), Until: day("2024-03-01T00:00:00Z")}, nil},
+		{"since (inclusive)", audit.Filter{Since: day("2030-03-01T00:00:00Z")}, []string{"policy", "percent", "alert"}},
+		{"until (exclusive)", audit.Filter{Until: day("2030-03-01T00:00:00Z")}, []string{"late", "underscore", "invite", "created"}},
+		{"between", audit.Filter{Since: day("2030-02-01T00:00:00Z"), Until: day("2030-03-02T00:00:00Z")}, []string{"percent", "alert", "late", "underscore"}},
+		{"empty range", audit.Filter{Since: day("2030-03-02T00:00:00Z"), Until: day("2030-03-01T00:00:00Z")}, nil},
 		{"actor and action", audit.Filter{Actor: "alice", Action: "policy."}, []string{"policy"}},
-		{"before", audit.Filter{Before: ids["alert"]}, []string{"underscore", "invite", "created"}},
+		{"before", audit.Filter{Before: ids["alert"]}, []string{"late", "underscore", "invite", "created"}},
 		{"limit", audit.Filter{Limit: 2}, []string{"policy", "percent"}},
-		{"limit and before: the next page", audit.Filter{Limit: 2, Before: ids["percent"]}, []string{"alert", "underscore"}},
+		{"limit and before: the next page", audit.Filter{Limit: 2, Before: ids["percent"]}, []string{"alert", "late"}},
+		{"a page after an entry committed late", audit.Filter{Limit: 2, Before: ids["late"]}, []string{"underscore", "invite"}},
 		{"before the first", audit.Filter{Before: ids["created"]}, nil},
 	}
 	for _, tc := range cases {

@@ -23,5 +23,18 @@ type Filter struct {
 	Since  time.Time
 	Until  time.Time
 	Limit  int // default 200, at most 10,000 (exports page through everything)
-	Before int64
+	// Before continues a listing after its last entry: only entries older
+	// than it (by time, then id) are listed. Zero means from the newest.
+	Before Cursor
 }
+
+// Cursor is where a listing stopped: the time and id of its last entry.
+// Entries are ordered by time, not id: a transaction that started earlier
+// can commit (and take its id) after one that started later.
+type Cursor struct {
+	At time.Time
+	ID int64
+}
+
+// CursorOf is the cursor that continues after e.
+func CursorOf(e Entry) Cursor { return Cursor{At: e.At, ID: e.ID} }

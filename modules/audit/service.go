@@ -47,7 +47,7 @@ func Changed(field string, before, after any) string {
 	return fmt.Sprintf("%s: %v → %v", field, before, after)
 }
 
-// Platform lists platform entries, newest first.
+// Platform lists platform entries, newest first (by time, then id).
 func (s *Service) Platform(ctx context.Context, f Filter) ([]Entry, error) {
 	var out []Entry
 	err := f.apply(s.cluster.ControlDB().WithContext(ctx).Table("control.audit_log")).Find(&out).Error
@@ -57,7 +57,7 @@ func (s *Service) Platform(ctx context.Context, f Filter) ([]Entry, error) {
 	return out, nil
 }
 
-// Tenant lists one tenant's entries, newest first.
+// Tenant lists one tenant's entries, newest first (by time, then id).
 func (s *Service) Tenant(ctx context.Context, t tenancy.Tenant, f Filter) ([]Entry, error) {
 	var out []Entry
 	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
@@ -74,7 +74,7 @@ func (f Filter) apply(q *gorm.DB) *gorm.DB {
 	if limit <= 0 {
 		limit = 200
 	}
-	q = q.Order("id DESC").Limit(min(limit, 10000))
+	q = q.Order("at DESC, id DESC").Limit(min(limit, 10000))
 	if f.Action != "" {
 		q = q.Where("action LIKE ?", likeEscape(f.Action)+"%")
 	}
@@ -90,8 +90,9 @@ func (f Filter) apply(q *gorm.DB) *gorm.DB {
 	if !f.Until.IsZero() {
 		q = q.Where("at < ?", f.Until)
 	}
-	if f.Before > 0 {
-		q = q.Where("id < ?", f.Before)
+	if f.Before.ID > 0 {
+		// "at <= ?" lets the index on at bound the scan; the rest breaks ties.
+		q = q.Where("at <= ? AND (at < ? OR id < ?)", f.Before.At, f.Before.At, f.Before.ID)
 	}
 	return q
 }
@@ -113,7 +114,7 @@ func Each(list func(Filter) ([]Entry, error), f Filter, fn func(Entry) error) er
 		if len(page) < f.Limit {
 			return nil
 		}
-		f.Before = page[len(page)-1].ID
+		f.Before = CursorOf(page[len(page)-1])
 	}
 }
 

@@ -27,7 +27,7 @@ func setup(t *testing.T, n int) (*Service, *identity.Service, []tenants.Tenant) 
 		list = append(list, tenantstest.Create(t, ts, strings.ToLower(t.Name()[4:8])))
 	}
 	pol := policies.NewService(c)
-	return NewService(ts, alerts.NewService(pol, slas.Panel(pol))), identity.NewService(c, ts, tenantstest.Quiet), list
+	return NewService(ts, alerts.NewService(pol, slas.Panel(pol)), pol), identity.NewService(c, ts, tenantstest.Quiet), list
 }
 
 func admin(t *testing.T, q string, args ...any) {

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -18,18 +19,30 @@ func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo) {
 func (s *Service) home(a *authz.Authorizer) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
+		view, err := queueViewOf(c.QueryParam("sort"), c.QueryParam("mine"))
+		if err != nil {
+			return err
+		}
 		ids, err := s.tenants.VisibleIDs(c, a)
 		if err != nil {
 			return err
 		}
+		opts := QueueOptions{Sort: view.Sort, Limit: queueSize, Reach: queueSize, Now: time.Now()}
+		if view.Mine {
+			sub, _ := authz.SubjectFrom(ctx)
+			if sub.Email == "" {
+				return echo.NewHTTPError(http.StatusBadRequest, "My alerts needs a signed-in staff user with an e-mail address.")
+			}
+			opts.Assignee, opts.Reach = sub.Email, mineReach
+		}
 		asked := pageOf(c.QueryParam("page"), -1)
-		home, err := s.tenants.Home(ctx, ids, asked.From, homePageSize, queueSize)
+		home, err := s.tenants.Home(ctx, ids, asked.From, homePageSize, opts.Reach)
 		if err != nil {
 			return err
 		}
 		page := pageOf(c.QueryParam("page"), home.Total)
 		if page.From != asked.From { // past the end: show the last page
-			if home, err = s.tenants.Home(ctx, ids, page.From, homePageSize, queueSize); err != nil {
+			if home, err = s.tenants.Home(ctx, ids, page.From, homePageSize, opts.Reach); err != nil {
 				return err
 			}
 		}
@@ -37,19 +50,32 @@ func (s *Service) home(a *authz.Authorizer) echo.HandlerFunc {
 		for status, n := range home.ByStatus {
 			counts[status] = n
 		}
-		queue, read, err := s.Queue(ctx, home.Urgent, queueSize)
+		queue, read, err := s.WorkQueue(ctx, home.Urgent, opts)
 		if err != nil {
 			return err
 		}
+		trend, err := s.OpenTrend(ctx, ids, opts.Now, home.Critical, home.Warning)
+		if err != nil {
+			return err
+		}
+		view.link(page.Number)
+		view.Read, view.Reach = read, opts.Reach
 		return web.Render(c, http.StatusOK, "console/home.html", "Clients",
 			map[string]any{"Tenants": home.Page, "Total": home.Total, "Page": page,
-				"Counts": counts, "Queue": queue, "SchemasRead": read})
+				"Counts": counts, "Queue": queue, "SchemasRead": read, "Busy": home.Critical+home.Warning > 0,
+				"View": view, "Trend": trend, "Mine": view.Mine,
+				"PrevHref": homeURL(view.Sort, view.Mine, page.Prev), "NextHref": homeURL(view.Sort, view.Mine, page.Next)})
 	}
 }
 
 // queueSize is how many alerts the all-clients queue shows (and so how
 // many of the most urgent clients it reads).
 const queueSize = 25
+
+// mineReach is how many of the most urgent clients "My alerts" reads: the
+// viewer's alerts may be at clients quieter than the queueSize busiest,
+// and each read returns only their own alerts.
+const mineReach = 100
 
 // homePageSize is how many clients one page of the home lists: with
 // thousands of clients, rendering every row would be most of the page's

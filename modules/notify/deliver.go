@@ -69,15 +69,11 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
 		return nil
 	}
 
-	var detail string
-	switch ch.Kind {
-	case KindEmail:
-		detail, err = s.sendEmail(ctx, t, ch, a, args.Reason)
-	case KindWebhook:
-		detail, err = s.sendWebhook(ctx, t, ch, a, args.Reason)
-	default:
-		err = permanent(fmt.Errorf("unknown channel kind %q", ch.Kind))
+	n, err := s.newNotice(ctx, t, ch, a, args.Reason)
+	if err != nil {
+		return err
 	}
+	detail, err := s.send(ctx, t, ch, n)
 	if err == nil {
 		failpoint.Hit(failpoint.DeliverySent)
 		s.recordDelivery(ctx, log, t, args, fmt.Sprintf("%s %s: %s (attempt %d)", ch.Kind, ch.Name, detail, job.Attempt))

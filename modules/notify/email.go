@@ -44,8 +44,8 @@ type SMTPConfig struct {
 // smtpTimeout bounds one whole SMTP conversation.
 const smtpTimeout = 30 * time.Second
 
-// sendEmail mails the alert to the channel's addresses.
-func (s *Service) sendEmail(ctx context.Context, t tenancy.Tenant, ch Channel, a alerts.Alert, reason string) (string, error) {
+// sendEmail mails the notice to the channel's addresses.
+func (s *Service) sendEmail(ctx context.Context, t tenancy.Tenant, ch Channel, n notice) (string, error) {
 	cfg := s.opts.SMTP
 	if cfg.Host == "" || cfg.From == "" {
 		return "", permanent(errors.New("e-mail is not configured on this server (notify.smtp.host and notify.smtp.from)"))
@@ -65,7 +65,7 @@ func (s *Service) sendEmail(ctx context.Context, t tenancy.Tenant, ch Channel, a
 			from = &mail.Address{Name: b.SenderName, Address: from.Address}
 		}
 	}
-	msg := s.message(t, from, ch.EmailTo, a, reason, brand)
+	msg := s.message(from, ch.EmailTo, n, brand)
 	accepted, refused, err := sendMail(ctx, cfg, from.Address, ch.EmailTo, msg)
 	if err != nil {
 		return "", err
@@ -78,7 +78,8 @@ func (s *Service) sendEmail(ctx context.Context, t tenancy.Tenant, ch Channel, a
 }
 
 // subject is tenant-neutral and short: "[CRITICAL] disk_full on web1", or
-// for an escalation "[SLA BREACH: response] disk_full on web1".
+// for an escalation or a follow-up "[SLA BREACH: response] disk_full on
+// web1", "[RESOLVED] disk_full on web1".
 func subject(a alerts.Alert, reason string) string {
 	tag := strings.ToUpper(a.Severity)
 	if reason != "" {
@@ -94,7 +95,8 @@ func subject(a alerts.Alert, reason string) string {
 // message builds the whole RFC 5322 message: plain text, quoted-printable.
 // With a brand, it links to the client's portal (or nowhere) and is signed
 // by the client's service desk, so nothing in it points at the console.
-func (s *Service) message(t tenancy.Tenant, from *mail.Address, to []string, a alerts.Alert, reason string, brand *EmailBrand) []byte {
+func (s *Service) message(from *mail.Address, to []string, n notice, brand *EmailBrand) []byte {
+	a, reason := n.Alert, n.Reason
 	var b bytes.Buffer
 	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
 	header("From", from.String())
@@ -128,26 +130,25 @@ func (s *Service) message(t tenancy.Tenant, from *mail.Address, to []string, a a
 		line("Since", a.FirstSeenAt.UTC().Format("2006-01-02 15:04 MST"))
 	}
 	line("Labels", labelList(a.Labels))
+	why := "because a routing policy sends this alert here"
+	if n.Event == EventTest {
+		why = "to test this notification channel"
+	}
 	switch {
 	case brand == nil:
-		fmt.Fprintf(&body, "\nView the alert: %s\n", s.alertURL(t, a.ID))
-		body.WriteString("\n-- \nSent by Switchboard because a routing policy sends this alert here.\n")
+		fmt.Fprintf(&body, "\nView the alert: %s\n", n.Link)
+		body.WriteString("\n-- \nSent by Switchboard " + why + ".\n")
 	default:
-		if brand.PortalURL != "" {
+		if brand.PortalURL != "" && n.Event != EventTest {
 			fmt.Fprintf(&body, "\nView the alert: %s/alerts/%d\n", strings.TrimRight(brand.PortalURL, "/"), a.ID)
 		}
-		fmt.Fprintf(&body, "\n-- \nSent by %s because a routing policy sends this alert here.\n", oneLine(brand.Name))
+		fmt.Fprintf(&body, "\n-- \nSent by %s %s.\n", oneLine(brand.Name), why)
 	}
 
 	qp := quotedprintable.NewWriter(&b)
 	_, _ = qp.Write([]byte(strings.ReplaceAll(body.String(), "\n", "\r\n")))
 	_ = qp.Close()
 	return b.Bytes()
-}
-
-// alertURL is the link in e-mails: the console's alert page.
-func (s *Service) alertURL(t tenancy.Tenant, id int64) string {
-	return strings.TrimRight(s.opts.BaseURL, "/") + "/t/" + t.Slug + "/alerts/" + strconv.FormatInt(id, 10)
 }
 
 func labelList(m map[string]string) string {

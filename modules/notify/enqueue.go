@@ -24,8 +24,9 @@ type deliveryArgs struct {
 	jobs.TenantArgs
 	AlertID   int64 `json:"alert_id" river:"unique"`
 	ChannelID int64 `json:"channel_id" river:"unique"`
-	// Reason is empty for a new alert and names an escalation otherwise
-	// ("sla warning: response"); each escalation is delivered once.
+	// Reason is empty for a new alert, "acknowledged" or "resolved" for a
+	// follow-up, and names an escalation otherwise ("sla warning:
+	// response"); each is delivered once (see eventOf).
 	Reason string `json:"reason,omitempty" river:"unique"`
 }
 
@@ -75,6 +76,77 @@ func (s *Service) escalate(ctx context.Context, t tenancy.Tenant, events []slas.
 	return nil
 }
 
+// The reasons of follow-up deliveries: the alert's state changed.
+const (
+	reasonAcknowledged = "acknowledged"
+	reasonResolved     = "resolved"
+)
+
+// eventOf names the event a delivery's reason stands for.
+func eventOf(reason string) string {
+	switch reason {
+	case "":
+		return AlertFiring
+	case reasonAcknowledged:
+		return AlertAcknowledged
+	case reasonResolved:
+		return AlertResolved
+	}
+	return AlertEscalated
+}
+
+// followUp sends acknowledgements and resolutions to the channels the
+// alert's routing names that subscribe to them (Channel.Events), through
+// the same jobs as new alerts, so a ticket a webhook opened can follow its
+// alert. Only alerts that were announced (opened firing, not suppressed)
+// are followed up: a receiver never hears of the end of an alert it was
+// never told of. Like announce, it runs from the outbox and is idempotent.
+func (s *Service) followUp(ctx context.Context, t tenancy.Tenant, events []alerts.Changed) error {
+	var eff *policies.Effective
+	for _, e := range events {
+		reason := ""
+		switch e.Action {
+		case alerts.ActionAcknowledge:
+			reason = reasonAcknowledged
+		case alerts.ActionResolve:
+			reason = reasonResolved
+		default:
+			continue // waiting and resuming are the SLA clocks' business
+		}
+		a, timeline, err := s.deps.Alerts.Get(ctx, t, e.AlertID)
+		if errors.Is(err, alerts.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !announced(timeline) {
+			continue
+		}
+		if eff == nil {
+			got, err := s.deps.Policies.Effective(ctx, t)
+			if err != nil {
+				return fmt.Errorf("notify: reading the routing policy of %s: %w", t.Slug, err)
+			}
+			eff = &got
+		}
+		if _, err := s.enqueue(ctx, t, []alerts.Alert{a}, eff.Items, reason); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// announced reports whether the alert was opened firing (and so announced).
+func announced(timeline []alerts.Event) bool {
+	for _, e := range timeline {
+		if e.Kind == "created" {
+			return true
+		}
+	}
+	return false
+}
+
 // Enqueue routes firing alerts to the tenant's enabled channels and inserts
 // one delivery job per (alert, channel), all in one River transaction. It
 // returns how many jobs were new.
@@ -107,8 +179,9 @@ func (s *Service) enqueue(ctx context.Context, t tenancy.Tenant, created []alert
 			}
 		}
 	}
+	event := eventOf(reason)
 	for _, a := range created {
-		if a.Status != alerts.StatusFiring {
+		if event == AlertFiring && a.Status != alerts.StatusFiring {
 			continue // suppressed alerts are recorded, not announced
 		}
 		if r := Route(a, routing); len(r) > 0 {
@@ -121,7 +194,7 @@ func (s *Service) enqueue(ctx context.Context, t tenancy.Tenant, created []alert
 	}
 	var chans []Channel
 	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
-		return tx.Select("ID", "Name", "Enabled").Where("name IN ?", names).Find(&chans).Error
+		return tx.Select("ID", "Name", "Enabled", "Events").Where("name IN ?", names).Find(&chans).Error
 	})
 	if err != nil {
 		return 0, fmt.Errorf("reading channels: %w", err)
@@ -135,13 +208,13 @@ func (s *Service) enqueue(ctx context.Context, t tenancy.Tenant, created []alert
 		for _, name := range routes[a.ID] {
 			c, ok := byName[name]
 			if !ok {
-				if own[name] {
+				if own[name] && (event == AlertFiring || event == AlertEscalated) {
 					// The tenant's own route names no channel: a policy mistake; say so where staff look.
 					s.missingChannel(ctx, t, a.ID, name)
 				}
 				continue
 			}
-			if !c.Enabled {
+			if !c.Enabled || !c.Receives(event) {
 				continue
 			}
 			params = append(params, river.InsertManyParams{

@@ -2,7 +2,9 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -68,6 +70,9 @@ func newIdleHarness(t *testing.T, f fixture, tweak func(*Options)) *harness {
 	}
 	h.events = outbox.NewSubscribers()
 	h.svc = NewService(Deps{Alerts: f.alerts, Tenants: f.lookup, Jobs: h.jobs, Events: h.events}, opts)
+	// No DNS in tests: a name looked up for a creation warning resolves
+	// nowhere unless the test says otherwise.
+	h.svc.lookup = func(context.Context, string) ([]netip.Addr, error) { return nil, errors.New("no DNS in tests") }
 	h.drains = outbox.NewDrainer(f.cluster, f.lookup, h.events, h.jobs, quiet)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -1,5 +1,6 @@
 // Package notify delivers a tenant's alerts to its notification channels:
-// e-mail over SMTP and signed webhooks. Channels live in the tenant's
+// e-mail over SMTP, signed webhooks, and a built-in inbox that records
+// what it is sent (for demos and labs). Channels live in the tenant's
 // schema; routing comes from the tenant's effective policy; each delivery is
 // a River job (platform/jobs) that names its tenant and enters the tenant
 // plane through tenancy.Do, with retries and backoff in PostgreSQL.
@@ -7,6 +8,7 @@ package notify
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"switchboard/platform/fault"
@@ -16,7 +18,27 @@ import (
 const (
 	KindEmail   = "email"
 	KindWebhook = "webhook"
+	KindInbox   = "inbox" // records its messages in the tenant's schema, sends nothing
 )
+
+// The alert events a channel can receive (Channel.Events), as webhook
+// payloads name them in "event".
+const (
+	AlertFiring       = "alert.firing"       // a new alert fired
+	AlertEscalated    = "alert.escalated"    // an SLA warning or breach of an open alert
+	AlertAcknowledged = "alert.acknowledged" // someone took the alert
+	AlertResolved     = "alert.resolved"     // the alert is over
+	// EventTest is a test message sent from the channels page; every
+	// channel receives it, whatever its events.
+	EventTest = "test"
+)
+
+// AllEvents lists the events a channel can receive, in lifecycle order.
+var AllEvents = []string{AlertFiring, AlertEscalated, AlertAcknowledged, AlertResolved}
+
+// DefaultEvents is what a channel receives when its creator does not say:
+// what every channel received before channels chose.
+var DefaultEvents = []string{AlertFiring, AlertEscalated}
 
 // Alert timeline event kinds written for each delivery attempt.
 const (
@@ -33,12 +55,21 @@ type Channel struct {
 	URL       string    `gorm:"column:webhook_url" json:"url,omitempty"`
 	Secret    string    `gorm:"column:webhook_secret" json:"-"` // signs webhook bodies; never listed
 	Enabled   bool      `gorm:"column:enabled" json:"enabled"`
+	Events    []string  `gorm:"column:events;serializer:json" json:"events"`
 	CreatedAt time.Time `gorm:"column:created_at" json:"created_at"`
 	UpdatedAt time.Time `gorm:"column:updated_at" json:"updated_at"`
+	// Warning, set by Create, says why deliveries will fail as things stand
+	// (a webhook address this server refuses to reach); never stored.
+	Warning string `gorm:"-" json:"warning,omitempty"`
 }
 
 // TableName is unqualified: the tenant's search_path picks the schema.
 func (Channel) TableName() string { return "notification_channels" }
+
+// Receives reports whether the channel is subscribed to event.
+func (c Channel) Receives(event string) bool {
+	return event == EventTest || slices.Contains(c.Events, event)
+}
 
 // Target describes where the channel sends, for lists and audit entries. A
 // webhook shows only its scheme and host: paths and queries often carry tokens.
@@ -48,6 +79,8 @@ func (c Channel) Target() string {
 		return fmt.Sprintf("e-mail to %d address(es)", len(c.EmailTo))
 	case KindWebhook:
 		return "webhook " + redactURL(c.URL)
+	case KindInbox:
+		return "built-in inbox"
 	}
 	return c.Kind
 }
@@ -55,10 +88,11 @@ func (c Channel) Target() string {
 // ChannelInput is what creating a channel takes.
 type ChannelInput struct {
 	Name    string
-	Kind    string   // email or webhook
+	Kind    string   // email, webhook or inbox
 	EmailTo []string // email: 1-20 addresses
 	URL     string   // webhook: http or https, no credentials
 	Secret  string   // webhook: empty to generate one
+	Events  []string // of AllEvents; none: DefaultEvents
 }
 
 // Errors of the service; the web layer maps their fault kinds to status.

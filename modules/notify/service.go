@@ -100,6 +100,8 @@ type Service struct {
 	log  *slog.Logger
 	http *http.Client
 	jobs Inserter
+	// lookup resolves webhook hosts for creation warnings (addrcheck.go).
+	lookup resolver
 }
 
 // NewService returns the notify service, with its delivery worker
@@ -114,15 +116,18 @@ func NewService(deps Deps, opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Service{deps: deps, opts: opts, log: opts.Logger, http: webhookClient(opts.AllowPrivateNetworks), jobs: deps.Jobs}
+	s := &Service{deps: deps, opts: opts, log: opts.Logger, http: webhookClient(opts.AllowPrivateNetworks), jobs: deps.Jobs, lookup: systemResolver}
 	river.AddWorker(deps.Jobs.Workers(), &worker{s: s})
 	outbox.Subscribe(deps.Events, "notify", s.announce)
 	outbox.Subscribe(deps.Events, "notify", s.escalate)
+	outbox.Subscribe(deps.Events, "notify", s.followUp)
 	return s
 }
 
 // Create adds a channel. For a webhook the returned channel carries its
-// secret, which is never listed again.
+// secret, which is never listed again, and a Warning when this server
+// would refuse to reach its address (see addrcheck.go for why that is a
+// warning, not a refusal).
 func (s *Service) Create(ctx context.Context, t tenancy.Tenant, in ChannelInput) (Channel, error) {
 	ch, err := in.normalize()
 	if err != nil {
@@ -135,9 +140,9 @@ func (s *Service) Create(ctx context.Context, t tenancy.Tenant, in ChannelInput)
 			ID                   int64
 			CreatedAt, UpdatedAt time.Time
 		}
-		res := tx.Raw(`INSERT INTO notification_channels (name, kind, email_to, webhook_url, webhook_secret)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING id, created_at, updated_at`,
-			ch.Name, ch.Kind, jsonList(ch.EmailTo), ch.URL, ch.Secret).Scan(&row)
+		res := tx.Raw(`INSERT INTO notification_channels (name, kind, email_to, webhook_url, webhook_secret, events)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING id, created_at, updated_at`,
+			ch.Name, ch.Kind, jsonList(ch.EmailTo), ch.URL, ch.Secret, jsonList(ch.Events)).Scan(&row)
 		if res.Error != nil {
 			return fmt.Errorf("creating channel %s: %w", ch.Name, res.Error)
 		}
@@ -149,6 +154,9 @@ func (s *Service) Create(ctx context.Context, t tenancy.Tenant, in ChannelInput)
 	})
 	if err != nil {
 		return Channel{}, err
+	}
+	if ch.Kind == KindWebhook {
+		ch.Warning = s.addressWarning(ctx, ch.URL)
 	}
 	return ch, nil
 }

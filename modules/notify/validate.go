@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -26,7 +27,11 @@ func (in ChannelInput) normalize() (Channel, error) {
 	if !channelName.MatchString(name) {
 		return Channel{}, invalid("channel name %q must be 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit", in.Name)
 	}
-	ch := Channel{Name: name, Kind: in.Kind, Enabled: true}
+	events, err := normalizeEvents(in.Events)
+	if err != nil {
+		return Channel{}, err
+	}
+	ch := Channel{Name: name, Kind: in.Kind, Enabled: true, Events: events}
 	switch in.Kind {
 	case KindEmail:
 		if in.URL != "" || in.Secret != "" {
@@ -50,10 +55,34 @@ func (in ChannelInput) normalize() (Channel, error) {
 			return Channel{}, err
 		}
 		ch.URL, ch.Secret = u, secret
+	case KindInbox:
+		if len(in.EmailTo) > 0 || in.URL != "" || in.Secret != "" {
+			return Channel{}, invalid("an inbox channel takes no addresses, URL or secret: it keeps what it is sent here")
+		}
 	default:
-		return Channel{}, invalid("channel kind must be %q or %q, not %q", KindEmail, KindWebhook, in.Kind)
+		return Channel{}, invalid("channel kind must be %q, %q or %q, not %q", KindEmail, KindWebhook, KindInbox, in.Kind)
 	}
 	return ch, nil
+}
+
+// normalizeEvents keeps the known events once each, in lifecycle order;
+// none given means DefaultEvents.
+func normalizeEvents(in []string) ([]string, error) {
+	if len(in) == 0 {
+		return slices.Clone(DefaultEvents), nil
+	}
+	for _, e := range in {
+		if !slices.Contains(AllEvents, e) {
+			return nil, invalid("event %q is not one of %s", e, strings.Join(AllEvents, ", "))
+		}
+	}
+	var out []string
+	for _, e := range AllEvents {
+		if slices.Contains(in, e) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 // normalizeAddresses accepts "a@example.com" or "Ops <a@example.com>" and

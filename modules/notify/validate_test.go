@@ -51,6 +51,20 @@ func TestChannelValidation(t *testing.T) {
 		{"URL with fragment", ChannelInput{Name: "h", Kind: KindWebhook, URL: "https://x.example/#a"}, "fragment", nil},
 		{"short secret", ChannelInput{Name: "h", Kind: KindWebhook, URL: "https://x.example/", Secret: "short"}, "16-256", nil},
 		{"secret with spaces", ChannelInput{Name: "h", Kind: KindWebhook, URL: "https://x.example/", Secret: "a secret with spaces"}, "spaces", nil},
+		{"inbox", ChannelInput{Name: "box", Kind: KindInbox}, "",
+			func(t *testing.T, c Channel) {
+				if !slices.Equal(c.Events, DefaultEvents) || c.URL != "" || c.Secret != "" {
+					t.Fatalf("inbox %+v", c)
+				}
+			}},
+		{"inbox with a URL", ChannelInput{Name: "box", Kind: KindInbox, URL: "https://x.example/"}, "takes no addresses", nil},
+		{"events in lifecycle order, once each", ChannelInput{Name: "box", Kind: KindInbox, Events: []string{AlertResolved, AlertFiring, AlertResolved}}, "",
+			func(t *testing.T, c Channel) {
+				if !slices.Equal(c.Events, []string{AlertFiring, AlertResolved}) {
+					t.Fatalf("events %q", c.Events)
+				}
+			}},
+		{"unknown event", ChannelInput{Name: "box", Kind: KindInbox, Events: []string{"alert.deleted"}}, `"alert.deleted" is not one of`, nil},
 		{"webhook with addresses", ChannelInput{Name: "h", Kind: KindWebhook, URL: "https://x.example/", EmailTo: []string{"a@b.example"}}, "not e-mail addresses", nil},
 	}
 	for _, tc := range cases {

@@ -14,22 +14,26 @@ import (
 	"strings"
 	"time"
 	"unicode"
-
-	"switchboard/modules/alerts"
-	"switchboard/platform/tenancy"
 )
 
 // Webhook requests: POST, Content-Type application/json, body
 //
-//	{"tenant": "acme", "alert": {"id": 42, "rule": "disk_full", "severity": "critical",
+//	{"event": "alert.firing", "tenant": "acme", "client": "Acme Health",
+//	 "alert": {"id": 42, "rule": "disk_full", "severity": "critical",
 //	 "status": "firing", "summary": "disk 97% full", "endpoint": "web1",
-//	 "labels": {"mount": "/"}, "first_seen_at": "2025-01-31T12:00:00Z"}}
+//	 "labels": {"mount": "/"}, "first_seen_at": "2025-01-31T12:00:00Z",
+//	 "url": "https://console.msp.example/t/acme/alerts/42"}}
 //
-// and headers
+// "event" is alert.firing (a new alert), alert.escalated (an SLA warning or
+// breach; "reason" says which, e.g. "sla breach: response"),
+// alert.acknowledged, alert.resolved, or test (sent from the channels page;
+// alert id 0). A channel receives the events it subscribes to. "client" is
+// the client's display name; "alert.url" is the alert's page in the console
+// (notify.base_url + path; a bare path when that is not set). Headers:
 //
 //	X-Switchboard-Timestamp: 1738324800        (Unix seconds when this attempt was sent)
 //	X-Switchboard-Signature: v1=<64 hex digits>
-//	X-Switchboard-Delivery:  42-7              (alert id - channel id; the same on every retry)
+//	X-Switchboard-Delivery:  42-7              (alert id - channel id [- reason]; the same on every retry)
 //
 // The signature is the hex HMAC-SHA256, keyed with the channel's secret, of
 // the timestamp, a dot, and the raw body: "1738324800.{"tenant":...}". A
@@ -74,9 +78,11 @@ const (
 // webhookTimeout bounds one webhook attempt, connection included.
 const webhookTimeout = 10 * time.Second
 
-// webhookBody is the JSON a webhook receives.
+// webhookBody is the JSON a webhook receives (and an inbox keeps).
 type webhookBody struct {
+	Event  string       `json:"event"`
 	Tenant string       `json:"tenant"`
+	Client string       `json:"client"`           // the client's display name
 	Reason string       `json:"reason,omitempty"` // set for escalations, e.g. "sla breach: response"
 	Alert  webhookAlert `json:"alert"`
 }
@@ -90,6 +96,7 @@ type webhookAlert struct {
 	Endpoint    string            `json:"endpoint"`
 	Labels      map[string]string `json:"labels"`
 	FirstSeenAt time.Time         `json:"first_seen_at"`
+	URL         string            `json:"url"` // the alert's page in the console
 }
 
 // sign returns the signature header value for body sent at ts.
@@ -100,16 +107,9 @@ func sign(secret string, ts int64, body []byte) string {
 	return "v1=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// sendWebhook POSTs the signed alert and classifies the answer.
-func (s *Service) sendWebhook(ctx context.Context, t tenancy.Tenant, ch Channel, a alerts.Alert, reason string) (string, error) {
-	labels := a.Labels
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	body, err := json.Marshal(webhookBody{Tenant: t.Slug, Reason: reason, Alert: webhookAlert{
-		ID: a.ID, Rule: a.Rule, Severity: a.Severity, Status: a.Status, Summary: a.Summary,
-		Endpoint: a.Endpoint, Labels: labels, FirstSeenAt: a.FirstSeenAt.UTC(),
-	}})
+// sendWebhook POSTs the signed notice and classifies the answer.
+func (s *Service) sendWebhook(ctx context.Context, ch Channel, n notice) (string, error) {
+	body, err := json.Marshal(n.body())
 	if err != nil {
 		return "", permanent(fmt.Errorf("encoding the payload: %w", err))
 	}
@@ -124,11 +124,7 @@ func (s *Service) sendWebhook(ctx context.Context, t tenancy.Tenant, ch Channel,
 	req.Header.Set("User-Agent", "Switchboard-Webhook/1")
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
 	req.Header.Set(HeaderSignature, sign(ch.Secret, ts, body))
-	delivery := fmt.Sprintf("%d-%d", a.ID, ch.ID)
-	if reason != "" {
-		delivery += "-" + strings.ReplaceAll(strings.ReplaceAll(reason, " ", "-"), ":", "")
-	}
-	req.Header.Set(HeaderDelivery, delivery)
+	req.Header.Set(HeaderDelivery, n.Delivery)
 
 	resp, err := s.http.Do(req)
 	if err != nil {

@@ -132,6 +132,14 @@ func (s *Service) Invalidate() {
 	s.mu.Unlock()
 }
 
+// lockedWord prefixes the summary of a locked baseline.
+func lockedWord(locked bool) string {
+	if locked {
+		return "locked: "
+	}
+	return ""
+}
+
 // forget drops one tenant's cached merged policy after a change to it.
 func (s *Service) forget(t tenancy.Tenant) {
 	s.mu.Lock()
@@ -155,7 +163,7 @@ func (s *Service) SetGlobal(ctx context.Context, it Item, locked bool) error {
 			locked = EXCLUDED.locked, updated_at = now()`, it.Key, it.Kind, body, it.Enabled, locked).Error; err != nil {
 			return fmt.Errorf("saving global policy %s: %w", it.Key, err)
 		}
-		if err := audit.RecordPlatform(ctx, tx, "policy.global_set", it.Key, fmt.Sprintf("%s, enabled %v, locked %v: %s", it.Kind, it.Enabled, locked, body)); err != nil {
+		if err := audit.RecordPlatform(ctx, tx, "policy.global_set", it.Key, lockedWord(locked)+it.Describe()); err != nil {
 			return err
 		}
 		return outbox.RecordControl(tx, Changed{Key: it.Key, Kind: it.Kind, Baseline: true})
@@ -365,12 +373,17 @@ func (s *Service) Override(ctx context.Context, t tenancy.Tenant, key string, en
 			ON CONFLICT (key) DO UPDATE SET enabled = EXCLUDED.enabled, body = EXCLUDED.body, updated_at = now()`, key, enabled, raw).Error; err != nil {
 			return fmt.Errorf("saving override: %w", err)
 		}
-		summary := "body as baseline"
-		if raw != nil {
-			summary = string(raw)
+		summary := "setting as the baseline"
+		if body != nil {
+			shown := *body
+			shown.Enabled = true // whether it is on is said below, or is the baseline's
+			summary = shown.Describe()
 		}
-		if enabled != nil {
-			summary = fmt.Sprintf("enabled %v, %s", *enabled, summary)
+		switch {
+		case enabled != nil && *enabled:
+			summary = "enabled, " + summary
+		case enabled != nil:
+			summary = "disabled, " + summary
 		}
 		if err := audit.Record(ctx, tx, "policy.overridden", key, summary); err != nil {
 			return err
@@ -459,7 +472,7 @@ func (s *Service) SetTenantItem(ctx context.Context, t tenancy.Tenant, it Item) 
 			it.Key, it.Kind, raw, it.Enabled).Error; err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, "policy.item_set", it.Key, string(raw))
+		return audit.Record(ctx, tx, "policy.item_set", it.Key, it.Describe())
 	})
 }
 

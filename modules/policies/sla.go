@@ -3,6 +3,7 @@ package policies
 import (
 	"fmt"
 	"strings"
+	"switchboard/platform/humane"
 	"time"
 
 	"switchboard/modules/slas/businesstime"
@@ -114,14 +115,14 @@ func (s SLA) Describe() string {
 	var b strings.Builder
 	for _, sev := range []string{"critical", "warning", "info"} {
 		t := s.Targets[sev]
-		fmt.Fprintf(&b, "%s ack %s / resolve %s; ", sev, t.Acknowledge, t.Resolve)
+		fmt.Fprintf(&b, "%s: acknowledge in %s, resolve in %s; ", sev, humane.Duration(t.Acknowledge), humane.Duration(t.Resolve))
 	}
 	if s.Calendar.AlwaysOpen {
 		b.WriteString("24×7")
 	} else {
 		fmt.Fprintf(&b, "%s %s", s.Calendar.Zone, strings.Join(s.Calendar.Hours, ", "))
 		if len(s.Calendar.Holidays) > 0 {
-			fmt.Fprintf(&b, ", %d holiday(s)", len(s.Calendar.Holidays))
+			fmt.Fprintf(&b, ", %s", humane.Plural(len(s.Calendar.Holidays), "holiday", "holidays"))
 		}
 	}
 	fmt.Fprintf(&b, "; %s calendar; warn at %.0f%%", s.ClockOwner, s.WarnAt*100)

@@ -35,7 +35,10 @@ func TestChrome(t *testing.T) {
 		}, web.Brand{Name: "Acme Health"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := NewService(nil, nil, nil, tc.brand, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			noSettings := func(context.Context, tenancy.Tenant) (*time.Location, string, error) {
+				return nil, "de-DE", errors.New("database down")
+			}
+			s := NewService(nil, nil, nil, tc.brand, noSettings, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			req := httptest.NewRequest(http.MethodGet, "/alerts/3", nil)
 			ctx := tenancy.WithTenant(req.Context(), tn, tenancy.ViaHost)
 			ctx = authz.WithSubject(ctx, authz.Subject{Key: "client:7:1", Role: authz.ClientUser, TenantID: 7, Email: "it@acme.example"})
@@ -51,8 +54,8 @@ func TestChrome(t *testing.T) {
 			// No database here: the client's settings cannot be read, and
 			// its times are shown in UTC (named so on the page) rather than
 			// failing the page.
-			if ch.Zone != time.UTC {
-				t.Errorf("zone = %v, want UTC when the settings cannot be read", ch.Zone)
+			if ch.Zone != time.UTC || ch.Locale != "" {
+				t.Errorf("zone, locale = %v, %q; want UTC and the default when the settings cannot be read", ch.Zone, ch.Locale)
 			}
 		})
 	}

@@ -4,17 +4,16 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
-	"gorm.io/gorm"
 
 	"switchboard/platform/authz"
 	"switchboard/platform/tenancy"
 	"switchboard/platform/web"
 )
 
-// ConsoleRoutes registers the console's client pages: the switcher's search, onboarding, a client's overview and its status.
+// ConsoleRoutes registers the console's client pages: the switcher's search, onboarding and a client's status
+// (the client's dashboard at /t/:slug/ is dashboard.ClientOverview's).
 func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo) {
 	a.Route(e, http.MethodGet, "/switcher", authz.ConsoleView, s.switcher(a))
 	a.Route(e, http.MethodGet, "/clients/new", authz.PlatformManage, s.newClientForm)
@@ -22,7 +21,6 @@ func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo) {
 	a.Route(e, http.MethodGet, "/t/:slug", authz.TenantView, func(c echo.Context) error {
 		return c.Redirect(http.StatusMovedPermanently, c.Request().URL.Path+"/")
 	})
-	a.Route(e, http.MethodGet, "/t/:slug/", authz.TenantView, s.overview)
 	a.Route(e, http.MethodPost, "/t/:slug/suspend", authz.TenantAdmin, s.changeStatus(true))
 	a.Route(e, http.MethodPost, "/t/:slug/resume", authz.TenantAdmin, s.changeStatus(false))
 	a.Route(e, http.MethodGet, "/t/:slug/apikeys", authz.TenantAdmin, s.apiKeysPage)
@@ -30,6 +28,7 @@ func (s *Service) ConsoleRoutes(a *authz.Authorizer, e *echo.Echo) {
 	a.Route(e, http.MethodPost, "/t/:slug/apikeys/:prefix/revoke", authz.TenantAdmin, s.revokeAPIKeyForm)
 	s.domainRoutes(a, e)
 	s.attestRoutes(a, e)
+	s.settingsRoutes(a, e)
 }
 
 // APIRoutes registers the API's identity endpoint.
@@ -95,45 +94,6 @@ func (s *Service) createClient(c echo.Context) error {
 		return web.RedirectFlash(c, "/t/"+t.Slug+"/domains", t.Name+" is ready. Create the TXT record below to verify "+t.Domains[0].Hostname+".")
 	}
 	return web.RedirectFlash(c, "/t/"+t.Slug+"/", t.Name+" is ready.")
-}
-
-// setting and auditEntry are the overview's read models of tenant tables.
-type setting struct {
-	Key   string
-	Value string
-}
-
-type auditEntry struct {
-	At      time.Time
-	Actor   string
-	Action  string
-	Summary string
-}
-
-func (s *Service) overview(c echo.Context) error {
-	ctx := c.Request().Context()
-	t, _ := tenancy.FromContext(ctx)
-	rec, err := s.Get(ctx, t.Slug)
-	if err != nil {
-		return err
-	}
-	var settings []setting
-	var recent []auditEntry
-	var users int64
-	err = tenancy.Do(ctx, t, func(tx *gorm.DB) error {
-		if err := tx.Raw(`SELECT key, value FROM settings ORDER BY key`).Scan(&settings).Error; err != nil {
-			return err
-		}
-		if err := tx.Raw(`SELECT count(*) FROM users WHERE disabled_at IS NULL`).Scan(&users).Error; err != nil {
-			return err
-		}
-		return tx.Raw(`SELECT at, actor, action, summary FROM audit_log ORDER BY at DESC, id DESC LIMIT 10`).Scan(&recent).Error
-	})
-	if err != nil {
-		return err
-	}
-	return web.Render(c, http.StatusOK, "console/tenant.html", t.Name, map[string]any{
-		"Tenant": rec, "Settings": settings, "Recent": recent, "ActiveUsers": users})
 }
 
 func (s *Service) changeStatus(suspend bool) echo.HandlerFunc {

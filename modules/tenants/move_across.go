@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"switchboard/modules/audit"
+	"switchboard/platform/humane"
 	"switchboard/platform/tenancy"
 )
 
@@ -233,8 +234,8 @@ func (s *Service) flip(ctx context.Context, t Tenant, from, to *tenancy.Cell) (t
 			return fmt.Errorf("recording the switch-over of %q: %w", t.Slug, err)
 		}
 		took := time.Duration(fenced * float64(time.Second))
-		return audit.RecordPlatform(ctx, tx, "tenant.moved", t.Slug, fmt.Sprintf("cell %s (%s) → cell %s (%s); writes refused for %v",
-			from.Name, serverName(from), to.Name, serverName(to), took.Round(time.Millisecond)))
+		return audit.RecordPlatform(ctx, tx, "tenant.moved", t.Slug, fmt.Sprintf("cell %s (%s) → cell %s (%s); writes refused for %s",
+			from.Name, serverName(from), to.Name, serverName(to), briefly(took)))
 	})
 	return time.Duration(fenced * float64(time.Second)), err
 }
@@ -332,4 +333,13 @@ func (s *Service) acrossFailed(ctx context.Context, t Tenant, from, to *tenancy.
 func (s *Service) cleanupFailed(ctx context.Context, t Tenant, to *tenancy.Cell, cause error) error {
 	s.recordMoveError(context.WithoutCancel(ctx), t, cause.Error())
 	return fmt.Errorf("tenant %q is served from cell %s, but letting go of it in its old cell failed (run the same command again to finish): %w", t.Slug, to.Name, cause)
+}
+
+// briefly is a short pause for people: "222 ms" under a second, else as
+// humane.Duration says it ("1 min 4 s").
+func briefly(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	}
+	return humane.Duration(d)
 }

@@ -32,6 +32,9 @@ type Service struct {
 	dns           TXTResolver
 	lookupTimeout time.Duration
 	consoleHosts  map[string]bool
+	trustLocal    bool // *.localhost verifies without DNS (Options.TrustLocalhost)
+
+	settings settingsCache // clients' settings for their portals (settings.go)
 }
 
 // Options configures a Service.
@@ -46,6 +49,10 @@ type Options struct {
 	LookupTimeout time.Duration
 	// ConsoleHosts are the staff console's hostnames, never given to a client.
 	ConsoleHosts []string
+	// TrustLocalhost verifies *.localhost hostnames without asking DNS
+	// (development: browsers resolve them to this machine, and no DNS can
+	// hold their TXT record). Off, they are refused as unprovable.
+	TrustLocalhost bool
 }
 
 // NewService returns the tenants service over the given cluster.
@@ -70,7 +77,7 @@ func NewService(cluster *tenancy.Cluster, opts Options) *Service {
 		console[strings.TrimSuffix(strings.ToLower(h), ".")] = true
 	}
 	return &Service{cluster: cluster, migrations: opts.Migrations, log: opts.Logger, export: opts.Export,
-		dns: opts.Resolver, lookupTimeout: opts.LookupTimeout, consoleHosts: console}
+		dns: opts.Resolver, lookupTimeout: opts.LookupTimeout, consoleHosts: console, trustLocal: opts.TrustLocalhost}
 }
 
 // TargetVersion is the tenant schema version this binary serves.

@@ -32,6 +32,19 @@ type Chrome struct {
 	// shown: the staff user's own setting on the console, the client's
 	// time zone on its portal. Nil is UTC.
 	Zone *time.Location
+	// Locale is the tag of the viewer's date and number formats
+	// (humane.Locales): the client's setting on its portal; "" is the
+	// default (ISO dates), as on the console.
+	Locale string
+	// Permits answers Can; the app sets it from the authorizer. Nil permits nothing.
+	Permits func(method, route string) bool
+}
+
+// Can reports whether the viewer may use the route template route with
+// method (as in {{if .Chrome.Can "POST" "/t/:slug/branding"}}), so pages
+// show only the forms and links their viewer can submit or follow.
+func (c Chrome) Can(method, route string) bool {
+	return c.Permits != nil && c.Permits(method, route)
 }
 
 // Brand is how a client's portal looks. Colours are #rrggbb; URLs are
@@ -88,7 +101,7 @@ type Renderer struct {
 	now    func() time.Time // for relative times ("3 min ago")
 
 	mu    sync.Mutex
-	zoned map[string]map[string]*template.Template // zone name → page → clone
+	zoned map[string]map[string]*template.Template // "zone locale" → page → clone
 }
 
 // Funcs are the helpers every template may use. The time helpers here show
@@ -149,21 +162,68 @@ var Funcs = template.FuncMap{
 	},
 }
 
-// zoneFuncs are the time helpers bound to the viewer's zone and the
-// renderer's clock, overriding those of Funcs in the pages rendered for it:
-// templates write {{when .At}} and get the reader's wall clock, including
-// in partials that never see the page's chrome.
-func zoneFuncs(loc *time.Location, now func() time.Time) template.FuncMap {
+// zoneFuncs are the time and number helpers bound to the viewer's zone and
+// locale and the renderer's clock, overriding those of Funcs in the pages
+// rendered for it: templates write {{when .At}} and get the reader's wall
+// clock in the reader's date format, including in partials that never see
+// the page's chrome.
+func zoneFuncs(loc *time.Location, lc humane.Locale, now func() time.Time) template.FuncMap {
 	return template.FuncMap{
-		"when":    func(t time.Time) string { return humane.At(t, loc) },
-		"whenPtr": func(t *time.Time) string { return whenPtr(t, loc) },
-		"ago":     func(t any) string { return ago(t, now()) },
+		"when": func(t time.Time) string { return lc.At(t, loc) },
+		"whenPtr": func(t *time.Time) string {
+			if t == nil {
+				return humane.None
+			}
+			return lc.At(*t, loc)
+		},
+		"ago": func(t any) string { return ago(t, now()) },
 		// stamps shows the timestamps inside stored text (audit summaries,
 		// the platform's own alert summaries) on the viewer's clock.
-		"stamps": func(s string) string { return humane.Stamps(s, loc) },
+		"stamps": func(s string) string { return lc.Stamps(s, loc) },
 		// zoneName says which zone the page's times are in.
 		"zoneName": loc.String,
+		// num writes a number in the viewer's locale: {{num .Count}},
+		// {{num .Percent 1}} for one decimal.
+		"num": func(v any, decimals ...int) string { return localeNumber(lc, v, decimals...) },
+		"pct": func(v any) string {
+			switch x := v.(type) {
+			case *float64:
+				if x != nil {
+					return lc.Percent(*x, 0)
+				}
+			case float64:
+				return lc.Percent(x, 0)
+			}
+			return humane.None
+		},
+		"share": func(f float64) string { return lc.Percent(f*100, 0) },
 	}
+}
+
+// localeNumber is num: an integer or float (or a pointer to one; nil is
+// None) with the given decimals, 0 when none are given.
+func localeNumber(lc humane.Locale, v any, decimals ...int) string {
+	d := 0
+	if len(decimals) > 0 {
+		d = decimals[0]
+	}
+	switch x := v.(type) {
+	case int:
+		return lc.Number(float64(x), d)
+	case int64:
+		return lc.Number(float64(x), d)
+	case float64:
+		return lc.Number(x, d)
+	case *float64:
+		if x != nil {
+			return lc.Number(*x, d)
+		}
+	case *int64:
+		if x != nil {
+			return lc.Number(float64(*x), d)
+		}
+	}
+	return humane.None
 }
 
 func whenPtr(t *time.Time, loc *time.Location) string {
@@ -245,7 +305,7 @@ func NewRenderer(fsys fs.FS, chrome ChromeFunc, patterns ...string) (*Renderer, 
 				partials, _ := fs.Glob(fsys, pattern)
 				files = append(files, partials...)
 			}
-			t, err := template.New(name).Funcs(Funcs).Funcs(zoneFuncs(time.UTC, time.Now)).ParseFS(fsys, files...)
+			t, err := template.New(name).Funcs(Funcs).Funcs(zoneFuncs(time.UTC, humane.LocaleFor(""), time.Now)).ParseFS(fsys, files...)
 			if err != nil {
 				return nil, fmt.Errorf("parsing template %s: %w", name, err)
 			}
@@ -262,20 +322,23 @@ func isPartial(name string) bool {
 	return strings.HasSuffix(name, "_form.html") || strings.HasSuffix(name, "_part.html")
 }
 
-// page returns the page template bound to the viewer's zone. Each zone gets
-// its own clone of the parsed pages on first use (html/template clones only
-// templates that never ran, so the parsed ones are kept for that), with the
-// time helpers bound to the zone: viewers of one zone share one set.
-func (r *Renderer) page(name string, loc *time.Location) (*template.Template, error) {
+// page returns the page template bound to the viewer's zone and locale.
+// Each zone and locale gets its own clone of the parsed pages on first use
+// (html/template clones only templates that never ran, so the parsed ones
+// are kept for that), with the time helpers bound to them: viewers of one
+// zone and locale share one set.
+func (r *Renderer) page(name string, loc *time.Location, locale string) (*template.Template, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
+	lc := humane.LocaleFor(locale)
+	key := loc.String() + " " + lc.Tag
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	set := r.zoned[loc.String()]
+	set := r.zoned[key]
 	if set == nil {
 		set = map[string]*template.Template{}
-		r.zoned[loc.String()] = set
+		r.zoned[key] = set
 	}
 	if t, ok := set[name]; ok {
 		return t, nil
@@ -288,7 +351,7 @@ func (r *Renderer) page(name string, loc *time.Location) (*template.Template, er
 	if err != nil {
 		return nil, fmt.Errorf("template %q for zone %s: %w", name, loc, err)
 	}
-	t.Funcs(zoneFuncs(loc, r.now))
+	t.Funcs(zoneFuncs(loc, lc, r.now))
 	set[name] = t
 	return t, nil
 }
@@ -309,7 +372,7 @@ func (r *Renderer) Render(w io.Writer, name string, data any, c echo.Context) er
 	if p.Chrome.Zone == nil && c != nil {
 		p.Chrome.Zone = ZoneFrom(c.Request().Context())
 	}
-	t, err := r.page(name, p.Chrome.Zone)
+	t, err := r.page(name, p.Chrome.Zone, p.Chrome.Locale)
 	if err != nil {
 		return err
 	}
