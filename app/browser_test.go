@@ -85,6 +85,21 @@ func TestBrowser(t *testing.T) {
 		brSwitchTo(t, ctx, "Br ", beta.slug, "switcher-open.png") // alpha sorts first: ArrowDown
 		brWaitPath(t, ctx, "/t/"+beta.slug+"/users")
 		brCheckUsersPage(t, ctx, beta, alpha)
+
+		// Switching keeps the page: the SLA, branding, channels and
+		// settings of the other client.
+		for i, page := range []struct{ from, to string }{
+			{"/sla", "/sla"}, {"/branding", "/branding"}, {"/channels", "/channels"}, {"/domains", "/domains"},
+			{"/settings", "/settings"}, {"/silences", "/silences"},
+		} {
+			from, to := beta, alpha
+			if i%2 == 1 {
+				from, to = alpha, beta
+			}
+			brOpen(t, ctx, base, "/t/"+from.slug+page.from)
+			brSwitchTo(t, ctx, to.name, to.slug, "")
+			brWaitPath(t, ctx, "/t/"+to.slug+page.to)
+		}
 	})
 
 	t.Run("platform pages", func(t *testing.T) {
@@ -119,7 +134,9 @@ func TestBrowser(t *testing.T) {
 		brDo(t, ctx, chromedp.Click(chromedp.CSS(`a[href^="/t/`+alpha.slug+`/alerts/"]`)))
 		brDo(t, ctx, chromedp.WaitVisible(`ol.timeline`))
 		brScreenshot(t, ctx, "alert-detail.png")
-		brOpen(t, ctx, base, "/t/"+beta.slug+"/alerts")
+		// Switching from an alert (which belongs to this client) opens the other's alert list.
+		brSwitchTo(t, ctx, beta.name, beta.slug, "")
+		brWaitPath(t, ctx, "/t/"+beta.slug+"/alerts")
 		brMustNotContain(t, brPageHTML(t, ctx), alpha.slug+"-fs01")
 		brOpen(t, ctx, base, "/")
 		brMustContain(t, brPageHTML(t, ctx), "Most urgent, all clients", "Disk / at 97% on "+alpha.slug)

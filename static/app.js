@@ -11,7 +11,10 @@
   function target(slug) {
     var path = box.dataset.path || "/", current = box.dataset.current;
     var m = current && path.match(/^\/t\/[^/]+(\/.*)?$/);
-    var rest = m && m[1] && /^\/(users|audit|alerts|policy|endpoints|enrollment)?$/.test(m[1]) ? m[1] : "/";
+    // The same page of the other client; a page about one object (an alert,
+    // an endpoint) becomes its list, since the object belongs to this client.
+    var page = m && m[1] && m[1].match(/^\/(users|audit|alerts|silences|policy|endpoints|enrollment|channels|sla|branding|domains|sso|settings|apikeys)(\/|$)/);
+    var rest = page ? "/" + page[1] : "/";
     return "/t/" + encodeURIComponent(slug) + rest;
   }
   function render() {
