@@ -249,6 +249,13 @@ func TestPagesShowNumbersForPeople(t *testing.T) {
 			t.Errorf("policy page:\n%s", text)
 		}
 	})
+	t.Run("the home's Portal column names the client's domain", func(t *testing.T) {
+		_, body := owner.get("/")
+		row := regexp.MustCompile(`(?s)<tr>\s*<td><a href="/t/` + regexp.QuoteMeta(slug) + `/">.*?</tr>`).FindString(body)
+		if !strings.Contains(row, h.host) {
+			t.Errorf("the client's row on the home does not show its portal %s:\n%s", h.host, row)
+		}
+	})
 	t.Run("nothing decided reads — with a reason", func(t *testing.T) {
 		for _, c := range []struct {
 			name string

@@ -37,26 +37,49 @@ func (s *Service) endpointsPage(c echo.Context) error {
 type chart struct {
 	Title  string
 	Points string // SVG polyline points, numbers only
+	Dots   []dot  // the samples themselves, when too few to read as a line
 	Last   string
 }
 
+// dot is one sample drawn on its own.
+type dot struct{ X, Y float64 }
+
 const chartW, chartH = 600.0, 120.0
+
+// fewSamples is below how many samples each is drawn as a dot as well:
+// one check-in is a point, not a line.
+const fewSamples = 3
 
 // lineChart scales percent samples over [from, to] into polyline points.
 func lineChart(title string, samples []Sample, from, to time.Time, value func(Sample) float64) chart {
 	var b strings.Builder
-	span := to.Sub(from).Seconds()
+	c := chart{Title: title}
+	span := max(to.Sub(from).Seconds(), 1)
 	for _, smp := range samples {
 		x := chartW * smp.At.Sub(from).Seconds() / span
 		v := min(max(value(smp), 0), 100)
 		y := chartH - chartH*v/100
 		fmt.Fprintf(&b, "%.1f,%.1f ", x, y)
+		if len(samples) < fewSamples {
+			c.Dots = append(c.Dots, dot{X: x, Y: y})
+		}
 	}
-	c := chart{Title: title, Points: strings.TrimSpace(b.String())}
+	c.Points = strings.TrimSpace(b.String())
 	if n := len(samples); n > 0 {
 		c.Last = fmt.Sprintf("%.0f%%", value(samples[n-1]))
 	}
 	return c
+}
+
+// chartWindow is the time the charts span: the last 24 hours, or since the
+// endpoint enrolled when that is more recent, so a new endpoint's first
+// hour fills the chart instead of being a line at its edge.
+func chartWindow(ep Endpoint, now time.Time) (from, to time.Time) {
+	from = now.Add(-24 * time.Hour)
+	if ep.EnrolledAt.After(from) {
+		from = ep.EnrolledAt
+	}
+	return from, now
 }
 
 func (s *Service) endpointPage(c echo.Context) error {
@@ -79,8 +102,7 @@ func (s *Service) endpointPage(c echo.Context) error {
 	if ep == nil {
 		return echo.NewHTTPError(http.StatusNotFound, "No such endpoint.")
 	}
-	to := time.Now()
-	from := to.Add(-24 * time.Hour)
+	from, to := chartWindow(*ep, s.now())
 	samples, err := s.History(ctx, t, id, from)
 	if err != nil {
 		return err
@@ -90,7 +112,8 @@ func (s *Service) endpointPage(c echo.Context) error {
 		lineChart("Memory %", samples, from, to, func(x Sample) float64 { return x.MemoryPercent }),
 	}
 	return web.Render(c, http.StatusOK, "console/endpoint.html", ep.Hostname+" · "+t.Name,
-		map[string]any{"Endpoint": ep, "Charts": charts, "Samples": len(samples), "W": chartW, "H": chartH})
+		map[string]any{"Endpoint": ep, "Charts": charts, "Samples": len(samples), "W": chartW, "H": chartH,
+			"From": from, "Whole": to.Sub(from) >= 24*time.Hour-time.Minute, "Offline": ep.Status == "offline"})
 }
 
 type enrollmentPage struct {

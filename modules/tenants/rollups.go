@@ -70,6 +70,9 @@ func (s *Service) Summaries(ctx context.Context, ids []int64) ([]Summary, error)
 	for _, c := range cells {
 		serverOf[c.Name] = c.Server
 	}
+	if err := s.verifiedDomains(ctx, list, counters); err != nil {
+		return nil, err
+	}
 	var mu sync.Mutex
 	err := s.eachServer(ctx, func(srv *tenancy.Server, server *gorm.DB) error {
 		var rows []Summary
@@ -204,4 +207,27 @@ func (s *Service) eachServer(ctx context.Context, read func(srv *tenancy.Server,
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// verifiedDomains fills in each summary's verified portal domains (primary
+// first), in one control-plane read for the whole list.
+func (s *Service) verifiedDomains(ctx context.Context, list []Tenant, into map[int64]*Summary) error {
+	if len(list) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(list))
+	for i, t := range list {
+		ids[i] = t.ID
+	}
+	var domains []Domain
+	if err := s.root(ctx).Where("verified AND tenant_id IN (SELECT unnest(CAST(? AS bigint[])))", idArray(ids)).
+		Order("is_primary DESC, hostname").Find(&domains).Error; err != nil {
+		return fmt.Errorf("reading portal domains: %w", err)
+	}
+	for _, d := range domains {
+		if sum, ok := into[d.TenantID]; ok {
+			sum.Domains = append(sum.Domains, d)
+		}
+	}
+	return nil
 }
