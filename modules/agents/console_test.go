@@ -33,7 +33,9 @@ func TestChartWindow(t *testing.T) {
 func TestLineChart(t *testing.T) {
 	from := time.Date(2026, 12, 3, 11, 0, 0, 0, time.UTC)
 	to := from.Add(time.Hour)
-	at := func(min int, cpu float64) Sample { return Sample{At: from.Add(time.Duration(min) * time.Minute), CPUPercent: cpu} }
+	at := func(min int, cpu float64) Sample {
+		return Sample{At: from.Add(time.Duration(min) * time.Minute), CPUPercent: cpu}
+	}
 	cpu := func(s Sample) float64 { return s.CPUPercent }
 	cases := []struct {
 		name    string
