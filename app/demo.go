@@ -145,6 +145,11 @@ func runDemo(ctx context.Context, e *env, w io.Writer, path string, now func() t
 				return fmt.Errorf("the SLA breach of %s: %w", d.slug, err)
 			}
 		}
+		if created { // after the breach: it recounts this month's SLA
+			if err := demoAlertHistory(ctx, e, scope, strings.SplitN(d.slug, "-", 2)[0], now()); err != nil {
+				return fmt.Errorf("the alert history of %s: %w", d.slug, err)
+			}
+		}
 		users, err := demoClientLogins(ctx, e, scope, d)
 		if err != nil {
 			return err

@@ -169,6 +169,26 @@ func checkDemoContent(t *testing.T, e *env, acme tenancy.Tenant) {
 	if len(rep.Breaches) == 0 || len(rep.Overdue) == 0 {
 		t.Errorf("this month's SLA report has %d breaches, %d overdue; want the unanswered critical alert", len(rep.Breaches), len(rep.Overdue))
 	}
+	// Two weeks of history: resolved alerts on earlier days, and the home's
+	// counters of this month agreeing with the report.
+	history, err := e.alerts.List(ctx, acme, alerts.Filter{Status: "resolved", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	days := map[string]bool{}
+	for _, a := range history {
+		days[a.FirstSeenAt.UTC().Format(time.DateOnly)] = true
+	}
+	if len(days) < 5 {
+		t.Errorf("resolved alerts on %d days, want a fortnight's history", len(days))
+	}
+	sums, err := e.tenants.Summaries(ctx, []int64{acme.ID})
+	if err != nil || len(sums) != 1 {
+		t.Fatal(sums, err)
+	}
+	if s := sums[0]; s.SLAResponseDecided != rep.Response.Decided || s.SLAResponseMet != rep.Response.Met || s.SLAResponseDecided == 0 {
+		t.Errorf("home counters %d of %d answered in time, report %d of %d", s.SLAResponseMet, s.SLAResponseDecided, rep.Response.Met, rep.Response.Decided)
+	}
 	list, err := e.alerts.List(ctx, acme, alerts.Filter{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
