@@ -12,6 +12,7 @@ import (
 
 	"switchboard/modules/audit"
 	"switchboard/platform/fault"
+	"switchboard/platform/humane"
 	"switchboard/platform/tenancy"
 )
 
@@ -50,7 +51,7 @@ func (s *Service) CreateToken(ctx context.Context, t tenancy.Tenant, name string
 			return fmt.Errorf("storing enrollment token: %w", err)
 		}
 		return audit.Record(ctx, tx, "enrollment_token.created", tok.Prefix,
-			fmt.Sprintf("%s: %d use(s) until %s", name, maxUses, tok.ExpiresAt.Format(time.RFC3339)))
+			fmt.Sprintf("%s: %s until %s", name, humane.Plural(maxUses, "use", "uses"), tok.ExpiresAt.Format(time.RFC3339)))
 	})
 	if err != nil {
 		return "", EnrollmentToken{}, err
@@ -112,6 +113,6 @@ func claimToken(tx *gorm.DB, hash []byte, now time.Time) (EnrollmentToken, error
 	case !now.Before(tok.ExpiresAt):
 		return tok, unauthorized("this enrollment token expired at %s", tok.ExpiresAt.UTC().Format(time.RFC3339))
 	default:
-		return tok, unauthorized("this enrollment token has been used its maximum of %d time(s)", tok.MaxUses)
+		return tok, unauthorized("this enrollment token has been used its maximum of %s", humane.Plural(tok.MaxUses, "time", "times"))
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"switchboard/platform/authz"
+	"switchboard/platform/humane"
 	"switchboard/platform/tenancy"
 	"switchboard/platform/web"
 )
@@ -75,7 +76,7 @@ func (s *Service) bulk(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return web.RedirectFlash(c, "/t/"+t.Slug+"/alerts", fmt.Sprintf("%d alert(s) %sd.", n, action))
+	return web.RedirectFlash(c, "/t/"+t.Slug+"/alerts", fmt.Sprintf("%s %sd.", humane.Plural(n, "alert", "alerts"), action))
 }
 
 func alertID(c echo.Context) (int64, error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"switchboard/modules/policies"
 	"switchboard/platform/failpoint"
 	"switchboard/platform/fault"
+	"switchboard/platform/humane"
 	"switchboard/platform/outbox"
 	"switchboard/platform/tenancy"
 )
@@ -293,7 +295,7 @@ func (s *Service) Transition(ctx context.Context, t tenancy.Tenant, ids []int64,
 		if len(changed) == 0 {
 			return nil
 		}
-		if err := audit.Record(ctx, tx, "alert."+kind, fmt.Sprint(changedIDs(changed)), fmt.Sprintf("%d alert(s)", len(changed))); err != nil {
+		if err := audit.Record(ctx, tx, "alert."+kind, alertTargets(changedIDs(changed)), humane.Plural(len(changed), "alert", "alerts")); err != nil {
 			return err
 		}
 		return publishChanged(tx, changed, action)
@@ -331,6 +333,15 @@ func changedIDs(cs []changedAlert) []int64 {
 	return ids
 }
 
+// alertTargets names alerts for an audit entry: "#11, #12".
+func alertTargets(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = "#" + strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // publishChanged records one Changed event per alert, in tx.
 func publishChanged(tx *gorm.DB, cs []changedAlert, action Action) error {
 	events := make([]outbox.Event, len(cs))
@@ -365,7 +376,7 @@ func recordPause(ctx context.Context, tx *gorm.DB, ids []int64, action Action) (
 	if len(changed) == 0 {
 		return nil, nil
 	}
-	if err := audit.Record(ctx, tx, "alert."+kind, fmt.Sprint(changedIDs(changed)), fmt.Sprintf("%d alert(s)", len(changed))); err != nil {
+	if err := audit.Record(ctx, tx, "alert."+kind, alertTargets(changedIDs(changed)), humane.Plural(len(changed), "alert", "alerts")); err != nil {
 		return nil, err
 	}
 	return changed, publishChanged(tx, changed, action)

@@ -12,6 +12,7 @@ import (
 
 	"switchboard/modules/tenants"
 	"switchboard/platform/authz"
+	"switchboard/platform/humane"
 	"switchboard/platform/tenancy"
 	"switchboard/platform/web"
 )
@@ -317,7 +318,7 @@ func (s *Service) staffAction(action string, sm *scs.SessionManager) echo.Handle
 		case "revoke":
 			var n int64
 			n, err = s.RevokeStaffSessions(ctx, email)
-			flash = fmt.Sprintf("%d session(s) of %s ended.", n, email)
+			flash = fmt.Sprintf("%s of %s ended.", humane.Plural(int(n), "session", "sessions"), email)
 		}
 		if errors.Is(err, ErrLastOwner) {
 			return s.renderStaff(c, http.StatusConflict, staffPage{Form: StaffInput{Role: RoleTechnician, Scope: ScopeAll}}, "The last active owner cannot be disabled.")

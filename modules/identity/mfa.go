@@ -14,6 +14,7 @@ import (
 
 	"switchboard/modules/audit"
 	"switchboard/platform/fault"
+	"switchboard/platform/humane"
 )
 
 // MFA is the staff console's second factor: TOTP codes (RFC 6238), WebAuthn
@@ -387,8 +388,9 @@ func (s *Service) ResetMFA(ctx context.Context, email string) (Factors, error) {
 		if err := endSessions(tx, u); err != nil {
 			return err
 		}
-		return audit.RecordPlatform(ctx, tx, "staff.mfa_reset", u.Email, fmt.Sprintf("removed: TOTP %t, %d passkey(s), %d recovery code(s); sessions ended",
-			before.TOTP, len(before.Passkeys), before.RecoveryTotal))
+		return audit.RecordPlatform(ctx, tx, "staff.mfa_reset", u.Email, fmt.Sprintf("removed: authenticator app %s, %s, %s; sessions ended",
+			map[bool]string{true: "yes", false: "no"}[before.TOTP], humane.Plural(len(before.Passkeys), "passkey", "passkeys"),
+			humane.Plural(before.RecoveryTotal, "recovery code", "recovery codes")))
 	})
 	return before, err
 }

@@ -14,6 +14,7 @@ import (
 	"switchboard/modules/tenants"
 	"switchboard/platform/authz"
 	"switchboard/platform/fault"
+	"switchboard/platform/humane"
 	"switchboard/platform/tenancy"
 )
 
@@ -352,7 +353,7 @@ func (s *Service) RevokeStaffSessions(ctx context.Context, email string) (int64,
 		if err := endSessions(tx, u); err != nil {
 			return err
 		}
-		return audit.RecordPlatform(ctx, tx, "staff.sessions_revoked", u.Email, fmt.Sprintf("%d session(s) ended", n))
+		return audit.RecordPlatform(ctx, tx, "staff.sessions_revoked", u.Email, humane.Plural(int(n), "session", "sessions")+" ended")
 	})
 	return n, err
 }
