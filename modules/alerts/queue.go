@@ -42,23 +42,10 @@ func (s *Service) OpenForQueue(ctx context.Context, t tenancy.Tenant, f QueueFil
 		if err := q.Order(order).Limit(limit).Find(&list).Error; err != nil {
 			return err
 		}
-		if len(list) == 0 {
-			return nil
-		}
-		ids := make([]int64, len(list))
-		for i, a := range list {
-			ids[i] = a.ID
-		}
 		// The clocks need when and what happened, not what was said.
-		var all []Event
-		if err := tx.Raw(`SELECT id, alert_id, at, kind FROM alert_events WHERE alert_id IN ? ORDER BY id`, ids).
-			Scan(&all).Error; err != nil {
-			return err
-		}
-		for _, e := range all {
-			events[e.AlertID] = append(events[e.AlertID], e)
-		}
-		return nil
+		var err error
+		events, err = timelinesOf(tx, list, "id, alert_id, at, kind")
+		return err
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading open alerts of %s: %w", t.Slug, err)

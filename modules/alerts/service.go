@@ -598,27 +598,35 @@ func (s *Service) OpenBefore(ctx context.Context, t tenancy.Tenant, before time.
 			Order("first_seen_at").Limit(limit).Find(&list).Error; err != nil {
 			return err
 		}
-		if len(list) == 0 {
-			return nil
-		}
-		ids := make([]int64, len(list))
-		for i, a := range list {
-			ids[i] = a.ID
-		}
-		var all []Event
-		if err := tx.Raw(`SELECT id, alert_id, at, kind, actor, body FROM alert_events WHERE alert_id IN ? ORDER BY id`, ids).
-			Scan(&all).Error; err != nil {
-			return err
-		}
-		for _, e := range all {
-			events[e.AlertID] = append(events[e.AlertID], e)
-		}
-		return nil
+		var err error
+		events, err = timelinesOf(tx, list, "id, alert_id, at, kind, actor, body")
+		return err
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading open alerts of %s: %w", t.Slug, err)
 	}
 	return list, events, nil
+}
+
+// timelinesOf reads the given columns of the timelines of list, in tx, by
+// alert id (in timeline order).
+func timelinesOf(tx *gorm.DB, list []Alert, columns string) (map[int64][]Event, error) {
+	events := map[int64][]Event{}
+	if len(list) == 0 {
+		return events, nil
+	}
+	ids := make([]int64, len(list))
+	for i, a := range list {
+		ids[i] = a.ID
+	}
+	var all []Event
+	if err := tx.Raw(`SELECT `+columns+` FROM alert_events WHERE alert_id IN ? ORDER BY id`, ids).Scan(&all).Error; err != nil {
+		return nil, err
+	}
+	for _, e := range all {
+		events[e.AlertID] = append(events[e.AlertID], e)
+	}
+	return events, nil
 }
 
 // OpenIDs returns the ids of the tenant's open (firing or acknowledged) alerts.
