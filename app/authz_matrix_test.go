@@ -338,6 +338,7 @@ func TestRouteMatrix(t *testing.T) {
 			matrixRow{"GET", "/t/:slug/endpoints", p + "/endpoints", nil, side.view},
 			matrixRow{"GET", "/t/:slug/channels", p + "/channels", nil, side.view},
 			matrixRow{"GET", "/t/:slug/sla", p + "/sla", nil, side.view},
+			matrixRow{"GET", "/t/:slug/sla/report.pdf", p + "/sla/report.pdf", nil, side.view},
 			matrixRow{"GET", "/t/:slug/branding", p + "/branding", nil, side.view},
 			matrixRow{"POST", "/t/:slug/branding", p + "/branding", url.Values{"primary_color": {"bad"}}, ownerAdmin},
 			// Client settings: a bad time zone is refused (422), so nothing is written.
@@ -387,6 +388,11 @@ func TestRouteMatrix(t *testing.T) {
 		matrixRow{"POST", "/platform/staff/:email/revoke-sessions", victim + "/revoke-sessions", nil, ownerAdmin},
 		matrixRow{"GET", "/platform/audit", "/platform/audit", nil, ownerAdmin},
 		matrixRow{"GET", "/platform/policies", "/platform/policies", nil, ownerAdmin},
+		// MSP-wide webhooks (seedWebhook): a bad URL is refused (400), so nothing is written.
+		matrixRow{"GET", "/platform/webhooks", "/platform/webhooks", nil, ownerAdmin},
+		matrixRow{"POST", "/platform/webhooks", "/platform/webhooks", url.Values{"url": {"ftp://bad"}, "events": {"alert.created"}}, ownerAdmin},
+		matrixRow{"POST", "/platform/webhooks/deliveries/:id/redeliver", "/platform/webhooks/deliveries/900001/redeliver", nil, ownerAdmin},
+		matrixRow{"POST", "/platform/webhooks/:id/delete", "/platform/webhooks/900001/delete", nil, ownerAdmin},
 		matrixRow{"POST", "/platform/policies/:key", "/platform/policies/cpu-high", url.Values{"enabled": {"true"}, "locked": {"false"}}, ownerAdmin},
 		// One's own second factors (mfa_test.go): bad input answers 400 or 409, not a refusal.
 		matrixRow{"GET", "/account/security", "/account/security", nil, all},
@@ -404,7 +410,8 @@ func TestRouteMatrix(t *testing.T) {
 		"GET /login/sso": true, "GET /login/sso/callback": true, // staff single sign-on (app/sso_test.go)
 		// The second step of sign-in, before the session is signed in (mfa_test.go).
 		"GET /login/mfa": true, "POST /login/mfa": true, "POST /login/mfa/passkey/begin": true, "POST /login/mfa/passkey": true, "POST /login/mfa/cancel": true,
-		"POST /api/v1/agent/enroll": true, "POST /api/v1/agent/checkin": true}
+		"POST /api/v1/agent/enroll": true, "POST /api/v1/agent/checkin": true,
+		"GET /metrics": true} // its own bearer token, not a session (app/metrics_test.go)
 	// API routes answer to tenant API keys only, never to sessions.
 	api := map[string]string{ // route → a representative body
 		"GET /api/v1/tenant":               "",
@@ -424,10 +431,21 @@ func TestRouteMatrix(t *testing.T) {
 		}
 	}
 
+	// seedWebhook (re)creates MSP-wide webhook #900001 with its delivery
+	// #900001, which a role before may have deleted.
+	seedWebhook := func(t *testing.T) {
+		if _, err := admin.Exec(ctx, `INSERT INTO control.webhooks (id, url, secret, events) OVERRIDING SYSTEM VALUE
+			VALUES (900001, 'https://psa.matrix.example/hook', 'whsec_matrix_0123456789', '["alert.created"]') ON CONFLICT (id) DO NOTHING;
+			INSERT INTO control.webhook_deliveries (id, webhook_id, delivery, event, payload, status) OVERRIDING SYSTEM VALUE
+			VALUES (900001, 900001, 'w900001-matrix', 'alert.created', '{}', 'failed') ON CONFLICT (id) DO NOTHING`); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, role := range append(all, "anonymous") {
 		t.Run(role, func(t *testing.T) {
 			seedChannels(t)
 			seedSilences(t)
+			seedWebhook(t)
 			for _, tn := range []tenants.Tenant{alpha, beta} { // a role before may have removed it
 				seedPortalSSO(t, e.tenants.Scope(tn), "https://idp."+tn.Slug+".example", "matrix")
 			}

@@ -60,6 +60,7 @@ type benchOptions struct {
 	loadRequests    int
 	loadConcurrency int
 	cpuProfile      string
+	only            string // "noisy": provision, then only the noisy-neighbour phase
 }
 
 func newBenchCommand() *cobra.Command {
@@ -77,6 +78,9 @@ and with production durability: fsync on), then in one run measure:
     pool, with one goroutine and with 8,
   - alert ingestion throughput and latency through a real server on loopback,
     from a bounded load generator, spread over every tenant.
+  - a noisy neighbour: quiet clients' ingestion latency alone and beside one
+    client's flood, with the default rate limits and with them lifted
+    (--only noisy runs just this after provisioning).
 
 It prints one table of measure, value, target and whether the target is met,
 then stops the cluster and deletes it (unless --keep). --database-url and
@@ -97,6 +101,7 @@ then stops the cluster and deletes it (unless --keep). --database-url and
 	f.IntVar(&opts.loadRequests, "load-requests", 30000, "requests in the ingestion load test (0 skips it)")
 	f.IntVar(&opts.loadConcurrency, "load-concurrency", 32, "concurrent connections of the load generator")
 	f.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the load phases to this file (go tool pprof)")
+	f.StringVar(&opts.only, "only", "", "run only this phase after provisioning: noisy (one client floods ingestion beside quiet ones)")
 	return c
 }
 
@@ -111,6 +116,10 @@ func (o benchOptions) check() error {
 		return usagef("--reads must be at least 1, not %d", o.reads)
 	case o.loadRequests < 0 || o.loadConcurrency < 1 || o.loadConcurrency > 512:
 		return usagef("--load-requests must be ≥ 0 and --load-concurrency 1-512")
+	case o.only != "" && o.only != "noisy":
+		return usagef("--only takes noisy (or nothing for every phase), not %q", o.only)
+	case o.only == "noisy" && o.tenants < 2:
+		return usagef("--only noisy needs --tenants 2 or more")
 	}
 	return nil
 }
@@ -139,12 +148,20 @@ func runBench(cmd *cobra.Command, opts benchOptions) (err error) {
 	phases := []func(context.Context, *benchEnv, benchOptions, *benchTable, io.Writer) error{
 		benchCells, benchProvision, benchMigrateNoop,
 	}
+	if opts.tenants >= 2 {
+		// Before the load phases, whose batch phase leaves deliveries to a
+		// webhook that is gone, and before the migration (as they are).
+		phases = append(phases, benchNoisy)
+	}
 	if opts.loadRequests > 0 {
 		// Before the one-column migration: the server serves only tenants at
 		// this binary's schema version.
 		phases = append(phases, benchThroughput)
 	}
 	phases = append(phases, benchMigrateOne, benchDoOverhead)
+	if opts.only == "noisy" {
+		phases = []func(context.Context, *benchEnv, benchOptions, *benchTable, io.Writer) error{benchCells, benchProvision, benchNoisy}
+	}
 	for _, phase := range phases {
 		if err := phase(ctx, b, opts, &table, stderr); err != nil {
 			if ctx.Err() != nil {

@@ -26,6 +26,7 @@ import (
 	"switchboard/modules/slas"
 	"switchboard/modules/tenants"
 	"switchboard/platform/jobs"
+	"switchboard/platform/metrics"
 	"switchboard/platform/outbox"
 	"switchboard/platform/pgembed"
 	"switchboard/platform/tenancy"
@@ -53,10 +54,14 @@ type env struct {
 	dashboard *dashboard.Service
 	agents    *agents.Service
 	notify    *notify.Service
+	hooks     *notify.Hooks // MSP-wide webhooks (app/webhook.go)
 	branding  *branding.Service
 	breaches  *slas.Breaches
 	reports   *slas.Reports
+	documents *slas.Documents // clients' monthly reports as branded PDFs
+	mailing   *slas.Mailing   // and e-mailed to their admins each month
 	portal    *portal.Service
+	metrics   *metrics.Metrics // this process's Prometheus registry; the services count into it
 	ssoClock  func() time.Time // the ID token verifier's clock; nil: time.Now (tests move it)
 }
 
@@ -239,24 +244,29 @@ func (e *env) connect(ctx context.Context, allowBehind, workJobs bool) error {
 		}
 	}
 	e.outbox = outbox.NewDrainer(e.cluster, e.tenants, e.events, e.jobs, e.log)
+	e.metrics = metrics.New(metrics.Options{Cluster: e.cluster, TargetVersion: e.tenants.TargetVersion(),
+		Token: e.cfg.Metrics.Token, TopClients: e.cfg.Metrics.TopTenants, Logger: e.log})
 	e.identity = identity.NewService(e.cluster, e.tenants, e.log, identity.WithSSO(ssoOptions(e.cfg, e.ssoClock)))
 	e.mfa = identity.NewMFA(e.identity, identity.MFAOptions{RequiredRoles: e.cfg.Security.RequireMFA,
 		HTTPS: e.cfg.Server.TLS || e.cfg.Server.SecureCookies})
 	e.audit = audit.NewService(e.cluster)
 	e.policies = policies.NewService(e.cluster)
-	e.alerts = alerts.NewService(e.policies, slas.Panel(e.policies))
+	e.alerts = alerts.NewService(e.policies, slas.Panel(e.policies), alerts.WithCounter(e.metrics))
 	e.dashboard = dashboard.NewService(e.tenants, e.alerts, e.policies)
 	e.branding = branding.NewService(branding.Options{})
 	e.notify = notify.NewService(notify.Deps{Alerts: e.alerts, Tenants: e.tenants, Policies: e.policies, Brand: e.emailBrand,
-		Jobs: e.jobs, Events: e.events}, notify.Options{
+		Jobs: e.jobs, Events: e.events, Deliveries: e.metrics}, notify.Options{
 		SMTP: notify.SMTPConfig{Host: e.cfg.Notify.SMTP.Host, Port: e.cfg.Notify.SMTP.Port, From: e.cfg.Notify.SMTP.From,
 			Username: e.cfg.Notify.SMTP.Username, Password: e.cfg.Notify.SMTP.Password, RequireTLS: e.cfg.Notify.SMTP.RequireTLS},
 		MaxAttempts: e.cfg.Notify.MaxAttempts, BaseURL: e.consoleBaseURL(),
 		AllowPrivateNetworks: e.cfg.Notify.AllowPrivateNetworks, Logger: e.log,
 	})
+	e.hooks = notify.NewHooks(e.notify, e.controlTx)
 	e.breaches = slas.NewBreaches(e.alerts, e.policies, e.tenants, e.jobs, e.events, e.log)
 	e.reports = slas.NewReports(e.alerts, e.policies, e.tenants, e.jobs, e.events)
-	e.agents = agents.NewService(agents.Options{Tenants: e.tenants, Policies: e.policies, Alerts: e.alerts, Logger: e.log})
+	e.documents = slas.NewDocuments(e.reports, e.letterhead)
+	e.mailing = slas.NewMailing(e.documents, e.slaMailDeps())
+	e.agents = agents.NewService(agents.Options{Tenants: e.tenants, Policies: e.policies, Alerts: e.alerts, Logger: e.log, CheckIns: e.metrics})
 	e.portal = portal.NewService(e.alerts, e.agents, e.reports, e.portalBrand, e.portalSettings, e.log)
 	e.schedulePeriodic()
 	return nil

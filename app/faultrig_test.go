@@ -128,7 +128,12 @@ func (r *faultRig) start(extra ...string) *serveProc {
 	}
 	cmd := exec.Command(switchboardBinary(r.t), "serve")
 	cmd.Env = append(commandEnv(), "SWITCHBOARD_DATABASE_URL="+r.url, "SWITCHBOARD_SERVER_ADDR="+r.addr,
-		"SWITCHBOARD_NOTIFY_ALLOW_PRIVATE_NETWORKS=true", "SWITCHBOARD_LOG_LEVEL=info")
+		"SWITCHBOARD_NOTIFY_ALLOW_PRIVATE_NETWORKS=true", "SWITCHBOARD_LOG_LEVEL=info",
+		// The fault tests' workers hammer one key on purpose: they measure
+		// outages, not the rate limits (tested in ratelimit_test.go).
+		"SWITCHBOARD_LIMITS_INGEST_PER_KEY_RATE=100000", "SWITCHBOARD_LIMITS_INGEST_PER_KEY_BURST=100000",
+		"SWITCHBOARD_LIMITS_INGEST_PER_CLIENT_RATE=100000", "SWITCHBOARD_LIMITS_INGEST_PER_CLIENT_BURST=100000",
+		"SWITCHBOARD_LIMITS_INGEST_ALERTS_PER_CLIENT_RATE=100000", "SWITCHBOARD_LIMITS_INGEST_ALERTS_PER_CLIENT_BURST=100000")
 	cmd.Env = append(cmd.Env, extra...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {

@@ -31,7 +31,9 @@ var (
 	rawIdentifier = regexp.MustCompile(`\b(client_admin|client_user|notify_failed|notify_sent|sla_breached)\b`)
 	// A reader never sees scripts, styles and the tags themselves; titles
 	// and ARIA labels are read out, so they are kept.
-	pageScripts = regexp.MustCompile(`(?is)<(script|style)\b.*?</(script|style)>`)
+	// Preformatted blocks are machine documents shown as sent (a webhook's
+	// payload bytes), not sentences, so they are skipped too.
+	pageScripts = regexp.MustCompile(`(?is)<(script|style|pre)\b.*?</(script|style|pre)>`)
 	pageLabels  = regexp.MustCompile(`(?i)\b(?:title|aria-label)="([^"]*)"`)
 	pageTags    = regexp.MustCompile(`(?s)<[^>]*>`)
 	// barSVG is every SLA bar's opening tag.

@@ -45,7 +45,10 @@ const pageProbe = `(() => {
     const inner = box.getBoundingClientRect().width - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
     return [b.getBoundingClientRect().width, inner];
   });
-  return JSON.stringify({over, offenders, bars, text: document.body.innerText});
+  // Preformatted blocks are machine documents shown as sent (payloads), not prose.
+  let text = document.body.innerText;
+  for (const p of document.querySelectorAll('pre')) text = text.replace(p.innerText, ' ');
+  return JSON.stringify({over, offenders, bars, text});
 })()`
 
 // TestEveryPageInTheBrowser opens every page of the console (as an owner)

@@ -55,6 +55,13 @@ func (e *env) chores() map[string]chore {
 			_, err := e.tenants.SnapshotOpenAlerts(ctx, time.Now())
 			return err
 		}},
+		// Each client's previous month's SLA report, e-mailed to its admins
+		// from 08:00 on the first working day on its clock; one job per
+		// client and month, so replicas send it once.
+		"sla-report-mail": {15 * time.Minute, func(ctx context.Context) error {
+			_, err := e.mailing.Enqueue(ctx)
+			return err
+		}},
 		"expired-sessions": {10 * time.Minute, func(ctx context.Context) error {
 			_, err := e.identity.DeleteExpiredSessions(ctx)
 			return err

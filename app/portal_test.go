@@ -309,6 +309,7 @@ func TestPortalRouteMatrix(t *testing.T) {
 		{"POST", "/alerts/:id/notes", "/alerts/" + itoa(p.alertID) + "/notes", url.Values{"note": {"from the matrix"}}, signedIn},
 		{"GET", "/endpoints", "/endpoints", nil, signedIn},
 		{"GET", "/sla", "/sla", nil, signedIn},
+		{"GET", "/sla/report.pdf", "/sla/report.pdf", nil, signedIn},
 		{"GET", "/users", "/users", nil, admins},
 		{"POST", "/users", "/users", url.Values{"email": {"bad"}}, admins},
 		{"POST", "/users/:email/disable", "/users/" + p.user + "/enable", nil, admins},

@@ -59,6 +59,7 @@ With no database configured it starts a private PostgreSQL cluster under
 		newRollupsCommand(),
 		newSLACommand(),
 		newSilenceCommand(),
+		newWebhookCommand(),
 		newAgentCommand(),
 		newDBCommand(),
 		newDemoCommand(),

@@ -50,6 +50,11 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	if err := startBackground(ctx, e); err != nil {
 		return err
 	}
+	if addr := e.cfg.Metrics.Addr; addr != "" { // ends with ctx
+		if _, err := e.metrics.Listen(ctx, addr); err != nil {
+			return listenError("metrics.addr", addr, err)
+		}
+	}
 	if e.cfg.Server.TLS {
 		return serveTLS(ctx, e, handler, handler.resolver)
 	}

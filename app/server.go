@@ -18,6 +18,7 @@ import (
 	"switchboard/modules/alerts"
 	"switchboard/modules/dashboard"
 	"switchboard/platform/authz"
+	"switchboard/platform/metrics"
 	"switchboard/platform/tenancy"
 	"switchboard/platform/web"
 	"switchboard/static"
@@ -38,7 +39,8 @@ type server struct {
 
 // ServeHTTP sends API calls and console hosts to the console, everything else to the portal.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/api/") || s.resolver.IsConsoleHost(r.Host) {
+	// /metrics is the console's whatever the host: a scraper names the server by its address.
+	if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == metrics.Path || s.resolver.IsConsoleHost(r.Host) {
 		s.console.ServeHTTP(w, r)
 		return
 	}
@@ -128,28 +130,32 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 		}
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
 	}
-	s.console.Use(noStore, withSessions(s.sessions, e.mfa.StaffSubject(s.sessions)), anonymousOutsideClients,
-		s.resolver.Middleware("/healthz", "/readyz", agents.EnrollPath, agents.CheckInPath),
+	s.console.Use(e.metrics.Middleware(metrics.Console), noStore, withSessions(s.sessions, e.mfa.StaffSubject(s.sessions)), anonymousOutsideClients,
+		s.resolver.Middleware("/healthz", "/readyz", agents.EnrollPath, agents.CheckInPath, metrics.Path),
 		csrf(), s.consoleAuthz.Middleware(authz.MiddlewareOptions{LoginURL: func(echo.Context) string { return "/login" }}))
 	// Portal order: the host names the tenant first, because the client's
 	// session lives in that tenant's schema.
-	s.portal.Use(noStore, s.resolver.Middleware("/healthz", "/readyz"),
+	s.portal.Use(e.metrics.Middleware(metrics.Portal), noStore, s.resolver.Middleware("/healthz", "/readyz"),
 		withSessions(s.portalSessions, e.identity.ClientSubjectLoader(s.portalSessions)), csrf(),
 		s.portalAuthz.Middleware(authz.MiddlewareOptions{LoginURL: func(echo.Context) string { return "/login" }}))
 
 	s.health(e, s.console)
 	s.health(e, s.portal)
+	e.metrics.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.dashboard.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.tenants.ConsoleRoutes(s.consoleAuthz, s.console)
 	dashboard.NewClientOverview(dashboard.ClientDeps{Tenants: e.tenants, Alerts: e.alerts, Agents: e.agents, Identity: e.identity,
 		Notify: e.notify, Audit: e.audit, Reports: e.reports}).ConsoleRoutes(s.consoleAuthz, s.console)
 	e.tenants.APIRoutes(s.consoleAuthz, s.console)
-	e.alerts.APIRoutes(s.consoleAuthz, s.console)
+	limits := newIngestLimits(e.cfg.Limits, time.Now)
+	e.alerts.APIRoutes(s.consoleAuthz, s.console, limits.alerts)
 	e.alerts.ConsoleRoutes(s.consoleAuthz, s.console)
-	e.agents.AgentRoutes(s.consoleAuthz, s.console)
+	e.agents.AgentRoutes(s.consoleAuthz, s.console, limits.checkIn)
 	e.agents.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.notify.ConsoleRoutes(s.consoleAuthz, s.console)
+	e.hooks.PlatformRoutes(s.consoleAuthz, s.console)
 	e.reports.ConsoleRoutes(s.consoleAuthz, s.console)
+	e.documents.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.policies.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.identity.ConsoleRoutes(s.consoleAuthz, s.console, s.sessions)
 	e.mfa.ConsoleRoutes(s.consoleAuthz, s.console, s.sessions)
@@ -163,6 +169,7 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 	e.alerts.PortalRoutes(s.portalAuthz, s.portal)
 	e.agents.PortalRoutes(s.portalAuthz, s.portal)
 	e.reports.PortalRoutes(s.portalAuthz, s.portal)
+	e.documents.PortalRoutes(s.portalAuthz, s.portal)
 	return s, nil
 }
 
@@ -311,5 +318,5 @@ var sections = map[string]string{
 	"/t/:slug/": "overview", "/t/:slug/users": "users", "/t/:slug/audit": "audit",
 	"/t/:slug/alerts": "alerts", "/t/:slug/alerts/:id": "alerts", "/t/:slug/silences": "alerts", "/t/:slug/policy": "policy",
 	"/t/:slug/endpoints": "endpoints", "/t/:slug/endpoints/:id": "endpoints", "/t/:slug/enrollment": "endpoints", "/t/:slug/channels": "policy", "/t/:slug/apikeys": "overview", "/t/:slug/domains": "domains", "/t/:slug/sla": "sla", "/t/:slug/branding": "branding", "/t/:slug/settings": "settings", "/t/:slug/sso": "sso", "/platform/policies": "policies",
-	"/platform/staff": "staff", "/platform/audit": "platform-audit",
+	"/platform/staff": "staff", "/platform/audit": "platform-audit", "/platform/webhooks": "webhooks",
 }

@@ -28,6 +28,19 @@ type Config struct {
 	Jobs     Jobs     `mapstructure:"jobs"`
 	SSO      SSO      `mapstructure:"sso"`
 	Security Security `mapstructure:"security"`
+	Metrics  Metrics  `mapstructure:"metrics"`
+	Limits   Limits   `mapstructure:"limits"`
+}
+
+// Metrics configures Prometheus /metrics: on a separate listen address
+// (Addr), or on the main listener behind a bearer token (Token), or both.
+// With neither, the main listener answers 404.
+type Metrics struct {
+	Addr  string `mapstructure:"addr"`  // e.g. 127.0.0.1:9090; empty: no listener of its own
+	Token string `mapstructure:"token"` // required as "Authorization: Bearer <token>" wherever /metrics is served
+	// TopTenants > 0 exports ingestion counts for that many noisiest
+	// clients (one series each, the rest as "_other"); 0: no client labels.
+	TopTenants int `mapstructure:"top_tenants"`
 }
 
 // Jobs configures background work.
@@ -223,6 +236,20 @@ var Defaults = map[string]any{
 	"sso.secret_key":                "",
 	"sso.allow_insecure_issuers":    false,
 	"security.require_mfa":          []string{"owner", "admin"},
+	"metrics.addr":                  "",
+	"metrics.token":                 "",
+	"metrics.top_tenants":           0,
+
+	// Rate limits (limits.go): far above what honest senders do.
+	"limits.ingest_per_key.rate":            20,
+	"limits.ingest_per_key.burst":           300,
+	"limits.ingest_per_client.rate":         50,
+	"limits.ingest_per_client.burst":        600,
+	"limits.ingest_alerts_per_client.rate":  200,
+	"limits.ingest_alerts_per_client.burst": 10000,
+	"limits.checkins_per_endpoint.rate":     1,
+	"limits.checkins_per_endpoint.burst":    10,
+	"limits.max_keys":                       50000,
 }
 
 // ErrInvalid marks configuration mistakes the user must fix.
@@ -384,8 +411,31 @@ func (c *Config) validate() error {
 	if err := c.Security.validate(); err != nil {
 		return err
 	}
+	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	if err := c.Metrics.validate(); err != nil {
+		return err
+	}
 	if c.Database.URL == "" && c.Database.DataDir == "" {
 		return fmt.Errorf("%w: set database.url, or database.data_dir for the embedded database", ErrInvalid)
+	}
+	return nil
+}
+
+// validate checks the metrics settings. A short token could be guessed by
+// anyone who reaches the listener.
+func (m Metrics) validate() error {
+	if m.Addr != "" {
+		if _, _, err := net.SplitHostPort(m.Addr); err != nil {
+			return fmt.Errorf("%w: metrics.addr %q must be HOST:PORT (or empty)", ErrInvalid, m.Addr)
+		}
+	}
+	if m.Token != "" && len(m.Token) < 16 {
+		return fmt.Errorf("%w: metrics.token must be at least 16 characters (openssl rand -hex 32)", ErrInvalid)
+	}
+	if m.TopTenants < 0 || m.TopTenants > 100 {
+		return fmt.Errorf("%w: metrics.top_tenants must be 0-100, not %d", ErrInvalid, m.TopTenants)
 	}
 	return nil
 }

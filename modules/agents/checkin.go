@@ -37,6 +37,12 @@ type stateRow struct {
 // endpoint's return from offline) call for are raised after that commits.
 // It returns when the agent should check in next.
 func (s *Service) CheckIn(ctx context.Context, credential string, r Report) (time.Duration, error) {
+	next, err := s.checkInReport(ctx, credential, r)
+	s.checkIns.CheckedIn(err)
+	return next, err
+}
+
+func (s *Service) checkInReport(ctx context.Context, credential string, r Report) (time.Duration, error) {
 	tenantID, endpointID, secret, ok := parseCredential(credential)
 	if !ok {
 		return 0, unauthorized("invalid endpoint credential")

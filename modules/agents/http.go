@@ -39,10 +39,12 @@ type CheckInResponse struct {
 	NextCheckInSeconds int `json:"next_checkin_seconds"`
 }
 
-// AgentRoutes registers the agent API on the console surface.
-func (s *Service) AgentRoutes(a *authz.Authorizer, e *echo.Echo) {
+// AgentRoutes registers the agent API on the console surface; checkInLimit
+// (the wiring's rate limit per endpoint credential) runs before a check-in
+// is decoded or its credential looked up.
+func (s *Service) AgentRoutes(a *authz.Authorizer, e *echo.Echo, checkInLimit ...echo.MiddlewareFunc) {
 	a.Route(e, http.MethodPost, EnrollPath, authz.Public, s.enroll)
-	a.Route(e, http.MethodPost, CheckInPath, authz.Public, s.checkIn)
+	a.Route(e, http.MethodPost, CheckInPath, authz.Public, s.checkIn, checkInLimit...)
 }
 
 func (s *Service) enroll(c echo.Context) error {

@@ -34,7 +34,19 @@ type Options struct {
 	Alerts   Alerter
 	Logger   *slog.Logger
 	Now      func() time.Time // the clock; tests inject one
+	CheckIns CheckInCounter   // counts check-ins for metrics (nil: not counted)
 }
+
+// CheckInCounter counts check-ins by how they ended (err nil: stored);
+// *metrics.Metrics is one.
+type CheckInCounter interface {
+	CheckedIn(err error)
+}
+
+// uncounted is the CheckInCounter of a service built without one.
+type uncounted struct{}
+
+func (uncounted) CheckedIn(error) {}
 
 // Service enrolls agents and handles their check-ins. Every read and write
 // of agent data is tenant-plane work inside tenancy.Do.
@@ -44,6 +56,7 @@ type Service struct {
 	alerts   Alerter
 	log      *slog.Logger
 	now      func() time.Time
+	checkIns CheckInCounter
 
 	mu    sync.Mutex
 	cache map[int64]cachedTenant
@@ -66,8 +79,11 @@ func NewService(opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.CheckIns == nil {
+		opts.CheckIns = uncounted{}
+	}
 	return &Service{tenants: opts.Tenants, policies: opts.Policies, alerts: opts.Alerts, log: opts.Logger, now: opts.Now,
-		cache: map[int64]cachedTenant{}}
+		checkIns: opts.CheckIns, cache: map[int64]cachedTenant{}}
 }
 
 // Invalidate forgets cached tenants; call it when the control plane

@@ -16,14 +16,18 @@ import (
 	"switchboard/modules/audit"
 	"switchboard/platform/authz"
 	"switchboard/platform/fault"
+	"switchboard/platform/ratelimit"
 	"switchboard/platform/tenancy"
 	"switchboard/platform/web"
 )
 
-// APIRoutes registers alert ingestion for monitoring tools (API key).
-func (s *Service) APIRoutes(a *authz.Authorizer, e *echo.Echo) {
-	a.Route(e, http.MethodPost, "/api/v1/alerts", authz.APIKey, s.ingestNative)
-	a.Route(e, http.MethodPost, "/api/v1/alerts/alertmanager", authz.APIKey, s.ingestAlertmanager)
+// APIRoutes registers alert ingestion for monitoring tools (API key),
+// behind limit (the rate limits the wiring builds; see platform/ratelimit):
+// a request over a limit is answered 429 before it is decoded, and a batch
+// whose alerts are over the per-alert limit before anything is stored.
+func (s *Service) APIRoutes(a *authz.Authorizer, e *echo.Echo, limit ...echo.MiddlewareFunc) {
+	a.Route(e, http.MethodPost, "/api/v1/alerts", authz.APIKey, s.ingestNative, limit...)
+	a.Route(e, http.MethodPost, "/api/v1/alerts/alertmanager", authz.APIKey, s.ingestAlertmanager, limit...)
 	// A bad member is rejected alone (ingestAlertmanager), never the group:
 	// Alertmanager would drop a refused group or resend it forever.
 	web.CheckOwnBody(e, http.MethodPost, "/api/v1/alerts/alertmanager")
@@ -48,8 +52,14 @@ func (s *Service) ingestNative(c echo.Context) error {
 	} else if p.Source != "" || p.Rule != "" {
 		return echo.NewHTTPError(http.StatusBadRequest, "send either one alert or {\"alerts\": [...]}, not both")
 	}
+	if err := ratelimit.Spend(c, len(signals)); err != nil {
+		return err // 429: every alert of a batch counts against the client's alerts per second
+	}
 	t, _ := tenancy.FromContext(c.Request().Context())
 	out, err := s.Ingest(c.Request().Context(), t, signals)
+	if errors.Is(err, fault.Invalid) {
+		s.counter.Ingested(t.Slug, "rejected", len(signals))
+	}
 	if err != nil {
 		return err // the web layer answers by its fault kind: invalid input is 400
 	}
@@ -110,6 +120,11 @@ func (s *Service) ingestAlertmanager(c echo.Context) error {
 	if len(p.Alerts) == 0 {
 		return invalid("no alerts in the payload")
 	}
+	// Every member counts, before any is stored: a refused group is left
+	// whole for Alertmanager's next attempt.
+	if err := ratelimit.Spend(c, len(p.Alerts)); err != nil {
+		return err
+	}
 	t, _ := tenancy.FromContext(ctx)
 
 	var (
@@ -140,6 +155,7 @@ func (s *Service) ingestAlertmanager(c echo.Context) error {
 		rejected = append(rejected, rej...)
 	}
 	if len(rejected) > 0 {
+		s.counter.Ingested(t.Slug, "rejected", len(rejected))
 		if err := recordRejections(c, t, len(p.Alerts), rejected); err != nil {
 			return err
 		}

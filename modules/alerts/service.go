@@ -27,6 +27,7 @@ type Service struct {
 	maintenance MaintenanceSource
 	sla         SLASource
 	assignees   AssigneeSource // nil: any assignee is taken
+	counter     Counter        // what ingestion did, for metrics
 
 	// suppressors caches each tenant's active silences and maintenance
 	// windows for a few seconds: every ingest needs them, they rarely change,
@@ -98,9 +99,31 @@ type MaintenanceSource interface {
 // NewService returns the alerts service: ingestion suppresses signals inside
 // the tenant's maintenance windows (maintenance), and the alert pages show
 // the SLA clocks (sla, from the slas module, which alerts cannot import).
-func NewService(maintenance MaintenanceSource, sla SLASource) *Service {
-	return &Service{maintenance: maintenance, sla: sla}
+func NewService(maintenance MaintenanceSource, sla SLASource, opts ...Option) *Service {
+	s := &Service{maintenance: maintenance, sla: sla, counter: uncounted{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
+
+// Counter counts ingested signals by outcome (created, repeated, resolved,
+// suppressed, ignored, rejected); *metrics.Metrics is one. client is the
+// tenant's slug.
+type Counter interface {
+	Ingested(client, outcome string, n int)
+}
+
+// uncounted is the Counter of a service built without one (module tests).
+type uncounted struct{}
+
+func (uncounted) Ingested(string, string, int) {}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithCounter counts what ingestion does.
+func WithCounter(c Counter) Option { return func(s *Service) { s.counter = c } }
 
 // maxBatch is the most signals one request may carry.
 const maxBatch = 500
@@ -157,6 +180,13 @@ func (s *Service) Ingest(ctx context.Context, t tenancy.Tenant, signals []Signal
 		return nil, err
 	}
 	failpoint.Hit(failpoint.IngestCommitted)
+	counted := map[string]int{} // counted after the commit: a rolled-back batch did nothing
+	for _, o := range out {
+		counted[o.Action]++
+	}
+	for action, n := range counted {
+		s.counter.Ingested(t.Slug, action, n)
+	}
 	return out, nil
 }
 

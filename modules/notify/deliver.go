@@ -49,7 +49,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
 		s.record(ctx, log, t, args.AlertID, EventNotifyFailed, fmt.Sprintf("%s %s: disabled before delivery", ch.Kind, ch.Name))
 		return river.JobCancel(fmt.Errorf("channel %s is disabled", ch.Name))
 	}
-	a, _, err := s.deps.Alerts.Get(ctx, t, args.AlertID)
+	a, timeline, err := s.deps.Alerts.Get(ctx, t, args.AlertID)
 	if errors.Is(err, alerts.ErrNotFound) {
 		return river.JobCancel(err) // no alert, no timeline to write on
 	}
@@ -69,19 +69,25 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
 		return nil
 	}
 
-	n, err := s.newNotice(ctx, t, ch, a, args.Reason)
+	n, err := s.newNotice(ctx, t, ch, a, timeline, args.Reason)
 	if err != nil {
 		return err
+	}
+	if n.What.Internal && ch.ClientFacing {
+		// The channel became client-facing after the note was routed.
+		return river.JobCancel(fmt.Errorf("an internal note is not sent to client-facing channel %s", ch.Name))
 	}
 	detail, err := s.send(ctx, t, ch, n)
 	if err == nil {
 		failpoint.Hit(failpoint.DeliverySent)
 		s.recordDelivery(ctx, log, t, args, fmt.Sprintf("%s %s: %s (attempt %d)", ch.Kind, ch.Name, detail, job.Attempt))
+		s.deps.Deliveries.Delivery(ch.Kind, "delivered")
 		log.InfoContext(ctx, "notification delivered", "kind", ch.Kind)
 		return nil
 	}
 	final := isPermanent(err)
 	var next string
+	outcome := "failed"
 	switch {
 	case final:
 		next = "permanent; not retried"
@@ -89,7 +95,9 @@ func (w *worker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
 		next = fmt.Sprintf("giving up after %d attempts", job.Attempt)
 	default:
 		next = fmt.Sprintf("attempt %d of %d; will retry", job.Attempt, job.MaxAttempts)
+		outcome = "retrying"
 	}
+	s.deps.Deliveries.Delivery(ch.Kind, outcome)
 	s.record(ctx, log, t, a.ID, EventNotifyFailed, fmt.Sprintf("%s %s: %v (%s)", ch.Kind, ch.Name, err, next))
 	log.WarnContext(ctx, "notification failed", "kind", ch.Kind, "err", err, "next", next)
 	if final {

@@ -5,10 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
+	"mime/multipart"
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
@@ -82,7 +85,13 @@ func (s *Service) sendEmail(ctx context.Context, t tenancy.Tenant, ch Channel, n
 // web1", "[RESOLVED] disk_full on web1".
 func subject(a alerts.Alert, reason string) string {
 	tag := strings.ToUpper(a.Severity)
-	if reason != "" {
+	switch eventOf(reason) {
+	case AlertCreated:
+	case AlertNoted:
+		tag = "NOTE"
+	case AlertAssigned:
+		tag = "ASSIGNED"
+	default:
 		tag = strings.ToUpper(reason)
 	}
 	s := "[" + tag + "] " + a.Rule
@@ -130,6 +139,12 @@ func (s *Service) message(from *mail.Address, to []string, n notice, brand *Emai
 		line("Since", a.FirstSeenAt.UTC().Format("2006-01-02 15:04 MST"))
 	}
 	line("Labels", labelList(a.Labels))
+	if note := n.What.Note; note != nil {
+		line("Note", note.Author+": "+note.Text)
+	}
+	if as := n.What.Assignment; as != nil {
+		line("Assignee", nobodyWord(as.To)+" (was "+nobodyWord(as.From)+", by "+as.By+")")
+	}
 	why := "because a routing policy sends this alert here"
 	if n.Event == EventTest {
 		why = "to test this notification channel"
@@ -149,6 +164,14 @@ func (s *Service) message(from *mail.Address, to []string, n notice, brand *Emai
 	_, _ = qp.Write([]byte(strings.ReplaceAll(body.String(), "\n", "\r\n")))
 	_ = qp.Close()
 	return b.Bytes()
+}
+
+// nobodyWord names an empty assignee for people.
+func nobodyWord(s string) string {
+	if s == "" {
+		return "nobody"
+	}
+	return s
 }
 
 func labelList(m map[string]string) string {
@@ -263,4 +286,93 @@ func smtpErr(step string, err error) error {
 		return permanent(wrapped)
 	}
 	return wrapped
+}
+
+// ErrUndeliverable marks an e-mail that retrying cannot send: e-mail is not
+// configured on this server, or the relay refused it for good (5xx).
+var ErrUndeliverable = errors.New("the e-mail cannot be delivered")
+
+// Email is a message another module sends in a client's name (a monthly
+// report), with files attached.
+type Email struct {
+	To          []string
+	Subject     string
+	Body        string // plain text, signed by the caller
+	Attachments []Attachment
+}
+
+// Attachment is one file of an Email.
+type Attachment struct {
+	Name, ContentType string
+	Data              []byte
+}
+
+// SendEmail sends m through the SMTP relay as the client's service desk
+// (its sender name, never the platform's) and returns who accepted it. An
+// error wrapping ErrUndeliverable will not go away by trying again.
+func (s *Service) SendEmail(ctx context.Context, t tenancy.Tenant, m Email) (string, error) {
+	cfg := s.opts.SMTP
+	if cfg.Host == "" || cfg.From == "" {
+		return "", fmt.Errorf("%w: e-mail is not configured on this server (notify.smtp.host and notify.smtp.from)", ErrUndeliverable)
+	}
+	from, err := mail.ParseAddress(cfg.From)
+	if err != nil {
+		return "", fmt.Errorf("%w: the configured sender %q is not an address: %w", ErrUndeliverable, cfg.From, err)
+	}
+	if s.deps.Brand != nil {
+		b, err := s.deps.Brand(ctx, t)
+		if err != nil {
+			return "", fmt.Errorf("reading the client's e-mail brand: %w", err)
+		}
+		if b.SenderName != "" {
+			from = &mail.Address{Name: b.SenderName, Address: from.Address}
+		}
+	}
+	msg := mixedMessage(from, m)
+	accepted, refused, err := sendMail(ctx, cfg, from.Address, m.To, msg)
+	if isPermanent(err) {
+		return "", fmt.Errorf("%w: %w", ErrUndeliverable, err)
+	} else if err != nil {
+		return "", err
+	}
+	detail := "sent to " + strings.Join(accepted, ", ")
+	if len(refused) > 0 {
+		detail += "; refused: " + strings.Join(refused, "; ")
+	}
+	return detail, nil
+}
+
+// mixedMessage is m as multipart/mixed: the text, then each file in base64.
+func mixedMessage(from *mail.Address, m Email) []byte {
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	var head bytes.Buffer
+	header := func(k, v string) { head.WriteString(k + ": " + v + "\r\n") }
+	header("From", from.String())
+	header("To", strings.Join(m.To, ", "))
+	header("Subject", mime.QEncoding.Encode("utf-8", oneLine(m.Subject)))
+	header("Date", time.Now().UTC().Format(time.RFC1123Z))
+	header("Message-ID", strings.Replace(messageID(from.Address, 0), "<alert-0.", "<message.", 1))
+	header("MIME-Version", "1.0")
+	header("Content-Type", `multipart/mixed; boundary="`+mw.Boundary()+`"`)
+	header("Auto-Submitted", "auto-generated")
+	head.WriteString("\r\n")
+
+	text, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"text/plain; charset=utf-8"}, "Content-Transfer-Encoding": {"quoted-printable"}})
+	qp := quotedprintable.NewWriter(text)
+	_, _ = qp.Write([]byte(strings.ReplaceAll(m.Body, "\n", "\r\n")))
+	_ = qp.Close()
+	for _, a := range m.Attachments {
+		part, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {a.ContentType},
+			"Content-Transfer-Encoding": {"base64"},
+			"Content-Disposition":       {mime.FormatMediaType("attachment", map[string]string{"filename": oneLine(a.Name)})}})
+		enc := base64.StdEncoding.EncodeToString(a.Data)
+		for len(enc) > 76 { // RFC 2045: lines of at most 76 characters
+			_, _ = io.WriteString(part, enc[:76]+"\r\n")
+			enc = enc[76:]
+		}
+		_, _ = io.WriteString(part, enc+"\r\n")
+	}
+	_ = mw.Close()
+	return append(head.Bytes(), b.Bytes()...)
 }

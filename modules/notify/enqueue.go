@@ -76,25 +76,6 @@ func (s *Service) escalate(ctx context.Context, t tenancy.Tenant, events []slas.
 	return nil
 }
 
-// The reasons of follow-up deliveries: the alert's state changed.
-const (
-	reasonAcknowledged = "acknowledged"
-	reasonResolved     = "resolved"
-)
-
-// eventOf names the event a delivery's reason stands for.
-func eventOf(reason string) string {
-	switch reason {
-	case "":
-		return AlertFiring
-	case reasonAcknowledged:
-		return AlertAcknowledged
-	case reasonResolved:
-		return AlertResolved
-	}
-	return AlertEscalated
-}
-
 // followUp sends acknowledgements and resolutions to the channels the
 // alert's routing names that subscribe to them (Channel.Events), through
 // the same jobs as new alerts, so a ticket a webhook opened can follow its
@@ -102,18 +83,41 @@ func eventOf(reason string) string {
 // are followed up: a receiver never hears of the end of an alert it was
 // never told of. Like announce, it runs from the outbox and is idempotent.
 func (s *Service) followUp(ctx context.Context, t tenancy.Tenant, events []alerts.Changed) error {
-	var eff *policies.Effective
+	var todo []followUp
 	for _, e := range events {
-		reason := ""
 		switch e.Action {
 		case alerts.ActionAcknowledge:
-			reason = reasonAcknowledged
+			todo = append(todo, followUp{alertID: e.AlertID, reason: reasonAcknowledged})
 		case alerts.ActionResolve:
-			reason = reasonResolved
-		default:
-			continue // waiting and resuming are the SLA clocks' business
+			todo = append(todo, followUp{alertID: e.AlertID, reason: reasonResolved})
 		}
-		a, timeline, err := s.deps.Alerts.Get(ctx, t, e.AlertID)
+		// waiting and resuming are the SLA clocks' business
+	}
+	return s.follow(ctx, t, todo)
+}
+
+// timeline sends notes (alert.noted) and assignments (alert.assigned) like
+// followUp; an internal note never goes to a client-facing channel.
+func (s *Service) timeline(ctx context.Context, t tenancy.Tenant, events []TimelineEntry) error {
+	todo := make([]followUp, len(events))
+	for i, e := range events {
+		todo[i] = followUp{alertID: e.AlertID, reason: entryReason(e),
+			internal: e.Kind == entryNote && !e.ClientVisible}
+	}
+	return s.follow(ctx, t, todo)
+}
+
+// followUp is one later event of an alert, to the channels its routing names.
+type followUp struct {
+	alertID  int64
+	reason   string
+	internal bool // an internal note: MSP-side channels only
+}
+
+func (s *Service) follow(ctx context.Context, t tenancy.Tenant, todo []followUp) error {
+	var eff *policies.Effective
+	for _, f := range todo {
+		a, timeline, err := s.deps.Alerts.Get(ctx, t, f.alertID)
 		if errors.Is(err, alerts.ErrNotFound) {
 			continue
 		}
@@ -130,7 +134,7 @@ func (s *Service) followUp(ctx context.Context, t tenancy.Tenant, events []alert
 			}
 			eff = &got
 		}
-		if _, err := s.enqueue(ctx, t, []alerts.Alert{a}, eff.Items, reason); err != nil {
+		if _, err := s.enqueue(ctx, t, []alerts.Alert{a}, eff.Items, f.reason, f.internal); err != nil {
 			return err
 		}
 	}
@@ -151,7 +155,7 @@ func announced(timeline []alerts.Event) bool {
 // one delivery job per (alert, channel), all in one River transaction. It
 // returns how many jobs were new.
 func (s *Service) Enqueue(ctx context.Context, t tenancy.Tenant, created []alerts.Alert, routing []policies.EffectiveItem) (int, error) {
-	return s.enqueue(ctx, t, created, routing, "")
+	return s.enqueue(ctx, t, created, routing, reasonCreated, false)
 }
 
 // Escalate sends an escalation about an open alert (reason, e.g. "sla
@@ -162,10 +166,13 @@ func (s *Service) Escalate(ctx context.Context, t tenancy.Tenant, a alerts.Alert
 		return 0, err
 	}
 	a.Status = alerts.StatusFiring // routed like a firing alert whatever its acknowledgement
-	return s.enqueue(ctx, t, []alerts.Alert{a}, eff.Items, reason)
+	return s.enqueue(ctx, t, []alerts.Alert{a}, eff.Items, reason, false)
 }
 
-func (s *Service) enqueue(ctx context.Context, t tenancy.Tenant, created []alerts.Alert, routing []policies.EffectiveItem, reason string) (int, error) {
+// enqueue inserts the deliveries of one reason about alerts to the enabled
+// channels their routing names that subscribe to its event; internal (an
+// internal note) leaves client-facing channels out.
+func (s *Service) enqueue(ctx context.Context, t tenancy.Tenant, created []alerts.Alert, routing []policies.EffectiveItem, reason string, internal bool) (int, error) {
 	routes := map[int64][]string{}
 	var names []string
 	// Channels the tenant itself routes to. A baseline route (e.g. to
@@ -181,7 +188,7 @@ func (s *Service) enqueue(ctx context.Context, t tenancy.Tenant, created []alert
 	}
 	event := eventOf(reason)
 	for _, a := range created {
-		if event == AlertFiring && a.Status != alerts.StatusFiring {
+		if event == AlertCreated && a.Status != alerts.StatusFiring {
 			continue // suppressed alerts are recorded, not announced
 		}
 		if r := Route(a, routing); len(r) > 0 {
@@ -194,7 +201,7 @@ func (s *Service) enqueue(ctx context.Context, t tenancy.Tenant, created []alert
 	}
 	var chans []Channel
 	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
-		return tx.Select("ID", "Name", "Enabled", "Events").Where("name IN ?", names).Find(&chans).Error
+		return tx.Select("ID", "Name", "Enabled", "Events", "ClientFacing").Where("name IN ?", names).Find(&chans).Error
 	})
 	if err != nil {
 		return 0, fmt.Errorf("reading channels: %w", err)
@@ -208,13 +215,13 @@ func (s *Service) enqueue(ctx context.Context, t tenancy.Tenant, created []alert
 		for _, name := range routes[a.ID] {
 			c, ok := byName[name]
 			if !ok {
-				if own[name] && (event == AlertFiring || event == AlertEscalated) {
+				if own[name] && (event == AlertCreated || event == SLAWarning || event == SLABreached) {
 					// The tenant's own route names no channel: a policy mistake; say so where staff look.
 					s.missingChannel(ctx, t, a.ID, name)
 				}
 				continue
 			}
-			if !c.Enabled || !c.Receives(event) {
+			if !c.Enabled || !c.Receives(event) || (internal && c.ClientFacing) {
 				continue
 			}
 			params = append(params, river.InsertManyParams{

@@ -80,14 +80,14 @@ func TestFollowUpsReachSubscribedChannels(t *testing.T) {
 	var events []string
 	for _, p := range ticket.payloads(t) {
 		events = append(events, p.Event)
-		if p.Client != "Acme Health (display)" || p.Alert.URL != link || p.Alert.ID != a.ID || p.Tenant != tn.Slug {
+		if p.Client != "Acme Health (display)" || p.Alert.URL != link || p.Alert.ID != a.ID || p.Tenant.Slug != tn.Slug {
 			t.Errorf("payload %+v: want client %q and link %s", p, "Acme Health (display)", link)
 		}
 	}
-	if want := []string{AlertFiring, AlertAcknowledged, AlertResolved}; !slices.Equal(events, want) {
+	if want := []string{AlertCreated, AlertAcknowledged, AlertResolved}; !slices.Equal(events, want) {
 		t.Fatalf("the PSA received %q, want %q", events, want)
 	}
-	if ps := pager.payloads(t); len(ps) != 1 || ps[0].Event != AlertFiring {
+	if ps := pager.payloads(t); len(ps) != 1 || ps[0].Event != AlertCreated {
 		t.Fatalf("the pager (new alerts only) received %+v", ps)
 	}
 	ticket.mu.Lock()

@@ -82,7 +82,8 @@ func (s *Service) createChannel(c echo.Context) error {
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "could not read the form")
 	}
-	in := ChannelInput{Name: strings.TrimSpace(form.Get("name")), Kind: form.Get("kind"), Events: form["events"]}
+	in := ChannelInput{Name: strings.TrimSpace(form.Get("name")), Kind: form.Get("kind"), Events: form["events"],
+		ClientFacing: form.Get("client_facing") == "true"}
 	// The form shows every kind's fields (scripts hide the others); only
 	// the chosen kind's are read, so a value typed before switching kinds
 	// does not make the channel invalid.

@@ -84,7 +84,12 @@ func (m InboxMessage) Pretty() string {
 func (m InboxMessage) Client() string { return m.decoded().Client }
 
 // Link is the payload's console link.
-func (m InboxMessage) Link() string { return m.decoded().Alert.URL }
+func (m InboxMessage) Link() string {
+	if a := m.decoded().Alert; a != nil {
+		return a.URL
+	}
+	return ""
+}
 
 func (m InboxMessage) decoded() webhookBody {
 	var b webhookBody
@@ -94,8 +99,9 @@ func (m InboxMessage) decoded() webhookBody {
 
 // eventWords name the events for people.
 var eventWords = map[string]string{
-	AlertFiring: "New alerts", AlertEscalated: "SLA escalations", AlertAcknowledged: "Acknowledgements",
-	AlertResolved: "Resolutions", EventTest: "Test",
+	AlertCreated: "New alerts", AlertAssigned: "Assignments", AlertNoted: "Notes", AlertAcknowledged: "Acknowledgements",
+	AlertResolved: "Resolutions", SLAWarning: "SLA warnings", SLABreached: "SLA breaches",
+	ClientCreated: "New clients", ClientSuspended: "Suspended clients", EventTest: "Test",
 }
 
 // EventWords names an event for people ("Resolutions").

@@ -21,24 +21,38 @@ const (
 	KindInbox   = "inbox" // records its messages in the tenant's schema, sends nothing
 )
 
-// The alert events a channel can receive (Channel.Events), as webhook
-// payloads name them in "event".
+// The events subscriptions receive, as payloads name them in "event". A
+// client's channels receive the alert and SLA events of that client (as its
+// routing sends them); MSP-wide webhooks (hooks.go) any of them for every
+// client, and the client events besides.
 const (
-	AlertFiring       = "alert.firing"       // a new alert fired
-	AlertEscalated    = "alert.escalated"    // an SLA warning or breach of an open alert
+	AlertCreated      = "alert.created"      // a new alert fired (was alert.firing)
 	AlertAcknowledged = "alert.acknowledged" // someone took the alert
 	AlertResolved     = "alert.resolved"     // the alert is over
+	AlertAssigned     = "alert.assigned"     // the alert's assignee changed
+	AlertNoted        = "alert.noted"        // a note on the alert (see Channel.ClientFacing)
+	SLAWarning        = "sla.warning"        // an open alert's clock used its warning share
+	SLABreached       = "sla.breached"       // an open alert's clock missed its target
+	ClientCreated     = "client.created"     // a client was onboarded (MSP-wide webhooks only)
+	ClientSuspended   = "client.suspended"   // a client was suspended (MSP-wide webhooks only)
 	// EventTest is a test message sent from the channels page; every
 	// channel receives it, whatever its events.
 	EventTest = "test"
 )
 
-// AllEvents lists the events a channel can receive, in lifecycle order.
-var AllEvents = []string{AlertFiring, AlertEscalated, AlertAcknowledged, AlertResolved}
+// AllEvents lists the events a client's channel can receive, in lifecycle order.
+var AllEvents = []string{AlertCreated, AlertAssigned, AlertNoted, AlertAcknowledged, AlertResolved, SLAWarning, SLABreached}
+
+// HookEvents lists the events an MSP-wide webhook can receive.
+var HookEvents = append(slices.Clone(AllEvents), ClientCreated, ClientSuspended)
 
 // DefaultEvents is what a channel receives when its creator does not say:
 // what every channel received before channels chose.
-var DefaultEvents = []string{AlertFiring, AlertEscalated}
+var DefaultEvents = []string{AlertCreated, SLAWarning, SLABreached}
+
+// legacyEvents are the names channels subscribed with before the full event
+// set, still accepted from forms and scripts.
+var legacyEvents = map[string][]string{"alert.firing": {AlertCreated}, "alert.escalated": {SLAWarning, SLABreached}}
 
 // Alert timeline event kinds written for each delivery attempt.
 const (
@@ -48,16 +62,20 @@ const (
 
 // Channel is one destination for a tenant's alerts.
 type Channel struct {
-	ID        int64     `gorm:"column:id;primaryKey" json:"id"`
-	Name      string    `gorm:"column:name" json:"name"`
-	Kind      string    `gorm:"column:kind" json:"kind"`
-	EmailTo   []string  `gorm:"column:email_to;serializer:json" json:"email_to,omitempty"`
-	URL       string    `gorm:"column:webhook_url" json:"url,omitempty"`
-	Secret    string    `gorm:"column:webhook_secret" json:"-"` // signs webhook bodies; never listed
-	Enabled   bool      `gorm:"column:enabled" json:"enabled"`
-	Events    []string  `gorm:"column:events;serializer:json" json:"events"`
-	CreatedAt time.Time `gorm:"column:created_at" json:"created_at"`
-	UpdatedAt time.Time `gorm:"column:updated_at" json:"updated_at"`
+	ID      int64    `gorm:"column:id;primaryKey" json:"id"`
+	Name    string   `gorm:"column:name" json:"name"`
+	Kind    string   `gorm:"column:kind" json:"kind"`
+	EmailTo []string `gorm:"column:email_to;serializer:json" json:"email_to,omitempty"`
+	URL     string   `gorm:"column:webhook_url" json:"url,omitempty"`
+	Secret  string   `gorm:"column:webhook_secret" json:"-"` // signs webhook bodies; never listed
+	Enabled bool     `gorm:"column:enabled" json:"enabled"`
+	Events  []string `gorm:"column:events;serializer:json" json:"events"`
+	// ClientFacing marks a channel that reaches the client's own people or
+	// tools: it receives only notes the client may read. Other channels are
+	// the MSP's own and receive internal notes too.
+	ClientFacing bool      `gorm:"column:client_facing" json:"client_facing"`
+	CreatedAt    time.Time `gorm:"column:created_at" json:"created_at"`
+	UpdatedAt    time.Time `gorm:"column:updated_at" json:"updated_at"`
 	// Warning, set by Create, says why deliveries will fail as things stand
 	// (a webhook address this server refuses to reach); never stored.
 	Warning string `gorm:"-" json:"warning,omitempty"`
@@ -93,6 +111,8 @@ type ChannelInput struct {
 	URL     string   // webhook: http or https, no credentials
 	Secret  string   // webhook: empty to generate one
 	Events  []string // of AllEvents; none: DefaultEvents
+	// ClientFacing: the channel reaches the client; internal notes are not sent to it.
+	ClientFacing bool
 }
 
 // Errors of the service; the web layer maps their fault kinds to status.

@@ -16,27 +16,41 @@ import (
 // notice is one message to send, whatever the channel's kind: the alert,
 // which event it is about, and what every receiver is told with it.
 type notice struct {
-	Event    string // AlertFiring … AlertResolved, or EventTest
+	Event    string // AlertCreated … SLABreached, or EventTest
 	Reason   string // the delivery's reason: "" for a new alert, else the subject's tag
-	Tenant   string // the client's slug
+	ID       string // the event's id (payload "id")
+	Tenant   payloadTenant
 	Client   string // the client's display name
 	Link     string // the alert's page in the console
 	Delivery string // X-Switchboard-Delivery: the same on every retry of one delivery
 	Alert    alerts.Alert
+	What     happening // the event's time and details
 }
 
-// newNotice builds the notice of a delivery (alert a to channel ch for reason).
-func (s *Service) newNotice(ctx context.Context, t tenancy.Tenant, ch Channel, a alerts.Alert, reason string) (notice, error) {
+// newNotice builds the notice of a delivery (alert a, with its timeline, to
+// channel ch for reason).
+func (s *Service) newNotice(ctx context.Context, t tenancy.Tenant, ch Channel, a alerts.Alert, timeline []alerts.Event, reason string) (notice, error) {
+	n, err := s.alertNotice(ctx, t, a, timeline, reason)
+	if err != nil {
+		return notice{}, err
+	}
+	n.Delivery = fmt.Sprintf("%d-%d", a.ID, ch.ID)
+	if reason != "" {
+		n.Delivery += "-" + strings.ReplaceAll(strings.ReplaceAll(reason, " ", "-"), ":", "")
+	}
+	return n, nil
+}
+
+// alertNotice is the notice of an event of alert a, before it is addressed.
+func (s *Service) alertNotice(ctx context.Context, t tenancy.Tenant, a alerts.Alert, timeline []alerts.Event, reason string) (notice, error) {
 	client, err := clientName(ctx, t)
 	if err != nil {
 		return notice{}, err
 	}
-	delivery := fmt.Sprintf("%d-%d", a.ID, ch.ID)
-	if reason != "" {
-		delivery += "-" + strings.ReplaceAll(strings.ReplaceAll(reason, " ", "-"), ":", "")
-	}
-	return notice{Event: eventOf(reason), Reason: reason, Tenant: t.Slug, Client: client,
-		Link: s.consoleURL(t, "/alerts/"+strconv.FormatInt(a.ID, 10)), Delivery: delivery, Alert: a}, nil
+	return notice{Event: eventOf(reason), Reason: reason, ID: eventID(t.ID, a.ID, reason),
+		Tenant: payloadTenant{Slug: t.Slug, Name: t.Name}, Client: client,
+		Link: s.consoleURL(t, "/alerts/"+strconv.FormatInt(a.ID, 10)), Alert: a,
+		What: describe(a, timeline, reason, time.Now())}, nil
 }
 
 // testNotice is the message "Send test" delivers: alert #0, a made-up
@@ -49,8 +63,9 @@ func (s *Service) testNotice(ctx context.Context, t tenancy.Tenant, ch Channel, 
 	a := alerts.Alert{Source: "switchboard", Rule: "switchboard_test", Severity: alerts.SeverityInfo, Status: alerts.StatusFiring,
 		Summary: "Test notification from Switchboard: channel " + ch.Name + " works.", Labels: map[string]string{},
 		FirstSeenAt: now, LastSeenAt: now}
-	return notice{Event: EventTest, Reason: EventTest, Tenant: t.Slug, Client: client, Link: s.consoleURL(t, "/channels"),
-		Delivery: fmt.Sprintf("test-%d-%d", ch.ID, now.UnixNano()), Alert: a}, nil
+	delivery := fmt.Sprintf("test-%d-%d", ch.ID, now.UnixNano())
+	return notice{Event: EventTest, Reason: EventTest, ID: delivery, Tenant: payloadTenant{Slug: t.Slug, Name: t.Name}, Client: client,
+		Link: s.consoleURL(t, "/channels"), Delivery: delivery, Alert: a, What: happening{At: now.UTC()}}, nil
 }
 
 // body is the JSON payload of n (webhooks send it, inboxes keep it).
@@ -60,11 +75,11 @@ func (n notice) body() webhookBody {
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	b := webhookBody{Event: n.Event, Tenant: n.Tenant, Client: n.Client, Alert: webhookAlert{
-		ID: a.ID, Rule: a.Rule, Severity: a.Severity, Status: a.Status, Summary: a.Summary,
-		Endpoint: a.Endpoint, Labels: labels, FirstSeenAt: a.FirstSeenAt.UTC(), URL: n.Link,
-	}}
-	if n.Event == AlertEscalated {
+	b := webhookBody{Event: n.Event, ID: n.ID, OccurredAt: n.What.At, Tenant: n.Tenant, Client: n.Client,
+		Alert: &webhookAlert{ID: a.ID, Rule: a.Rule, Severity: a.Severity, Status: a.Status, Summary: a.Summary,
+			Endpoint: a.Endpoint, Labels: labels, FirstSeenAt: a.FirstSeenAt.UTC(), Assignee: a.Assignee, URL: n.Link},
+		Note: n.What.Note, Assignment: n.What.Assignment, SLA: n.What.SLA}
+	if n.Event == SLAWarning || n.Event == SLABreached {
 		b.Reason = n.Reason
 	}
 	return b

@@ -66,7 +66,20 @@ type Deps struct {
 	// Brand, when set, makes e-mails speak as the client's own service
 	// desk: its sender name and portal link instead of the platform's.
 	Brand BrandSource
+	// Deliveries counts delivery attempts for metrics (nil: not counted).
+	Deliveries DeliveryCounter
 }
+
+// DeliveryCounter counts delivery attempts by channel kind and outcome
+// (delivered, retrying, failed); *metrics.Metrics is one.
+type DeliveryCounter interface {
+	Delivery(kind, outcome string)
+}
+
+// uncounted is the DeliveryCounter of a service built without one.
+type uncounted struct{}
+
+func (uncounted) Delivery(string, string) {}
 
 // EmailBrand is how a client's e-mails present themselves.
 type EmailBrand struct {
@@ -116,11 +129,15 @@ func NewService(deps Deps, opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if deps.Deliveries == nil {
+		deps.Deliveries = uncounted{}
+	}
 	s := &Service{deps: deps, opts: opts, log: opts.Logger, http: webhookClient(opts.AllowPrivateNetworks), jobs: deps.Jobs, lookup: systemResolver}
 	river.AddWorker(deps.Jobs.Workers(), &worker{s: s})
 	outbox.Subscribe(deps.Events, "notify", s.announce)
 	outbox.Subscribe(deps.Events, "notify", s.escalate)
 	outbox.Subscribe(deps.Events, "notify", s.followUp)
+	outbox.Subscribe(deps.Events, "notify", s.timeline)
 	return s
 }
 
@@ -140,9 +157,9 @@ func (s *Service) Create(ctx context.Context, t tenancy.Tenant, in ChannelInput)
 			ID                   int64
 			CreatedAt, UpdatedAt time.Time
 		}
-		res := tx.Raw(`INSERT INTO notification_channels (name, kind, email_to, webhook_url, webhook_secret, events)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING id, created_at, updated_at`,
-			ch.Name, ch.Kind, jsonList(ch.EmailTo), ch.URL, ch.Secret, jsonList(ch.Events)).Scan(&row)
+		res := tx.Raw(`INSERT INTO notification_channels (name, kind, email_to, webhook_url, webhook_secret, events, client_facing)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING id, created_at, updated_at`,
+			ch.Name, ch.Kind, jsonList(ch.EmailTo), ch.URL, ch.Secret, jsonList(ch.Events), ch.ClientFacing).Scan(&row)
 		if res.Error != nil {
 			return fmt.Errorf("creating channel %s: %w", ch.Name, res.Error)
 		}

@@ -31,7 +31,7 @@ func (in ChannelInput) normalize() (Channel, error) {
 	if err != nil {
 		return Channel{}, err
 	}
-	ch := Channel{Name: name, Kind: in.Kind, Enabled: true, Events: events}
+	ch := Channel{Name: name, Kind: in.Kind, Enabled: true, Events: events, ClientFacing: in.ClientFacing}
 	switch in.Kind {
 	case KindEmail:
 		if in.URL != "" || in.Secret != "" {
@@ -66,19 +66,32 @@ func (in ChannelInput) normalize() (Channel, error) {
 }
 
 // normalizeEvents keeps the known events once each, in lifecycle order;
-// none given means DefaultEvents.
+// none given means DefaultEvents. The names of before the full event set
+// (alert.firing, alert.escalated) stand for their successors.
 func normalizeEvents(in []string) ([]string, error) {
 	if len(in) == 0 {
 		return slices.Clone(DefaultEvents), nil
 	}
+	return pickEvents(in, AllEvents)
+}
+
+// pickEvents keeps the events of in that known lists, in known's order, or
+// says which one is not known.
+func pickEvents(in, known []string) ([]string, error) {
+	var want []string
 	for _, e := range in {
-		if !slices.Contains(AllEvents, e) {
-			return nil, invalid("event %q is not one of %s", e, strings.Join(AllEvents, ", "))
+		if next, ok := legacyEvents[e]; ok {
+			want = append(want, next...)
+			continue
 		}
+		if !slices.Contains(known, e) {
+			return nil, invalid("event %q is not one of %s", e, strings.Join(known, ", "))
+		}
+		want = append(want, e)
 	}
 	var out []string
-	for _, e := range AllEvents {
-		if slices.Contains(in, e) {
+	for _, e := range known {
+		if slices.Contains(want, e) {
 			out = append(out, e)
 		}
 	}

@@ -58,9 +58,9 @@ func TestChannelValidation(t *testing.T) {
 				}
 			}},
 		{"inbox with a URL", ChannelInput{Name: "box", Kind: KindInbox, URL: "https://x.example/"}, "takes no addresses", nil},
-		{"events in lifecycle order, once each", ChannelInput{Name: "box", Kind: KindInbox, Events: []string{AlertResolved, AlertFiring, AlertResolved}}, "",
+		{"events in lifecycle order, once each", ChannelInput{Name: "box", Kind: KindInbox, Events: []string{AlertResolved, AlertCreated, AlertResolved}}, "",
 			func(t *testing.T, c Channel) {
-				if !slices.Equal(c.Events, []string{AlertFiring, AlertResolved}) {
+				if !slices.Equal(c.Events, []string{AlertCreated, AlertResolved}) {
 					t.Fatalf("events %q", c.Events)
 				}
 			}},

@@ -18,24 +18,30 @@ import (
 
 // Webhook requests: POST, Content-Type application/json, body
 //
-//	{"event": "alert.firing", "tenant": "acme", "client": "Acme Health",
+//	{"event": "alert.created", "id": "7-42-created", "occurred_at": "2025-01-31T12:00:00Z",
+//	 "tenant": {"slug": "acme", "name": "Acme Health"}, "client": "Acme Health",
 //	 "alert": {"id": 42, "rule": "disk_full", "severity": "critical",
 //	 "status": "firing", "summary": "disk 97% full", "endpoint": "web1",
 //	 "labels": {"mount": "/"}, "first_seen_at": "2025-01-31T12:00:00Z",
-//	 "url": "https://console.msp.example/t/acme/alerts/42"}}
+//	 "assignee": "", "url": "https://console.msp.example/t/acme/alerts/42"}}
 //
-// "event" is alert.firing (a new alert), alert.escalated (an SLA warning or
-// breach; "reason" says which, e.g. "sla breach: response"),
-// alert.acknowledged, alert.resolved, or test (sent from the channels page;
-// alert id 0). A channel receives the events it subscribes to. "client" is
-// the client's display name; "alert.url" is the alert's page in the console
-// (notify.base_url + path; a bare path when that is not set). Headers:
+// "event" is alert.created, alert.assigned ("assignment" says from, to and
+// by), alert.noted ("note" carries the text, its author and whether the
+// client reads it), alert.acknowledged, alert.resolved, sla.warning and
+// sla.breached ("sla" names the clock and level; "reason" reads "sla
+// breach: response"), client.created and client.suspended (MSP-wide
+// webhooks only; no "alert"), or test (sent from the channels page; alert
+// id 0). webhooks.openapi.json describes every payload. A subscription
+// receives the events it chose. "id" is the event's (the same for every
+// subscription); "client" is the client's display name; "alert.url" is the
+// alert's page in the console (notify.base_url + path; a bare path when
+// that is not set). Headers:
 //
 //	X-Switchboard-Timestamp: 1738324800        (Unix seconds when this attempt was sent)
 //	X-Switchboard-Signature: v1=<64 hex digits>
-//	X-Switchboard-Delivery:  42-7              (alert id - channel id [- reason]; the same on every retry)
+//	X-Switchboard-Delivery:  42-7              (the same on every retry and redelivery)
 //
-// The signature is the hex HMAC-SHA256, keyed with the channel's secret, of
+// The signature is the hex HMAC-SHA256, keyed with the subscription's secret, of
 // the timestamp, a dot, and the raw body: "1738324800.{"tenant":...}". A
 // receiver recomputes it over the exact bytes it received (before parsing
 // them), compares in constant time, and rejects a timestamp more than five
@@ -78,27 +84,6 @@ const (
 // webhookTimeout bounds one webhook attempt, connection included.
 const webhookTimeout = 10 * time.Second
 
-// webhookBody is the JSON a webhook receives (and an inbox keeps).
-type webhookBody struct {
-	Event  string       `json:"event"`
-	Tenant string       `json:"tenant"`
-	Client string       `json:"client"`           // the client's display name
-	Reason string       `json:"reason,omitempty"` // set for escalations, e.g. "sla breach: response"
-	Alert  webhookAlert `json:"alert"`
-}
-
-type webhookAlert struct {
-	ID          int64             `json:"id"`
-	Rule        string            `json:"rule"`
-	Severity    string            `json:"severity"`
-	Status      string            `json:"status"`
-	Summary     string            `json:"summary"`
-	Endpoint    string            `json:"endpoint"`
-	Labels      map[string]string `json:"labels"`
-	FirstSeenAt time.Time         `json:"first_seen_at"`
-	URL         string            `json:"url"` // the alert's page in the console
-}
-
 // sign returns the signature header value for body sent at ts.
 func sign(secret string, ts int64, body []byte) string {
 	mac := hmac.New(sha256.New, []byte(secret))
@@ -113,36 +98,46 @@ func (s *Service) sendWebhook(ctx context.Context, ch Channel, n notice) (string
 	if err != nil {
 		return "", permanent(fmt.Errorf("encoding the payload: %w", err))
 	}
+	_, detail, err := s.postSigned(ctx, ch.URL, ch.Secret, n.Delivery, body)
+	return detail, err
+}
+
+// postSigned POSTs body to rawURL, signed with secret and stamped with the
+// delivery id, and classifies the answer: the HTTP status (0 when none
+// came), what happened for people, and an error (permanent when retrying
+// cannot help). Client channels and MSP-wide webhooks both send with it,
+// so they are signed and judged alike.
+func (s *Service) postSigned(ctx context.Context, rawURL, secret, delivery string, body []byte) (int, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, webhookTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ch.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
 	if err != nil {
-		return "", permanent(fmt.Errorf("building the request: %w", err))
+		return 0, "", permanent(fmt.Errorf("building the request: %w", err))
 	}
 	ts := time.Now().Unix()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Switchboard-Webhook/1")
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, sign(ch.Secret, ts, body))
-	req.Header.Set(HeaderDelivery, n.Delivery)
+	req.Header.Set(HeaderSignature, sign(secret, ts, body))
+	req.Header.Set(HeaderDelivery, delivery)
 
 	resp, err := s.http.Do(req)
 	if err != nil {
 		if isBlocked(err) {
-			return "", permanent(unwrapURLError(err))
+			return 0, "", permanent(unwrapURLError(err))
 		}
-		return "", fmt.Errorf("POST %s: %w", redactURL(ch.URL), unwrapURLError(err))
+		return 0, "", fmt.Errorf("POST %s: %w", redactURL(rawURL), unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10)) // drained so the connection can be reused
 	code := resp.StatusCode
 	switch {
 	case code >= 200 && code < 300:
-		return fmt.Sprintf("delivered, HTTP %d", code), nil
+		return code, fmt.Sprintf("delivered, HTTP %d", code), nil
 	case code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests:
-		return "", permanent(fmt.Errorf("HTTP %d%s", code, quote(snippet)))
+		return code, "", permanent(fmt.Errorf("HTTP %d%s", code, quote(snippet)))
 	default:
-		return "", fmt.Errorf("HTTP %d%s", code, quote(snippet))
+		return code, "", fmt.Errorf("HTTP %d%s", code, quote(snippet))
 	}
 }
 

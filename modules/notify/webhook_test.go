@@ -160,7 +160,7 @@ func TestWebhookDelivery(t *testing.T) {
 				t.Fatalf("body %s: %v", rcv.bodies[0], err)
 			}
 			alert := got["alert"].(map[string]any)
-			if got["tenant"] != tn.Slug || alert["id"] != float64(a.ID) || alert["rule"] != "disk_full" || alert["severity"] != "critical" ||
+			if got["tenant"].(map[string]any)["slug"] != tn.Slug || got["event"] != AlertCreated || alert["id"] != float64(a.ID) || alert["rule"] != "disk_full" || alert["severity"] != "critical" ||
 				alert["status"] != "firing" || alert["summary"] != "disk 97% full on /" || alert["endpoint"] != "web1" ||
 				alert["labels"].(map[string]any)["mount"] != "/" || alert["first_seen_at"] == "" {
 				t.Fatalf("payload %s", rcv.bodies[0])

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"switchboard/config"
+	"switchboard/platform/ratelimit"
+)
+
+// ingestLimits are the rate limits of ingestion (limits.*), as route
+// middleware: this process's token buckets, so with N replicas a sender may
+// reach N times each limit.
+type ingestLimits struct {
+	alerts  echo.MiddlewareFunc // POST /api/v1/alerts and /api/v1/alerts/alertmanager
+	checkIn echo.MiddlewareFunc // POST /api/v1/agent/checkin
+}
+
+// newIngestLimits builds the buckets once per server, on clock now. The
+// alert routes share theirs: a client's native and Alertmanager traffic
+// count together. Requests are counted per API key and per client before
+// they are read; alerts per client once the handler knows how many a
+// request carries. A check-in is counted per endpoint credential only: a
+// client with 10,000 endpoints checks in 10,000 times a minute by design,
+// and each endpoint was enrolled with a token staff issued.
+func newIngestLimits(l config.Limits, now func() time.Time) ingestLimits {
+	opts := ratelimit.Options{MaxKeys: l.MaxKeys, Now: now}
+	buckets := func(what, per, setting string, r config.Rate) *ratelimit.Buckets {
+		return ratelimit.New(ratelimit.Spec{What: what, Per: per, Setting: setting}, ratelimit.Limit{Rate: r.Rate, Burst: r.Burst}, opts)
+	}
+	return ingestLimits{
+		alerts: ratelimit.Middleware(
+			ratelimit.Rule{Buckets: buckets("alert requests", "API key", "limits.ingest_per_key", l.IngestPerKey), Key: ratelimit.ByCredential},
+			ratelimit.Rule{Buckets: buckets("alert requests", "client", "limits.ingest_per_client", l.IngestPerClient), Key: ratelimit.ByTenant},
+			ratelimit.Rule{Buckets: buckets("alerts", "client", "limits.ingest_alerts_per_client", l.IngestAlertsPerClient),
+				Key: ratelimit.ByTenant, PerUnit: true},
+		),
+		checkIn: ratelimit.Middleware(
+			ratelimit.Rule{Buckets: buckets("check-ins", "endpoint", "limits.checkins_per_endpoint", l.CheckinsPerEndpoint), Key: ratelimit.ByCredential},
+		),
+	}
+}
