@@ -403,6 +403,9 @@ func TestRouteMatrix(t *testing.T) {
 		matrixRow{"POST", "/account/security/passkeys/begin", "/account/security/passkeys/begin", nil, all},
 		matrixRow{"POST", "/account/security/passkeys", "/account/security/passkeys", nil, all},
 		matrixRow{"POST", "/account/security/passkeys/:id/remove", "/account/security/passkeys/x/remove", nil, all},
+		matrixRow{"GET", "/account/tokens", "/account/tokens", nil, all},
+		matrixRow{"POST", "/account/tokens", "/account/tokens", url.Values{"name": {"matrix"}}, all}, // no scope: refused on the page (422)
+		matrixRow{"POST", "/account/tokens/:id/revoke", "/account/tokens/999999/revoke", nil, all},
 		matrixRow{"POST", "/logout", "/logout", nil, all}, // last: it ends the session
 	)
 	// Agents authenticate with their enrollment token or endpoint credential (tested in modules/agents and app/agent_test.go).
@@ -441,6 +444,9 @@ func TestRouteMatrix(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Webhook #900001 hears every client's new alerts: it must not outlive
+	// this test, or every later test's alert queues a delivery to it.
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), `DELETE FROM control.webhooks WHERE id = 900001`) })
 	for _, role := range append(all, "anonymous") {
 		t.Run(role, func(t *testing.T) {
 			seedChannels(t)

@@ -17,6 +17,7 @@ import (
 	"switchboard/modules/agents"
 	"switchboard/modules/alerts"
 	"switchboard/modules/dashboard"
+	"switchboard/platform/apidoc"
 	"switchboard/platform/authz"
 	"switchboard/platform/metrics"
 	"switchboard/platform/tenancy"
@@ -35,11 +36,16 @@ type server struct {
 	resolver        *tenancy.Resolver
 	sessions        *scs.SessionManager // staff, on the console
 	portalSessions  *scs.SessionManager // client users, each on its own portal host
+	api             *apidoc.API         // the staff REST API (api_v1.go), staff API tokens only
 }
 
 // ServeHTTP sends API calls and console hosts to the console, everything else to the portal.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// /metrics is the console's whatever the host: a scraper names the server by its address.
+	if isStaffAPI(r.URL.Path) {
+		s.api.Echo.ServeHTTP(w, r)
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == metrics.Path || s.resolver.IsConsoleHost(r.Host) {
 		s.console.ServeHTTP(w, r)
 		return
@@ -160,6 +166,8 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 	e.identity.ConsoleRoutes(s.consoleAuthz, s.console, s.sessions)
 	e.mfa.ConsoleRoutes(s.consoleAuthz, s.console, s.sessions)
 	e.identity.ConsoleSSORoutes(s.consoleAuthz, s.console, s.sessions)
+	e.identity.TokenRoutes(s.consoleAuthz, s.console)
+	s.api = newStaffAPI(e, s.consoleAuthz, s.resolver, time.Now)
 	e.audit.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.branding.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.branding.PortalRoutes(s.portalAuthz, s.portal)

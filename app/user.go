@@ -16,7 +16,8 @@ import (
 func newUserCommand() *cobra.Command {
 	c := &cobra.Command{Use: "user", Short: "Manage staff users and client users"}
 	c.AddCommand(userCreateCommand(), userListCommand(), userDisableCommand(), userResetPasswordCommand(), userSessionsCommand())
-	c.AddCommand(userMFACommand()) // user_mfa.go
+	c.AddCommand(userMFACommand())   // user_mfa.go
+	c.AddCommand(userTokenCommand()) // user_token.go
 	return c
 }
 

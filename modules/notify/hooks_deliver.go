@@ -33,6 +33,15 @@ const orderWindow = 15 * time.Minute
 // orderWait is how soon a delivery held back by an earlier one looks again.
 const orderWait = 250 * time.Millisecond
 
+// orderBackoff is how long a delivery held back by an earlier one of the
+// same alert waits before looking again, after waiting for waited: a
+// quarter of that, from orderWait up to 30 s. Behind a receiver that is
+// down (the earlier delivery in River's backoff for minutes) the later
+// events of each alert look a few times a minute, not four times a second.
+func orderBackoff(waited time.Duration) time.Duration {
+	return min(max(waited/4, orderWait), 30*time.Second)
+}
+
 // hookDeliveryArgs is one round of one delivery: the first, or a redelivery.
 type hookDeliveryArgs struct {
 	DeliveryID int64 `json:"delivery_id" river:"unique"`
@@ -201,7 +210,7 @@ func (w *hookWorker) Work(ctx context.Context, job *river.Job[hookDeliveryArgs])
 	case d.Status != deliveryPending:
 		return nil // this round is over (a retry of a job whose send succeeded)
 	case early:
-		return river.JobSnooze(orderWait)
+		return river.JobSnooze(orderBackoff(time.Since(job.CreatedAt)))
 	}
 
 	log := h.s.log.With("webhook", hook.ID, "delivery", d.Delivery, "event", d.Event, "attempt", job.Attempt)

@@ -420,3 +420,21 @@ func TestHookInput(t *testing.T) {
 		})
 	}
 }
+
+// TestOrderBackoff: a delivery waiting behind an earlier one looks again
+// soon at first, then less and less often, never rarer than every 30 s.
+func TestOrderBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		waited, want time.Duration
+	}{
+		{0, orderWait},
+		{time.Second, orderWait},
+		{8 * time.Second, 2 * time.Second},
+		{time.Minute, 15 * time.Second},
+		{10 * time.Minute, 30 * time.Second},
+	} {
+		if got := orderBackoff(tc.waited); got != tc.want {
+			t.Errorf("after %v: %v, want %v", tc.waited, got, tc.want)
+		}
+	}
+}
