@@ -405,7 +405,8 @@ func TestRouteMatrix(t *testing.T) {
 		matrixRow{"POST", "/account/security/passkeys/:id/remove", "/account/security/passkeys/x/remove", nil, all},
 		matrixRow{"GET", "/account/tokens", "/account/tokens", nil, all},
 		matrixRow{"POST", "/account/tokens", "/account/tokens", url.Values{"name": {"matrix"}}, all}, // no scope: refused on the page (422)
-		matrixRow{"POST", "/account/tokens/:id/revoke", "/account/tokens/999999/revoke", nil, all},
+		// Token #900001 is the signed-in role's own (seedToken): a missing one is a 404 like a refusal.
+		matrixRow{"POST", "/account/tokens/:id/revoke", "/account/tokens/900001/revoke", nil, all},
 		matrixRow{"POST", "/logout", "/logout", nil, all}, // last: it ends the session
 	)
 	// Agents authenticate with their enrollment token or endpoint credential (tested in modules/agents and app/agent_test.go).
@@ -444,6 +445,23 @@ func TestRouteMatrix(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// seedToken gives role's user API token #900001 (live), taking it from
+	// whoever held it before.
+	seedToken := func(t *testing.T, role string) {
+		in, ok := staff[role]
+		if !ok {
+			return
+		}
+		if _, err := admin.Exec(ctx, `DELETE FROM control.staff_api_tokens WHERE id = 900001`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.Exec(ctx, `INSERT INTO control.staff_api_tokens (id, user_id, name, prefix, token_hash, scopes, expires_at) OVERRIDING SYSTEM VALUE
+			SELECT 900001, id, 'matrix', 'sbt_matrix', sha256('matrix'::bytea), '["alerts:read"]', now() + interval '1 day'
+			FROM control.staff_users WHERE email = $1`, in.Email); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), `DELETE FROM control.staff_api_tokens WHERE id = 900001`) })
 	// Webhook #900001 hears every client's new alerts: it must not outlive
 	// this test, or every later test's alert queues a delivery to it.
 	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), `DELETE FROM control.webhooks WHERE id = 900001`) })
@@ -452,6 +470,7 @@ func TestRouteMatrix(t *testing.T) {
 			seedChannels(t)
 			seedSilences(t)
 			seedWebhook(t)
+			seedToken(t, role)
 			for _, tn := range []tenants.Tenant{alpha, beta} { // a role before may have removed it
 				seedPortalSSO(t, e.tenants.Scope(tn), "https://idp."+tn.Slug+".example", "matrix")
 			}
