@@ -461,7 +461,9 @@ func TestRouteMatrix(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), `DELETE FROM control.staff_api_tokens WHERE id = 900001`) })
+	t.Cleanup(func() {
+		_, _ = admin.Exec(context.Background(), `DELETE FROM control.staff_api_tokens WHERE id = 900001`)
+	})
 	// Webhook #900001 hears every client's new alerts: it must not outlive
 	// this test, or every later test's alert queues a delivery to it.
 	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), `DELETE FROM control.webhooks WHERE id = 900001`) })
