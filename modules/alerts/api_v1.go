@@ -108,22 +108,9 @@ type alertPage struct {
 func (s *Service) pageAfter(ctx context.Context, t tenancy.Tenant, f Filter, before int64) ([]Alert, error) {
 	var out []Alert
 	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
-		q := tx.Model(&Alert{})
-		switch f.Status {
-		case "", "open":
-			q = q.Where("status IN ('firing', 'acknowledged')")
-		case "all":
-		case StatusFiring, StatusAcknowledged, StatusResolved, StatusSuppressed:
-			q = q.Where("status = ?", f.Status)
-		default:
-			return invalid("unknown status filter %q", f.Status)
-		}
-		if f.Severity != "" {
-			q = q.Where("severity = ?", f.Severity)
-		}
-		if f.Text != "" {
-			like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Text) + "%"
-			q = q.Where("(summary ILIKE ? OR rule ILIKE ? OR source ILIKE ? OR endpoint ILIKE ?)", like, like, like, like)
+		q, err := f.where(tx.Model(&Alert{}))
+		if err != nil {
+			return err
 		}
 		if before > 0 {
 			q = q.Where("id < ?", before)

@@ -498,25 +498,9 @@ type Filter struct {
 func (s *Service) List(ctx context.Context, t tenancy.Tenant, f Filter) ([]Alert, error) {
 	var out []Alert
 	err := tenancy.Do(ctx, t, func(tx *gorm.DB) error {
-		q := tx.Model(&Alert{})
-		switch f.Status {
-		case "", "open":
-			q = q.Where("status IN ('firing', 'acknowledged')")
-		case "all":
-		case StatusFiring, StatusAcknowledged, StatusResolved, StatusSuppressed:
-			q = q.Where("status = ?", f.Status)
-		default:
-			return invalid("unknown status filter %q", f.Status)
-		}
-		if f.Severity != "" {
-			q = q.Where("severity = ?", f.Severity)
-		}
-		if f.Endpoint != "" {
-			q = q.Where("endpoint = ?", f.Endpoint)
-		}
-		if f.Text != "" {
-			like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Text) + "%"
-			q = q.Where("(summary ILIKE ? OR rule ILIKE ? OR source ILIKE ? OR endpoint ILIKE ?)", like, like, like, like)
+		q, err := f.where(tx.Model(&Alert{}))
+		if err != nil {
+			return err
 		}
 		limit := f.Limit
 		if limit <= 0 || limit > 500 {
@@ -525,6 +509,30 @@ func (s *Service) List(ctx context.Context, t tenancy.Tenant, f Filter) ([]Alert
 		return q.Order("CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, last_seen_at DESC").Limit(limit).Find(&out).Error
 	})
 	return out, err
+}
+
+// where narrows q to the alerts f selects (its Limit is the caller's).
+func (f Filter) where(q *gorm.DB) (*gorm.DB, error) {
+	switch f.Status {
+	case "", "open":
+		q = q.Where("status IN ('firing', 'acknowledged')")
+	case "all":
+	case StatusFiring, StatusAcknowledged, StatusResolved, StatusSuppressed:
+		q = q.Where("status = ?", f.Status)
+	default:
+		return nil, invalid("unknown status filter %q", f.Status)
+	}
+	if f.Severity != "" {
+		q = q.Where("severity = ?", f.Severity)
+	}
+	if f.Endpoint != "" {
+		q = q.Where("endpoint = ?", f.Endpoint)
+	}
+	if f.Text != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Text) + "%"
+		q = q.Where("(summary ILIKE ? OR rule ILIKE ? OR source ILIKE ? OR endpoint ILIKE ?)", like, like, like, like)
+	}
+	return q, nil
 }
 
 // Get returns one alert with its timeline.
