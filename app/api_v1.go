@@ -45,7 +45,7 @@ func newStaffAPI(e *env, a *authz.Authorizer, resolver *tenancy.Resolver, now fu
 	ech := web.New(e.log)
 	ech.HTTPErrorHandler = apidoc.ErrorHandler(e.log)
 	api := apidoc.NewAPI(a, ech, apidoc.New("Switchboard staff API", "1", staffAPIDescription))
-	ech.Use(e.metrics.Middleware(metrics.API), noStore, tokenAuth(e.identity, a, api, resolver, now))
+	ech.Use(e.metrics.Middleware(metrics.API), noStore, tokenAuth(e.identity, a, api, resolver, now), newAPILimit(e.cfg.Limits, now))
 	api.ServeDocument(apiPrefix + "/openapi.json")
 	idem := apidoc.NewIdempotency(func(ctx context.Context) *gorm.DB { return e.cluster.ControlDB().WithContext(ctx) }, now)
 	staffClientsAPI{tenants: e.tenants, authz: a, idem: idem}.routes(api)

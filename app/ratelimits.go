@@ -41,3 +41,12 @@ func newIngestLimits(l config.Limits, now func() time.Time) ingestLimits {
 		),
 	}
 }
+
+// newAPILimit is the staff API's limit per personal token (limits.api_per_token),
+// as middleware to run after the token is authenticated: a request with a
+// bad token is refused (401) before it can spend anyone's bucket.
+func newAPILimit(l config.Limits, now func() time.Time) echo.MiddlewareFunc {
+	b := ratelimit.New(ratelimit.Spec{What: "API requests", Per: "token", Setting: "limits.api_per_token"},
+		ratelimit.Limit{Rate: l.APIPerToken.Rate, Burst: l.APIPerToken.Burst}, ratelimit.Options{MaxKeys: l.MaxKeys, Now: now})
+	return ratelimit.Middleware(ratelimit.Rule{Buckets: b, Key: ratelimit.ByCredential})
+}

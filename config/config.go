@@ -249,6 +249,8 @@ var Defaults = map[string]any{
 	"limits.ingest_alerts_per_client.burst": 10000,
 	"limits.checkins_per_endpoint.rate":     1,
 	"limits.checkins_per_endpoint.burst":    10,
+	"limits.api_per_token.rate":             10,
+	"limits.api_per_token.burst":            100,
 	"limits.max_keys":                       50000,
 }
 

@@ -23,6 +23,9 @@ type Limits struct {
 	IngestAlertsPerClient Rate `mapstructure:"ingest_alerts_per_client"`
 	// CheckinsPerEndpoint counts agent check-ins per endpoint credential.
 	CheckinsPerEndpoint Rate `mapstructure:"checkins_per_endpoint"`
+	// APIPerToken counts staff API requests per personal token: one script
+	// that runs away does not take the console's capacity.
+	APIPerToken Rate `mapstructure:"api_per_token"`
 	// MaxKeys bounds the buckets each limit keeps in memory (least recently
 	// used dropped first; a dropped bucket starts full again).
 	MaxKeys int `mapstructure:"max_keys"`
@@ -41,6 +44,7 @@ func (l Limits) validate() error {
 	}{
 		{"ingest_per_key", l.IngestPerKey}, {"ingest_per_client", l.IngestPerClient},
 		{"ingest_alerts_per_client", l.IngestAlertsPerClient}, {"checkins_per_endpoint", l.CheckinsPerEndpoint},
+		{"api_per_token", l.APIPerToken},
 	} {
 		// Zero would refuse everything, and a rate too small to refill
 		// within a day is a typo; neither is a way to switch limits off.
