@@ -34,8 +34,8 @@ const staffAPIDescription = `The staff REST API of Switchboard. Authenticate wit
 	"`Authorization: Bearer sbt_…` (`switchboard user token create` or the console's Account → API tokens).\n\n" +
 	`A request is allowed only if the token holds the operation's scope AND the token's user holds the operation's permission now ` +
 	`(their current grants), AND, for a client's resources, the client is in the token's client list (if it has one). ` +
-	"Scopes: `clients:read` (list and show clients, read settings), `clients:write` (create, suspend, resume clients, change settings), " +
-	"`alerts:read` (list and show alerts), `alerts:write` (acknowledge, resolve, assign, note alerts).\n\n" +
+	"Scopes: `clients:read` (list and show clients, read settings and SLA reports), `clients:write` (create, suspend, resume clients, change settings), " +
+	"`alerts:read` (list and show alerts and silences), `alerts:write` (acknowledge, resolve, assign, note alerts; create, expire, delete silences).\n\n" +
 	`Errors are application/problem+json (RFC 9457).`
 
 // newStaffAPI builds the staff API surface: its own Echo (problem+json
@@ -50,6 +50,8 @@ func newStaffAPI(e *env, a *authz.Authorizer, resolver *tenancy.Resolver, now fu
 	idem := apidoc.NewIdempotency(func(ctx context.Context) *gorm.DB { return e.cluster.ControlDB().WithContext(ctx) }, now)
 	staffClientsAPI{tenants: e.tenants, authz: a, idem: idem}.routes(api)
 	e.alerts.APIv1Routes(api)
+	e.alerts.SilenceAPIv1Routes(api)
+	e.reports.APIv1Routes(api)
 	return api
 }
 

@@ -404,6 +404,11 @@ func TestStaffAPIScopeMatrix(t *testing.T) {
 		{"POST", "/api/v1/clients/:slug/alerts/:id/resolve", al + "/resolve", "", identity.ScopeAlertsWrite},
 		{"POST", "/api/v1/clients/:slug/alerts/:id/assign", al + "/assign", `{"assignee":""}`, identity.ScopeAlertsWrite},
 		{"POST", "/api/v1/clients/:slug/alerts/:id/notes", al + "/notes", `{"note":"n"}`, identity.ScopeAlertsWrite},
+		{"GET", "/api/v1/clients/:slug/silences", a + "/silences", "", identity.ScopeAlertsRead},
+		{"POST", "/api/v1/clients/:slug/silences", a + "/silences", `{"matchers":[{"name":"host","op":"=","value":"x"}],"duration":"1h"}`, identity.ScopeAlertsWrite},
+		{"POST", "/api/v1/clients/:slug/silences/:id/expire", a + "/silences/999999/expire", "", identity.ScopeAlertsWrite},
+		{"DELETE", "/api/v1/clients/:slug/silences/:id", a + "/silences/999999", "", identity.ScopeAlertsWrite},
+		{"GET", "/api/v1/clients/:slug/sla", a + "/sla", "", identity.ScopeClientsRead},
 	}
 	declared := f.srv.api.Routes()
 	for key, scope := range declared {

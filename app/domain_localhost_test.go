@@ -39,7 +39,7 @@ func TestVerifyLocalhostDomain(t *testing.T) {
 				t.Fatal(err)
 			}
 			owner := signedInOwner(t, e, ts.URL, "owner-"+slug+"@msp.example")
-			owner.get("/t/" + slug + "/domains")
+			owner.waitAllowed("/t/" + slug + "/domains") // the new owner's grant arrives through a change notice
 			status, body, hdr := owner.do(http.MethodPost, "/t/"+slug+"/domains/"+host+"/verify", nil)
 			if status == http.StatusSeeOther {
 				_, body = owner.get(hdr.Get("Location"))

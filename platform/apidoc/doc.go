@@ -32,6 +32,7 @@ type Response struct {
 	Description string
 	Schema      Schema            // nil: no body
 	Headers     map[string]string // header name -> description
+	Alternates  map[string]Schema // other media types of the same answer (e.g. "text/csv"), chosen by Accept
 }
 
 // Op is one operation: a method on an Echo route template.
@@ -172,8 +173,15 @@ func operation(op Op) map[string]any {
 	for _, c := range codes {
 		r := op.Responses[c]
 		out := map[string]any{"description": r.Description}
+		content := map[string]any{}
 		if r.Schema != nil {
-			out["content"] = map[string]any{"application/json": map[string]any{"schema": r.Schema}}
+			content["application/json"] = map[string]any{"schema": r.Schema}
+		}
+		for mime, s := range r.Alternates {
+			content[mime] = map[string]any{"schema": s}
+		}
+		if len(content) > 0 {
+			out["content"] = content
 		}
 		if len(r.Headers) > 0 {
 			h := map[string]any{}
