@@ -178,13 +178,14 @@ func (b *client) login(email, password string) int {
 	return status
 }
 
-// waitAllowed waits until path stops answering 404: grants reach the
-// authorizer through a change notification, a moment after the user exists.
+// waitAllowed waits until path stops being refused (404 inside a client,
+// 403 on platform pages): grants reach the authorizer through a change
+// notification, a moment after the user exists.
 func (b *client) waitAllowed(path string) {
 	b.t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		status, _ := b.get(path)
-		if status != http.StatusNotFound {
+		if status != http.StatusNotFound && status != http.StatusForbidden {
 			return
 		}
 		if time.Now().After(deadline) {

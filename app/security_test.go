@@ -624,6 +624,7 @@ func TestPasswordResets(t *testing.T) {
 	if status := b.login(owner, portalPassword); status != http.StatusSeeOther {
 		t.Fatalf("sign-in = %d", status)
 	}
+	b.waitAllowed("/platform/staff") // the new owner's grant arrives through a change notice
 	if status, body, _ := b.do(http.MethodPost, "/platform/staff/"+owner+"/reset-password", nil); status != http.StatusOK || !strings.Contains(body, "shown once") {
 		t.Fatalf("own reset = %d", status)
 	}
