@@ -34,7 +34,7 @@ const staffAPIDescription = `The staff REST API of Switchboard. Authenticate wit
 	"`Authorization: Bearer sbt_…` (`switchboard user token create` or the console's Account → API tokens).\n\n" +
 	`A request is allowed only if the token holds the operation's scope AND the token's user holds the operation's permission now ` +
 	`(their current grants), AND, for a client's resources, the client is in the token's client list (if it has one). ` +
-	"Scopes: `clients:read` (list and show clients, read settings and SLA reports), `clients:write` (create, suspend, resume clients, change settings), " +
+	"Scopes: `clients:read` (list and show clients, read settings, SLA reports, audit logs, enrollment tokens and portal domains), `clients:write` (create, suspend, resume clients, change settings; list, create and revoke API keys; create and revoke enrollment tokens; add, verify, make primary and remove portal domains), " +
 	"`alerts:read` (list and show alerts and silences), `alerts:write` (acknowledge, resolve, assign, note alerts; create, expire, delete silences).\n\n" +
 	`Errors are application/problem+json (RFC 9457).`
 
@@ -52,6 +52,10 @@ func newStaffAPI(e *env, a *authz.Authorizer, resolver *tenancy.Resolver, now fu
 	e.alerts.APIv1Routes(api)
 	e.alerts.SilenceAPIv1Routes(api)
 	e.reports.APIv1Routes(api)
+	e.tenants.APIKeyAPIv1Routes(api)
+	e.agents.TokenAPIv1Routes(api)
+	e.audit.APIv1Routes(api)
+	e.tenants.DomainAPIv1Routes(api)
 	return api
 }
 

@@ -409,6 +409,18 @@ func TestStaffAPIScopeMatrix(t *testing.T) {
 		{"POST", "/api/v1/clients/:slug/silences/:id/expire", a + "/silences/999999/expire", "", identity.ScopeAlertsWrite},
 		{"DELETE", "/api/v1/clients/:slug/silences/:id", a + "/silences/999999", "", identity.ScopeAlertsWrite},
 		{"GET", "/api/v1/clients/:slug/sla", a + "/sla", "", identity.ScopeClientsRead},
+		{"GET", "/api/v1/clients/:slug/api-keys", a + "/api-keys", "", identity.ScopeClientsWrite},
+		{"POST", "/api/v1/clients/:slug/api-keys", a + "/api-keys", `{"name":"mx"}`, identity.ScopeClientsWrite},
+		{"DELETE", "/api/v1/clients/:slug/api-keys/:prefix", a + "/api-keys/sbk_nokey", "", identity.ScopeClientsWrite},
+		{"GET", "/api/v1/clients/:slug/enrollment-tokens", a + "/enrollment-tokens", "", identity.ScopeClientsRead},
+		{"POST", "/api/v1/clients/:slug/enrollment-tokens", a + "/enrollment-tokens", `{"name":"mx","ttl":"1h","max_uses":1}`, identity.ScopeClientsWrite},
+		{"DELETE", "/api/v1/clients/:slug/enrollment-tokens/:id", a + "/enrollment-tokens/999999", "", identity.ScopeClientsWrite},
+		{"GET", "/api/v1/clients/:slug/audit", a + "/audit", "", identity.ScopeClientsRead},
+		{"GET", "/api/v1/clients/:slug/domains", a + "/domains", "", identity.ScopeClientsRead},
+		{"POST", "/api/v1/clients/:slug/domains", a + "/domains", `{"host":"portal.apimx.example"}`, identity.ScopeClientsWrite},
+		{"POST", "/api/v1/clients/:slug/domains/:host/verify", a + "/domains/none.apimx.example/verify", "", identity.ScopeClientsWrite},
+		{"POST", "/api/v1/clients/:slug/domains/:host/primary", a + "/domains/none.apimx.example/primary", "", identity.ScopeClientsWrite},
+		{"DELETE", "/api/v1/clients/:slug/domains/:host", a + "/domains/none.apimx.example", "", identity.ScopeClientsWrite},
 	}
 	declared := f.srv.api.Routes()
 	for key, scope := range declared {
