@@ -173,8 +173,8 @@ func TestAnnouncedFromTheOutbox(t *testing.T) {
 	if ev := notifyEvents(t, f, tn, a.ID, 1)[0]; ev.Kind != EventNotified {
 		t.Fatalf("event %+v", ev)
 	}
-	if asked != 1 || len(h.mail.all()) != 1 {
-		t.Fatalf("policy read %d times, %d mail(s)", asked, len(h.mail.all()))
+	if asked != 1 || len(h.mail.Messages()) != 1 {
+		t.Fatalf("policy read %d times, %d mail(s)", asked, len(h.mail.Messages()))
 	}
 
 	// The same event handed over again, after River dropped its finished job.
@@ -187,8 +187,8 @@ func TestAnnouncedFromTheOutbox(t *testing.T) {
 	if st := h.finalState(t); st != rivertype.JobStateCompleted {
 		t.Fatalf("second job ended %s", st)
 	}
-	if len(h.mail.all()) != 1 {
-		t.Fatalf("%d mails after a repeated announcement, want 1", len(h.mail.all()))
+	if len(h.mail.Messages()) != 1 {
+		t.Fatalf("%d mails after a repeated announcement, want 1", len(h.mail.Messages()))
 	}
 	notifyEvents(t, f, tn, a.ID, 1)
 }

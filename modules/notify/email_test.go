@@ -37,15 +37,15 @@ func TestEmailDelivery(t *testing.T) {
 		t.Fatalf("event %+v", ev)
 	}
 
-	msgs := h.mail.all()
+	msgs := h.mail.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages", len(msgs))
 	}
 	m := msgs[0]
-	if m.from != "alerts@msp.example" || !slices.Equal(m.to, []string{"ops@acme.example", "night@acme.example"}) {
-		t.Fatalf("envelope from %q to %q", m.from, m.to)
+	if m.From != "alerts@msp.example" || !slices.Equal(m.To, []string{"ops@acme.example", "night@acme.example"}) {
+		t.Fatalf("envelope from %q to %q", m.From, m.To)
 	}
-	msg, err := mail.ReadMessage(strings.NewReader(string(m.data)))
+	msg, err := mail.ReadMessage(strings.NewReader(string(m.Data)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,11 +102,11 @@ func TestEmailSpeaksAsTheClient(t *testing.T) {
 				t.Fatalf("Enqueue = %d, %v", n, err)
 			}
 			notifyEvents(t, f, tn, a.ID, 1)
-			msgs := h.mail.all()
+			msgs := h.mail.Messages()
 			if len(msgs) != 1 {
 				t.Fatalf("%d messages", len(msgs))
 			}
-			msg, err := mail.ReadMessage(strings.NewReader(string(msgs[0].data)))
+			msg, err := mail.ReadMessage(strings.NewReader(string(msgs[0].Data)))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,6 +16,7 @@ import (
 	"switchboard/platform/jobs"
 	"switchboard/platform/outbox"
 	"switchboard/platform/pgtest"
+	"switchboard/platform/smtptest"
 	"switchboard/platform/tenancy"
 )
 
@@ -33,7 +34,7 @@ type harness struct {
 	jobs   *jobs.Client
 	events *outbox.Subscribers
 	drains *outbox.Drainer
-	mail   *mailbox
+	mail   *smtptest.Server
 	queue  string
 }
 

@@ -66,11 +66,11 @@ func TestSendTest(t *testing.T) {
 		ps[0].Alert.URL != "https://console.msp.example/t/"+tn.Slug+"/channels" {
 		t.Fatalf("test payloads %+v", ps)
 	}
-	msgs := h.mail.all()
+	msgs := h.mail.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("%d mails", len(msgs))
 	}
-	m, err := mail.ReadMessage(strings.NewReader(string(msgs[0].data)))
+	m, err := mail.ReadMessage(strings.NewReader(string(msgs[0].Data)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"switchboard/modules/alerts"
 	"switchboard/modules/audit"
 	"switchboard/modules/notify"
@@ -28,60 +26,16 @@ import (
 	"switchboard/platform/jobs"
 	"switchboard/platform/outbox"
 	"switchboard/platform/pgtest"
+	"switchboard/platform/smtptest"
 	"switchboard/platform/tenancy"
 )
 
-// inbox is what the loopback SMTP server received.
-type inbox struct {
-	mu   sync.Mutex
-	msgs [][]byte
-	rcpt [][]string
-}
-
-func (b *inbox) count() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.msgs)
-}
-
-// startSMTP runs a real SMTP server (go-smtp) on loopback.
-func startSMTP(t *testing.T) (*inbox, *net.TCPAddr) {
+// startSMTP runs the shared loopback SMTP server (platform/smtptest).
+func startSMTP(t *testing.T) (*smtptest.Server, *net.TCPAddr) {
 	t.Helper()
-	box := &inbox{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &smtpSession{box: box}, nil }))
-	srv.Domain = "localhost"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return box, ln.Addr().(*net.TCPAddr)
+	s := smtptest.Start(t)
+	return s, s.Addr
 }
-
-type smtpSession struct {
-	box *inbox
-	to  []string
-}
-
-func (s *smtpSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.to = append(s.to, to)
-	return nil
-}
-func (s *smtpSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.box.mu.Lock()
-	defer s.box.mu.Unlock()
-	s.box.msgs = append(s.box.msgs, b)
-	s.box.rcpt = append(s.box.rcpt, s.to)
-	return nil
-}
-func (s *smtpSession) Reset()        { s.to = nil }
-func (s *smtpSession) Logout() error { return nil }
 
 // replica is one serving process's share of the mailing: its own jobs
 // client working the SLA queue, its own notify and its own Mailing.
@@ -94,7 +48,7 @@ type replica struct {
 // way to start replicas whose mailing sees now as the given time.
 type mailRig struct {
 	tn    tenancy.Tenant
-	box   *inbox
+	box   *smtptest.Server
 	start func(now time.Time, work bool) replica
 	audit *audit.Service
 	ts    *tenants.Service
@@ -199,7 +153,7 @@ func TestMonthlyReportMailedOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	waitFor(t, "the report e-mail", func() bool { return rig.box.count() >= 1 })
+	waitFor(t, "the report e-mail", func() bool { return rig.box.Count() >= 1 })
 	waitFor(t, "the audit entry", func() bool { return len(auditOf(t, rig, "sla.report_emailed")) >= 1 })
 
 	// Four more senders race for the same month: it is recorded, nothing is sent.
@@ -229,7 +183,7 @@ func TestMonthlyReportMailedOnce(t *testing.T) {
 	if n, err := a.mailing.Enqueue(ctx); err != nil || n != 0 {
 		t.Errorf("searching again: %d jobs, %v", n, err)
 	}
-	if n := rig.box.count(); n != 1 {
+	if n := rig.box.Count(); n != 1 {
 		t.Fatalf("%d e-mails, want 1", n)
 	}
 	if entries := auditOf(t, rig, "sla.report_emailed"); len(entries) != 1 || entries[0].Target != "2026-05" ||
@@ -237,9 +191,8 @@ func TestMonthlyReportMailedOnce(t *testing.T) {
 		t.Fatalf("audit entries: %+v", entries)
 	}
 
-	rig.box.mu.Lock()
-	raw, rcpt := rig.box.msgs[0], rig.box.rcpt[0]
-	rig.box.mu.Unlock()
+	first := rig.box.Messages()[0]
+	raw, rcpt := first.Data, first.To
 	if strings.Join(rcpt, ",") != "admin@acme.example,cio@acme.example" {
 		t.Errorf("recipients %v", rcpt)
 	}
