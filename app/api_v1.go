@@ -25,7 +25,15 @@ const apiPrefix = "/api/v1"
 
 // isStaffAPI reports whether path belongs to the staff API surface.
 func isStaffAPI(path string) bool {
-	return path == apiPrefix+"/openapi.json" || path == apiPrefix+"/clients" || strings.HasPrefix(path, apiPrefix+"/clients/")
+	if path == apiPrefix+"/openapi.json" {
+		return true
+	}
+	for _, resource := range []string{"/clients", "/staff", "/policies"} {
+		if path == apiPrefix+resource || strings.HasPrefix(path, apiPrefix+resource+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // staffAPIDescription opens the OpenAPI document; the scope table is part
@@ -35,7 +43,9 @@ const staffAPIDescription = `The staff REST API of Switchboard. Authenticate wit
 	`A request is allowed only if the token holds the operation's scope AND the token's user holds the operation's permission now ` +
 	`(their current grants), AND, for a client's resources, the client is in the token's client list (if it has one). ` +
 	"Scopes: `clients:read` (list and show clients, read settings, SLA reports, audit logs, enrollment tokens and portal domains), `clients:write` (create, suspend, resume clients, change settings; list, create and revoke API keys; create and revoke enrollment tokens; add, verify, make primary and remove portal domains), " +
-	"`alerts:read` (list and show alerts and silences), `alerts:write` (acknowledge, resolve, assign, note alerts; create, expire, delete silences).\n\n" +
+	"`alerts:read` (list and show alerts and silences), `alerts:write` (acknowledge, resolve, assign, note alerts; create, expire, delete silences), " +
+	"`staff:read` (list and show staff users and their grants), `staff:write` (create staff users, change grants, disable and enable them), " +
+	"`policies:read` (baselines, a client's overrides and effective policy), `policies:write` (change baselines and overrides).\n\n" +
 	`Errors are application/problem+json (RFC 9457).`
 
 // newStaffAPI builds the staff API surface: its own Echo (problem+json

@@ -30,10 +30,18 @@ const (
 	ScopeClientsWrite = "clients:write"
 	ScopeAlertsRead   = "alerts:read"
 	ScopeAlertsWrite  = "alerts:write"
+	// Staff users and their grants are the MSP's own team: a separate pair
+	// of scopes, so a PSA integration's token cannot promote anyone.
+	ScopeStaffRead  = "staff:read"
+	ScopeStaffWrite = "staff:write"
+	// Policies are fleet-wide (baselines) as well as per client.
+	ScopePoliciesRead  = "policies:read"
+	ScopePoliciesWrite = "policies:write"
 )
 
 // TokenScopes lists every scope a token may hold, in display order.
-var TokenScopes = []string{ScopeClientsRead, ScopeClientsWrite, ScopeAlertsRead, ScopeAlertsWrite}
+var TokenScopes = []string{ScopeClientsRead, ScopeClientsWrite, ScopeAlertsRead, ScopeAlertsWrite,
+	ScopeStaffRead, ScopeStaffWrite, ScopePoliciesRead, ScopePoliciesWrite}
 
 // MaxTokenLifetime bounds a token's expiry: a forgotten token dies on its own.
 const MaxTokenLifetime = 366 * 24 * time.Hour
