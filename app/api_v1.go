@@ -42,7 +42,8 @@ const staffAPIDescription = `The staff REST API of Switchboard. Authenticate wit
 	"`Authorization: Bearer sbt_…` (`switchboard user token create` or the console's Account → API tokens).\n\n" +
 	`A request is allowed only if the token holds the operation's scope AND the token's user holds the operation's permission now ` +
 	`(their current grants), AND, for a client's resources, the client is in the token's client list (if it has one). ` +
-	"Scopes: `clients:read` (list and show clients, read settings, SLA reports, audit logs, enrollment tokens and portal domains), `clients:write` (create, suspend, resume clients, change settings; list, create and revoke API keys; create and revoke enrollment tokens; add, verify, make primary and remove portal domains), " +
+	"Scopes: `clients:read` (list and show clients, read settings, SLA reports, audit logs and their exports, enrollment tokens, portal domains, portal users and a move's status), " +
+	"`clients:write` (create, suspend, resume, delete and move clients, change settings; list, create and revoke API keys; create and revoke enrollment tokens; add, verify, make primary and remove portal domains; create, disable, enable portal users and reset their passwords), " +
 	"`alerts:read` (list and show alerts and silences), `alerts:write` (acknowledge, resolve, assign, note alerts; create, expire, delete silences), " +
 	"`staff:read` (list and show staff users and their grants), `staff:write` (create staff users, change grants, disable and enable them), " +
 	"`policies:read` (baselines, a client's overrides and effective policy), `policies:write` (change baselines and overrides).\n\n" +
@@ -59,6 +60,7 @@ func newStaffAPI(e *env, a *authz.Authorizer, resolver *tenancy.Resolver, now fu
 	api.ServeDocument(apiPrefix + "/openapi.json")
 	idem := apidoc.NewIdempotency(func(ctx context.Context) *gorm.DB { return e.cluster.ControlDB().WithContext(ctx) }, now)
 	staffClientsAPI{tenants: e.tenants, authz: a, idem: idem}.routes(api)
+	staffLifecycleAPI{tenants: e.tenants, resolver: resolver, log: e.log}.routes(api)
 	e.alerts.APIv1Routes(api)
 	e.alerts.SilenceAPIv1Routes(api)
 	e.reports.APIv1Routes(api)
@@ -66,6 +68,9 @@ func newStaffAPI(e *env, a *authz.Authorizer, resolver *tenancy.Resolver, now fu
 	e.agents.TokenAPIv1Routes(api)
 	e.audit.APIv1Routes(api)
 	e.tenants.DomainAPIv1Routes(api)
+	e.policies.APIv1Routes(api)
+	e.identity.StaffAPIv1Routes(api, idem)
+	e.identity.ClientUserAPIv1Routes(api, idem)
 	return api
 }
 

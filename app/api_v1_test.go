@@ -349,7 +349,11 @@ func TestStaffAPITokenLimits(t *testing.T) {
 		t.Errorf("list after the grant shrank: %d %s", status, body)
 	}
 
-	// Disabled user: 401 for every token of theirs.
+	// Disabled user: 401 for every token of theirs. Another owner first:
+	// the last active owner cannot be disabled.
+	if _, _, err := f.e.identity.CreateStaff(ctx, identity.StaffInput{Email: "apilim-owner2@msp.example", Role: "owner"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.e.identity.SetStaffDisabled(ctx, f.owner.Email, true); err == nil {
 		ok("owner disabled", "owner", 401)
 	} else {
@@ -358,6 +362,7 @@ func TestStaffAPITokenLimits(t *testing.T) {
 	if _, err := f.e.identity.SetStaffDisabled(ctx, f.owner.Email, false); err != nil {
 		t.Fatal(err)
 	}
+	f.syncGrants(t) // as the change notice does a moment later
 	ok("owner enabled again", "owner", 200)
 
 	// Expired and revoked: 401.
@@ -421,6 +426,31 @@ func TestStaffAPIScopeMatrix(t *testing.T) {
 		{"POST", "/api/v1/clients/:slug/domains/:host/verify", a + "/domains/none.apimx.example/verify", "", identity.ScopeClientsWrite},
 		{"POST", "/api/v1/clients/:slug/domains/:host/primary", a + "/domains/none.apimx.example/primary", "", identity.ScopeClientsWrite},
 		{"DELETE", "/api/v1/clients/:slug/domains/:host", a + "/domains/none.apimx.example", "", identity.ScopeClientsWrite},
+		{"GET", "/api/v1/policies", "/api/v1/policies", "", identity.ScopePoliciesRead},
+		{"GET", "/api/v1/policies/:key", "/api/v1/policies/cpu-high", "", identity.ScopePoliciesRead},
+		{"PUT", "/api/v1/policies/:key", "/api/v1/policies/apimx-none", `{"kind":"threshold","enabled":true}`, identity.ScopePoliciesWrite},
+		{"DELETE", "/api/v1/policies/:key", "/api/v1/policies/apimx-none", "", identity.ScopePoliciesWrite},
+		{"GET", "/api/v1/clients/:slug/policy", a + "/policy", "", identity.ScopePoliciesRead},
+		{"PUT", "/api/v1/clients/:slug/policy/:key", a + "/policy/apimx-own", `{"kind":"threshold"}`, identity.ScopePoliciesWrite},
+		{"PUT", "/api/v1/clients/:slug/policy/:key/override", a + "/policy/apimx-none/override", `{}`, identity.ScopePoliciesWrite},
+		{"DELETE", "/api/v1/clients/:slug/policy/:key/override", a + "/policy/apimx-none/override", "", identity.ScopePoliciesWrite},
+		{"PUT", "/api/v1/clients/:slug/policy/:key/exclusions/:hostname", a + "/policy/apimx-none/exclusions/web1", "", identity.ScopePoliciesWrite},
+		{"DELETE", "/api/v1/clients/:slug/policy/:key/exclusions/:hostname", a + "/policy/apimx-none/exclusions/web1", "", identity.ScopePoliciesWrite},
+		{"DELETE", "/api/v1/clients/:slug", a, "", identity.ScopeClientsWrite}, // no ?confirm: refused
+		{"POST", "/api/v1/clients/:slug/move", a + "/move", `{"to":"no-such-cell"}`, identity.ScopeClientsWrite},
+		{"GET", "/api/v1/clients/:slug/move", a + "/move", "", identity.ScopeClientsRead},
+		{"GET", "/api/v1/clients/:slug/audit/export", a + "/audit/export?format=csv", "", identity.ScopeClientsRead},
+		{"GET", "/api/v1/staff", "/api/v1/staff", "", identity.ScopeStaffRead},
+		{"GET", "/api/v1/staff/:email", "/api/v1/staff/" + f.owner.Email, "", identity.ScopeStaffRead},
+		{"POST", "/api/v1/staff", "/api/v1/staff", `{"email":"not-an-address","role":"technician"}`, identity.ScopeStaffWrite},
+		{"PUT", "/api/v1/staff/:email/grant", "/api/v1/staff/" + f.owner.Email + "/grant", `{"role":"bogus"}`, identity.ScopeStaffWrite},
+		{"POST", "/api/v1/staff/:email/disable", "/api/v1/staff/nobody@apimx.example/disable", "", identity.ScopeStaffWrite},
+		{"POST", "/api/v1/staff/:email/enable", "/api/v1/staff/nobody@apimx.example/enable", "", identity.ScopeStaffWrite},
+		{"GET", "/api/v1/clients/:slug/users", a + "/users", "", identity.ScopeClientsRead},
+		{"POST", "/api/v1/clients/:slug/users", a + "/users", `{"email":"not-an-address"}`, identity.ScopeClientsWrite},
+		{"POST", "/api/v1/clients/:slug/users/:email/disable", a + "/users/nobody@apimx.example/disable", "", identity.ScopeClientsWrite},
+		{"POST", "/api/v1/clients/:slug/users/:email/enable", a + "/users/nobody@apimx.example/enable", "", identity.ScopeClientsWrite},
+		{"POST", "/api/v1/clients/:slug/users/:email/reset-password", a + "/users/nobody@apimx.example/reset-password", "", identity.ScopeClientsWrite},
 	}
 	declared := f.srv.api.Routes()
 	for key, scope := range declared {

@@ -46,6 +46,7 @@ func (s *Service) APIv1Routes(api *apidoc.API) {
 		},
 		Responses: map[int]apidoc.Response{http.StatusOK: {Description: "one page of entries", Schema: apidoc.Ref("AuditPage")}},
 	}, authz.TenantView, apiScopeRead, s.apiTenantLog)
+	s.apiExportRoute(api)
 }
 
 // auditPage is one page of the API's listing.
