@@ -60,7 +60,7 @@ type benchOptions struct {
 	loadRequests    int
 	loadConcurrency int
 	cpuProfile      string
-	only            string // "noisy": provision, then only the noisy-neighbour phase
+	only            string // "noisy" or "home": provision, then only that phase
 }
 
 func newBenchCommand() *cobra.Command {
@@ -80,7 +80,9 @@ and with production durability: fsync on), then in one run measure:
     from a bounded load generator, spread over every tenant.
   - a noisy neighbour: quiet clients' ingestion latency alone and beside one
     client's flood, with the default rate limits and with them lifted
-    (--only noisy runs just this after provisioning).
+    (--only noisy runs just this after provisioning),
+  - the staff console's home page, as an owner sees it after the noisy
+    neighbour's alerts (--only home runs just these two after provisioning).
 
 It prints one table of measure, value, target and whether the target is met,
 then stops the cluster and deletes it (unless --keep). --database-url and
@@ -101,7 +103,7 @@ then stops the cluster and deletes it (unless --keep). --database-url and
 	f.IntVar(&opts.loadRequests, "load-requests", 30000, "requests in the ingestion load test (0 skips it)")
 	f.IntVar(&opts.loadConcurrency, "load-concurrency", 32, "concurrent connections of the load generator")
 	f.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the load phases to this file (go tool pprof)")
-	f.StringVar(&opts.only, "only", "", "run only this phase after provisioning: noisy (one client floods ingestion beside quiet ones)")
+	f.StringVar(&opts.only, "only", "", "run only this phase after provisioning: noisy (one client floods ingestion beside quiet ones) or home (noisy, then the console home)")
 	return c
 }
 
@@ -116,10 +118,10 @@ func (o benchOptions) check() error {
 		return usagef("--reads must be at least 1, not %d", o.reads)
 	case o.loadRequests < 0 || o.loadConcurrency < 1 || o.loadConcurrency > 512:
 		return usagef("--load-requests must be ≥ 0 and --load-concurrency 1-512")
-	case o.only != "" && o.only != "noisy":
-		return usagef("--only takes noisy (or nothing for every phase), not %q", o.only)
-	case o.only == "noisy" && o.tenants < 2:
-		return usagef("--only noisy needs --tenants 2 or more")
+	case o.only != "" && o.only != "noisy" && o.only != "home":
+		return usagef("--only takes noisy or home (or nothing for every phase), not %q", o.only)
+	case o.only != "" && o.tenants < 2:
+		return usagef("--only %s needs --tenants 2 or more", o.only)
 	}
 	return nil
 }
@@ -159,8 +161,11 @@ func runBench(cmd *cobra.Command, opts benchOptions) (err error) {
 		phases = append(phases, benchThroughput)
 	}
 	phases = append(phases, benchMigrateOne, benchDoOverhead)
-	if opts.only == "noisy" {
+	switch opts.only {
+	case "noisy":
 		phases = []func(context.Context, *benchEnv, benchOptions, *benchTable, io.Writer) error{benchCells, benchProvision, benchNoisy}
+	case "home":
+		phases = []func(context.Context, *benchEnv, benchOptions, *benchTable, io.Writer) error{benchCells, benchProvision, benchNoisy, benchHomeOnly}
 	}
 	for _, phase := range phases {
 		if err := phase(ctx, b, opts, &table, stderr); err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -169,6 +170,7 @@ func benchConsoleHome(ctx context.Context, b *benchEnv, base string, opts benchO
 		return err
 	}
 	lat := make([]time.Duration, 0, requests)
+	parts := map[string][]time.Duration{} // from the page's Server-Timing header
 	for i := 0; i < requests+10; i++ {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/", nil)
 		req.Header.Set("Accept", "text/html")
@@ -184,9 +186,19 @@ func benchConsoleHome(ctx context.Context, b *benchEnv, base string, opts benchO
 		}
 		if i >= 10 { // the first few warm the caches
 			lat = append(lat, time.Since(t0))
+			for name, d := range parseServerTiming(resp.Header.Get("Server-Timing")) {
+				parts[name] = append(parts[name], d)
+			}
 		}
 	}
 	t.info(fmt.Sprintf("console home, %d tenants on 2 servers: p50", opts.tenants), fmtDuration(percentile(lat, 0.5)))
+	var split []string
+	for _, name := range []string{"clients", "queue", "trend"} {
+		if ds := parts[name]; len(ds) > 0 {
+			split = append(split, fmt.Sprintf("%s %s/%s", name, fmtDuration(percentile(ds, 0.5)), fmtDuration(percentile(ds, 0.99))))
+		}
+	}
+	t.info("console home: parts p50/p99 (Server-Timing)", strings.Join(split, ", "))
 	t.atMost(fmt.Sprintf("console home, %d tenants on 2 servers: p99", opts.tenants), percentile(lat, 0.99), targetHomeP99, "")
 	return nil
 }
@@ -248,4 +260,20 @@ func signInByForm(ctx context.Context, client *http.Client, base, host string, f
 	form.Set("_csrf", string(m[1]))
 	resp, _, err := send(http.MethodPost, strings.NewReader(form.Encode()))
 	return resp, err
+}
+
+// parseServerTiming reads "name;dur=1.25, other;dur=3" into durations.
+func parseServerTiming(h string) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, part := range strings.Split(h, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		for _, p := range strings.Split(params, ";") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(p), "dur="); ok {
+				if ms, err := strconv.ParseFloat(v, 64); err == nil && name != "" {
+					out[name] = time.Duration(ms * float64(time.Millisecond))
+				}
+			}
+		}
+	}
+	return out
 }

@@ -33,17 +33,11 @@ func benchThroughput(ctx context.Context, b *benchEnv, opts benchOptions, t *ben
 		return err
 	}
 	defer stop()
-	if opts.cpuProfile != "" {
-		f, err := os.Create(opts.cpuProfile)
-		if err != nil {
-			return usagef("--cpuprofile: %v", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("starting the CPU profile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(opts.cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 
 	if err := benchConsoleHome(ctx, b, base, opts, t, stderr); err != nil {
 		return err
@@ -55,6 +49,39 @@ func benchThroughput(ctx context.Context, b *benchEnv, opts benchOptions, t *ben
 		return err
 	}
 	return benchBatches(ctx, b, base, keys, t, stderr)
+}
+
+// benchHomeOnly is the console home of the load phase on its own, for
+// profiling it (--only home --cpuprofile).
+func benchHomeOnly(ctx context.Context, b *benchEnv, opts benchOptions, t *benchTable, stderr io.Writer) error {
+	base, _, stop, err := startLoadServer(ctx, b)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	stopProfile, err := startCPUProfile(opts.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	return benchConsoleHome(ctx, b, base, opts, t, stderr)
+}
+
+// startCPUProfile profiles this process into path (nothing when path is
+// empty) until the returned function is called.
+func startCPUProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, usagef("--cpuprofile: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting the CPU profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // waitIdle waits (at most 5 minutes) until no outbox is due and no job is

@@ -42,7 +42,7 @@ func (e *env) letterhead(ctx context.Context, t tenancy.Tenant) (slas.Letterhead
 func (e *env) slaMailDeps() slas.MailDeps {
 	return slas.MailDeps{
 		Tenants: e.tenants,
-		Clients: e.tenants.IDs,
+		Clients: e.tenants.IDsCreatedBefore,
 		Zone: func(ctx context.Context, t tenancy.Tenant) (*time.Location, error) {
 			loc, _, err := e.portalSettings(ctx, t)
 			return loc, err

@@ -19,7 +19,7 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
 
-func setup(t *testing.T, n int) (*Service, *identity.Service, []tenants.Tenant) {
+func setup(t testing.TB, n int) (*Service, *identity.Service, []tenants.Tenant) {
 	t.Helper()
 	c, ts := tenantstest.Open(t)
 	var list []tenants.Tenant

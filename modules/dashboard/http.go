@@ -1,8 +1,10 @@
 package dashboard
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -35,6 +37,7 @@ func (s *Service) home(a *authz.Authorizer) echo.HandlerFunc {
 			}
 			opts.Assignee, opts.Reach = sub.Email, mineReach
 		}
+		timing := serverTiming{start: time.Now()}
 		asked := pageOf(c.QueryParam("page"), -1)
 		home, err := s.tenants.Home(ctx, ids, asked.From, homePageSize, opts.Reach)
 		if err != nil {
@@ -50,14 +53,18 @@ func (s *Service) home(a *authz.Authorizer) echo.HandlerFunc {
 		for status, n := range home.ByStatus {
 			counts[status] = n
 		}
+		timing.lap("clients")
 		queue, read, err := s.WorkQueue(ctx, home.Urgent, opts)
 		if err != nil {
 			return err
 		}
+		timing.lap("queue")
 		trend, err := s.OpenTrend(ctx, ids, opts.Now, home.Critical, home.Warning)
 		if err != nil {
 			return err
 		}
+		timing.lap("trend")
+		c.Response().Header().Set("Server-Timing", timing.String())
 		view.link(page.Number)
 		view.Read, view.Reach = read, opts.Reach
 		return web.Render(c, http.StatusOK, "console/home.html", "Clients",
@@ -111,3 +118,23 @@ func pageOf(param string, n int) homePage {
 	}
 	return p
 }
+
+// serverTiming collects the parts of a page's server time for the
+// Server-Timing header, which browsers' developer tools and the bench show.
+type serverTiming struct {
+	start, last time.Time
+	parts       []string
+}
+
+// lap records the time since the previous lap (or the start) as name.
+func (t *serverTiming) lap(name string) {
+	now := time.Now()
+	from := t.last
+	if from.IsZero() {
+		from = t.start
+	}
+	t.last = now
+	t.parts = append(t.parts, fmt.Sprintf("%s;dur=%.2f", name, float64(now.Sub(from).Microseconds())/1000))
+}
+
+func (t *serverTiming) String() string { return strings.Join(t.parts, ", ") }

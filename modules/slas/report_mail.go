@@ -39,8 +39,9 @@ type SendFunc func(ctx context.Context, t tenancy.Tenant, m Mail) (string, error
 // MailDeps are what monthly mailing needs from other modules; app wires them.
 type MailDeps struct {
 	Tenants jobs.TenantLookup
-	// Clients lists the ids of the clients (the control plane's directory).
-	Clients func(ctx context.Context) ([]int64, error)
+	// Clients lists the ids of the clients created before the given moment
+	// (the control plane's directory).
+	Clients func(ctx context.Context, createdBefore time.Time) ([]int64, error)
 	// Zone is the client's time zone (its settings).
 	Zone func(ctx context.Context, t tenancy.Tenant) (*time.Location, error)
 	// Admins are the e-mail addresses of the client's enabled client admins.
@@ -91,14 +92,14 @@ func (m *Mailing) Enqueue(ctx context.Context) (int, error) {
 	if !mailWindowOpen(now) {
 		return 0, nil
 	}
-	ids, err := m.deps.Clients(ctx)
-	if err != nil {
-		return 0, err
-	}
 	// A client recorded for the month before the furthest-ahead zone's
 	// (UTC+14) current month needs no read: nothing newer can be due.
 	ahead := now.UTC().Add(14 * time.Hour)
 	settled := time.Date(ahead.Year(), ahead.Month()-1, 1, 0, 0, 0, 0, time.UTC).Format("2006-01")
+	ids, err := m.deps.Clients(ctx, reportedMonthEnd(now))
+	if err != nil {
+		return 0, err
+	}
 	var mu sync.Mutex
 	var params []river.InsertManyParams
 	g, gctx := errgroup.WithContext(ctx)

@@ -40,6 +40,16 @@ func reportDue(now time.Time, loc *time.Location, lastSent string) (time.Time, b
 	return prev, lastSent < prev.Format("2006-01")
 }
 
+// reportedMonthEnd is the earliest moment, in any time zone, at which the
+// month now reports on ended: the first of now's month at midnight in
+// UTC+14. A client created after it did not exist during that month
+// anywhere (at worst, in zones far west, for its last hours), so it gets
+// no report of it: onboarding on the 2nd mails no empty report of last month.
+func reportedMonthEnd(now time.Time) time.Time {
+	ahead := now.UTC().Add(14 * time.Hour)
+	return time.Date(ahead.Year(), ahead.Month(), 1, 0, 0, 0, 0, time.UTC).Add(-14 * time.Hour)
+}
+
 // mailWindowOpen reports whether any time zone's client could be due a
 // report at now: the zones' offsets run from UTC−12 to UTC+14, and the
 // window of any zone between two whole-hour offsets lies within theirs. The

@@ -84,3 +84,22 @@ func TestMailWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestReportedMonthEnd: a client created after the reported month ended
+// in the furthest-ahead zone is given no report of it.
+func TestReportedMonthEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name, now, want string // UTC
+	}{
+		{"the first days of June report on May, over at 10:00 UTC on 31 May", "2026-06-02 09:00", "2026-05-31 10:00"},
+		{"still 31 May in UTC, but June at UTC+14 already", "2026-05-31 18:00", "2026-05-31 10:00"},
+		{"January reports on December, over on 31 December", "2027-01-04 08:00", "2026-12-31 10:00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now, _ := time.Parse("2006-01-02 15:04", tc.now)
+			if got := reportedMonthEnd(now).Format("2006-01-02 15:04"); got != tc.want {
+				t.Errorf("reportedMonthEnd(%s) = %s, want %s", tc.now, got, tc.want)
+			}
+		})
+	}
+}

@@ -93,7 +93,7 @@ func newMailRig(t *testing.T, slug string) mailRig {
 			return slas.Letterhead{Name: "Acme Health", Primary: "#0f766e", Accent: "#b45309", Zone: berlin}, nil
 		})
 		m := slas.NewMailing(docs, slas.MailDeps{Tenants: ts,
-			Clients: func(context.Context) ([]int64, error) { return []int64{tn.ID}, nil },
+			Clients: func(context.Context, time.Time) ([]int64, error) { return []int64{tn.ID}, nil },
 			Zone:    func(context.Context, tenancy.Tenant) (*time.Location, error) { return berlin, nil },
 			Admins: func(context.Context, tenancy.Tenant) ([]string, error) {
 				return []string{"admin@acme.example", "cio@acme.example"}, nil

@@ -2,7 +2,9 @@ package tenants
 
 import (
 	"context"
+	"slices"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -95,4 +97,32 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// IDsCreatedBefore lists a client only from the moment it was created: the
+// monthly report mailing asks it which clients existed in the last month.
+func TestIDsCreatedBefore(t *testing.T) {
+	s, _ := openTwoServers(t)
+	ctx := context.Background()
+	tn, err := s.Create(ctx, CreateInput{Slug: uniqueSlug("since"), Name: "Since"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		before time.Time
+		listed bool
+	}{
+		{"a moment after its creation", tn.CreatedAt.Add(time.Second), true},
+		{"at its creation", tn.CreatedAt, false},
+		{"a day before", tn.CreatedAt.Add(-24 * time.Hour), false},
+	} {
+		ids, err := s.IDsCreatedBefore(ctx, tc.before)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Contains(ids, tn.ID); got != tc.listed {
+			t.Errorf("%s: listed %v, want %v", tc.name, got, tc.listed)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -115,6 +116,16 @@ func (s *Service) Summaries(ctx context.Context, ids []int64) ([]Summary, error)
 func (s *Service) IDs(ctx context.Context) ([]int64, error) {
 	var ids []int64
 	if err := s.root(ctx).Raw(`SELECT id FROM control.tenants WHERE status <> 'deleting' ORDER BY id`).Scan(&ids).Error; err != nil {
+		return nil, fmt.Errorf("listing tenant ids: %w", err)
+	}
+	return ids, nil
+}
+
+// IDsCreatedBefore returns the ids of every tenant created before at,
+// except those being deleted, in id order.
+func (s *Service) IDsCreatedBefore(ctx context.Context, at time.Time) ([]int64, error) {
+	var ids []int64
+	if err := s.root(ctx).Raw(`SELECT id FROM control.tenants WHERE status <> 'deleting' AND created_at < ? ORDER BY id`, at).Scan(&ids).Error; err != nil {
 		return nil, fmt.Errorf("listing tenant ids: %w", err)
 	}
 	return ids, nil
