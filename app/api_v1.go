@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,9 +58,9 @@ func newStaffAPI(e *env, a *authz.Authorizer, resolver *tenancy.Resolver, now fu
 	ech.HTTPErrorHandler = apidoc.ErrorHandler(e.log)
 	api := apidoc.NewAPI(a, ech, apidoc.New("Switchboard staff API", "1", staffAPIDescription))
 	ech.Use(e.metrics.Middleware(metrics.API), noStore, tokenAuth(e.identity, a, api, resolver, now), newAPILimit(e.cfg.Limits, now))
+	api.Idem = apidoc.NewIdempotency(func(ctx context.Context) *gorm.DB { return e.cluster.ControlDB().WithContext(ctx) }, now, tokenUser)
 	api.ServeDocument(apiPrefix + "/openapi.json")
-	idem := apidoc.NewIdempotency(func(ctx context.Context) *gorm.DB { return e.cluster.ControlDB().WithContext(ctx) }, now)
-	staffClientsAPI{tenants: e.tenants, authz: a, idem: idem}.routes(api)
+	staffClientsAPI{tenants: e.tenants, authz: a}.routes(api)
 	staffLifecycleAPI{tenants: e.tenants, resolver: resolver, log: e.log}.routes(api)
 	e.alerts.APIv1Routes(api)
 	e.alerts.SilenceAPIv1Routes(api)
@@ -69,8 +70,8 @@ func newStaffAPI(e *env, a *authz.Authorizer, resolver *tenancy.Resolver, now fu
 	e.audit.APIv1Routes(api)
 	e.tenants.DomainAPIv1Routes(api)
 	e.policies.APIv1Routes(api)
-	e.identity.StaffAPIv1Routes(api, idem)
-	e.identity.ClientUserAPIv1Routes(api, idem)
+	e.identity.StaffAPIv1Routes(api)
+	e.identity.ClientUserAPIv1Routes(api)
 	return api
 }
 
@@ -147,6 +148,17 @@ func tokenAuth(ids *identity.Service, a *authz.Authorizer, api *apidoc.API, reso
 			return next(c)
 		}
 	}
+}
+
+// tokenUser is the id of the staff user a request's token belongs to: the
+// owner of its Idempotency-Keys.
+func tokenUser(ctx context.Context) (int64, bool) {
+	s, ok := authz.SubjectFrom(ctx)
+	if !ok || !s.Staff {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(strings.TrimPrefix(s.Key, "staff:"), 10, 64)
+	return id, err == nil
 }
 
 // visibleStatus: clients being provisioned or deleted are not served.

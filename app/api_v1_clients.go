@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -29,7 +27,6 @@ import (
 type staffClientsAPI struct {
 	tenants *tenants.Service
 	authz   *authz.Authorizer
-	idem    *apidoc.Idempotency
 }
 
 // apiClient is a client as the API shows it (no schema, role or cell).
@@ -72,9 +69,8 @@ func (h staffClientsAPI) routes(api *apidoc.API) {
 		Responses: map[int]apidoc.Response{http.StatusOK: {Description: "one page of clients", Schema: apidoc.Ref("ClientPage")}},
 	}, authz.ConsoleView, identity.ScopeClientsRead, h.list)
 	api.Route(apidoc.Op{Method: http.MethodPost, Path: base, ID: "createClient", Tag: "clients",
-		Summary:     "Onboard a client: a ready tenant in one call",
-		Description: "With an Idempotency-Key, a repeat of the same request (same body) within 24 hours returns the first response; the same key with another body is refused with 422.",
-		Params:      []apidoc.Param{{Name: "Idempotency-Key", In: "header", Description: "makes a retry safe"}},
+		Summary: "Onboard a client: a ready tenant in one call",
+		Creates: true,
 		Body: apidoc.Schema{"type": "object", "required": []string{"slug", "name"}, "properties": apidoc.Schema{
 			"slug": apidoc.Schema{"type": "string"}, "name": apidoc.Schema{"type": "string"},
 			"domain": apidoc.Schema{"type": "string", "description": "portal hostname, added unverified"}}},
@@ -185,45 +181,20 @@ func (h staffClientsAPI) get(c echo.Context) error {
 }
 
 func (h staffClientsAPI) create(c echo.Context) error {
-	ctx := c.Request().Context()
-	raw, err := io.ReadAll(io.LimitReader(c.Request().Body, 1<<20))
-	if err != nil {
-		return apidoc.Fail(http.StatusBadRequest, "reading the request body failed")
+	var body struct {
+		Slug   string `json:"slug"`
+		Name   string `json:"name"`
+		Domain string `json:"domain"`
 	}
-	run := func() (apidoc.Stored, error) {
-		var body struct{ Slug, Name, Domain string }
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil {
-			return apidoc.Stored{}, apidoc.Fail(http.StatusBadRequest, "the body must be a JSON object with slug, name and optionally domain")
-		}
-		t, err := h.tenants.Create(ctx, tenants.CreateInput{Slug: body.Slug, Name: body.Name, Domain: body.Domain})
-		if err != nil {
-			return apidoc.Stored{}, err
-		}
-		b, err := json.Marshal(toAPIClient(t))
-		return apidoc.Stored{Status: http.StatusCreated, Response: b}, err
+	if err := apidoc.JSONBody(c, &body); err != nil {
+		return err
 	}
-	var out apidoc.Stored
-	replayed := false
-	if key := c.Request().Header.Get("Idempotency-Key"); key != "" {
-		s, _ := authz.SubjectFrom(ctx)
-		userID, _ := strconv.ParseInt(strings.TrimPrefix(s.Key, "staff:"), 10, 64)
-		out, replayed, err = h.idem.Do(ctx, userID, key, "POST "+c.Path(), raw, run)
-	} else {
-		out, err = run()
-	}
+	t, err := h.tenants.Create(c.Request().Context(), tenants.CreateInput{Slug: body.Slug, Name: body.Name, Domain: body.Domain})
 	if err != nil {
 		return err
 	}
-	var created apiClient
-	if json.Unmarshal(out.Response, &created) == nil {
-		c.Response().Header().Set(echo.HeaderLocation, apiPrefix+"/clients/"+created.Slug)
-	}
-	if replayed {
-		c.Response().Header().Set("Idempotent-Replayed", "true")
-	}
-	return c.JSONBlob(out.Status, out.Response)
+	c.Response().Header().Set(echo.HeaderLocation, apiPrefix+"/clients/"+t.Slug)
+	return c.JSON(http.StatusCreated, toAPIClient(t))
 }
 
 func (h staffClientsAPI) status(suspend bool) echo.HandlerFunc {

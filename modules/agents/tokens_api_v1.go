@@ -32,7 +32,7 @@ func (s *Service) TokenAPIv1Routes(api *apidoc.API) {
 		Summary:   "List a client's enrollment tokens, newest first (never their secrets)",
 		Responses: map[int]apidoc.Response{http.StatusOK: {Description: "the tokens", Schema: apidoc.Ref("EnrollmentTokenList")}},
 	}, authz.TenantView, scopeClientsRead, s.apiTokens)
-	api.Route(apidoc.Op{Method: http.MethodPost, Path: base, ID: "createEnrollmentToken", Tag: "enrollment-tokens",
+	api.Route(apidoc.Op{Method: http.MethodPost, Path: base, ID: "createEnrollmentToken", Tag: "enrollment-tokens", Creates: true, Forget: []string{"token"},
 		Summary: "Issue an enrollment token for the client's agents",
 		Description: "ttl is how long it is valid, like 24h or 168h (1 minute to 366 days); max_uses is how many " +
 			"endpoints it may enroll (1-100000). The response holds the token; it is shown this once.",
@@ -66,7 +66,7 @@ func enrollmentTokenSchema(withSecret bool) apidoc.Schema {
 		"last_used_at": apidoc.Schema{"type": "string", "format": "date-time"},
 	}
 	if withSecret {
-		required = append(required, "token")
+		// Not required: an idempotent replay lacks it (never stored).
 		props["token"] = apidoc.Schema{"type": "string", "description": "the token itself, shown only in this response"}
 	}
 	return apidoc.Schema{"type": "object", "required": required, "properties": props}

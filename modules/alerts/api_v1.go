@@ -65,7 +65,7 @@ func (s *Service) APIv1Routes(api *apidoc.API) {
 		Responses:   map[int]apidoc.Response{http.StatusOK: {Description: "the alert after the change", Schema: apidoc.Ref("Alert")}},
 		Description: "The same rule as the console: only staff who can see the client may be assigned.",
 	}, authz.TenantManage, scopeWrite, s.apiAssign)
-	api.Route(apidoc.Op{Method: http.MethodPost, Path: base + "/:id/notes", ID: "addAlertNote", Tag: "alerts",
+	api.Route(apidoc.Op{Method: http.MethodPost, Path: base + "/:id/notes", ID: "addAlertNote", Tag: "alerts", Creates: true,
 		Summary: "Add a note to an alert's timeline (internal unless client_visible)",
 		Body: apidoc.Schema{"type": "object", "required": []string{"note"}, "properties": apidoc.Schema{
 			"note": apidoc.Schema{"type": "string"}, "client_visible": apidoc.Schema{"type": "boolean"}}},

@@ -29,7 +29,7 @@ func (s *Service) SilenceAPIv1Routes(api *apidoc.API) {
 		Summary:   "List a client's silences: active (ending soonest first), upcoming, then those ended in the last 7 days",
 		Responses: map[int]apidoc.Response{http.StatusOK: {Description: "the silences", Schema: apidoc.Ref("SilenceList")}},
 	}, authz.TenantView, scopeRead, s.apiSilences)
-	api.Route(apidoc.Op{Method: http.MethodPost, Path: base, ID: "createSilence", Tag: "silences",
+	api.Route(apidoc.Op{Method: http.MethodPost, Path: base, ID: "createSilence", Tag: "silences", Creates: true,
 		Summary: "Silence a client's matching alerts for a while (they are recorded as suppressed)",
 		Description: "matchers is a list of {name, op, value}, op one of =, !=, =~ (regular expression) or !~; " +
 			"name is a label or one of the pseudo-labels source, rule and severity. starts_at defaults to now; " +

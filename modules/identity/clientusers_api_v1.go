@@ -1,9 +1,7 @@
 package identity
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -40,9 +38,8 @@ func toAPIClientUser(u ClientUser) apiClientUser {
 }
 
 // ClientUserAPIv1Routes registers a client's portal users on the staff REST
-// API, with the console's permissions (view to list, manage to change);
-// idem remembers creating POSTs by their Idempotency-Key.
-func (s *Service) ClientUserAPIv1Routes(api *apidoc.API, idem *apidoc.Idempotency) {
+// API, with the console's permissions (view to list, manage to change).
+func (s *Service) ClientUserAPIv1Routes(api *apidoc.API) {
 	api.Doc.Define("ClientUser", apidoc.Schema{"type": "object",
 		"required": []string{"id", "email", "name", "role", "disabled", "created_at"},
 		"properties": apidoc.Schema{
@@ -76,18 +73,16 @@ func (s *Service) ClientUserAPIv1Routes(api *apidoc.API, idem *apidoc.Idempotenc
 		Responses: map[int]apidoc.Response{http.StatusOK: {Description: "one page of users", Schema: apidoc.Ref("ClientUserPage")}},
 	}, authz.TenantView, apiScopeClientsRead, s.apiClientUsers)
 	api.Route(apidoc.Op{Method: http.MethodPost, Path: base, ID: "createClientUser", Tag: "client-users",
-		Summary: "Add a portal user to the client; the answer holds their generated password, once",
-		Description: "role is client_admin or client_user (the default). An e-mail in use at this client is refused with 409. " +
-			"With an Idempotency-Key, a repeat of the same request within 24 hours returns the first user again (without the password, which is never stored); " +
-			"the same key with another body is refused with 422.",
-		Params: []apidoc.Param{{Name: "Idempotency-Key", In: "header", Description: "makes a retry safe"}},
+		Summary:     "Add a portal user to the client; the answer holds their generated password, once",
+		Description: "role is client_admin or client_user (the default). An e-mail in use at this client is refused with 409.",
+		Creates:     true, Forget: []string{"password"},
 		Body: apidoc.Schema{"type": "object", "required": []string{"email"}, "properties": apidoc.Schema{
 			"email": apidoc.Schema{"type": "string"}, "name": apidoc.Schema{"type": "string"},
 			"role": apidoc.Schema{"type": "string", "enum": []string{RoleClientAdmin, RoleClientUser}},
 		}},
 		Responses: map[int]apidoc.Response{http.StatusCreated: {Description: "the new user and their password", Schema: apidoc.Ref("NewClientUser"),
 			Headers: map[string]string{"Idempotent-Replayed": "true when this is a replayed response"}}},
-	}, authz.TenantManage, apiScopeClientsWrite, s.apiCreateClientUser(idem))
+	}, authz.TenantManage, apiScopeClientsWrite, s.apiCreateClientUser)
 	api.Route(apidoc.Op{Method: http.MethodPost, Path: base + "/:email/disable", ID: "disableClientUser", Tag: "client-users",
 		Summary: "Disable a portal user and end their sessions (no change if disabled)", Responses: one,
 	}, authz.TenantManage, apiScopeClientsWrite, s.apiClientUserDisabled(true))
@@ -133,55 +128,30 @@ func (s *Service) apiClientUsers(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-func (s *Service) apiCreateClientUser(idem *apidoc.Idempotency) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		ctx := c.Request().Context()
-		t, _ := tenancy.FromContext(ctx)
-		raw, err := readBody(c)
-		if err != nil {
-			return err
-		}
-		var password string // in the first answer only, never remembered
-		out, replayed, err := idempotently(c, idem, raw, func() (apidoc.Stored, error) {
-			var body struct {
-				Email string `json:"email"`
-				Name  string `json:"name"`
-				Role  string `json:"role"`
-			}
-			if err := decodeStrict(raw, &body, "email and optionally name and role"); err != nil {
-				return apidoc.Stored{}, err
-			}
-			if body.Role == "" {
-				body.Role = RoleClientUser
-			}
-			u, pw, err := s.CreateClientUser(ctx, t, ClientInput{Email: body.Email, Name: strings.TrimSpace(body.Name), Role: body.Role})
-			if err != nil {
-				return apidoc.Stored{}, err // invalid: 400; e-mail in use: 409
-			}
-			// CreateClientUser returns the row as inserted; read it back for
-			// the times the database set.
-			if u, err = s.ClientUserByEmail(ctx, t, u.Email); err != nil {
-				return apidoc.Stored{}, err
-			}
-			password = pw
-			b, err := json.Marshal(map[string]any{"user": toAPIClientUser(u)})
-			return apidoc.Stored{Status: http.StatusCreated, Response: b}, err
-		})
-		if err != nil {
-			return err
-		}
-		if replayed {
-			c.Response().Header().Set("Idempotent-Replayed", "true")
-			return c.JSONBlob(out.Status, out.Response)
-		}
-		var created struct {
-			User apiClientUser `json:"user"`
-		}
-		if err := json.Unmarshal(out.Response, &created); err != nil {
-			return fmt.Errorf("reading the created user: %w", err)
-		}
-		return c.JSON(out.Status, map[string]any{"user": created.User, "password": password})
+func (s *Service) apiCreateClientUser(c echo.Context) error {
+	ctx := c.Request().Context()
+	t, _ := tenancy.FromContext(ctx)
+	var body struct {
+		Email string `json:"email"`
+		Name  string `json:"name"`
+		Role  string `json:"role"`
 	}
+	if err := apidoc.JSONBody(c, &body); err != nil {
+		return err
+	}
+	if body.Role == "" {
+		body.Role = RoleClientUser
+	}
+	u, password, err := s.CreateClientUser(ctx, t, ClientInput{Email: body.Email, Name: strings.TrimSpace(body.Name), Role: body.Role})
+	if err != nil {
+		return err // invalid: 400; e-mail in use: 409
+	}
+	// CreateClientUser returns the row as inserted; read it back for the
+	// times the database set.
+	if u, err = s.ClientUserByEmail(ctx, t, u.Email); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"user": toAPIClientUser(u), "password": password})
 }
 
 // apiClientUserEmail is the path's user e-mail; a malformed address is as

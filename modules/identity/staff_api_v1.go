@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -9,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -77,9 +75,8 @@ var grantProps = apidoc.Schema{
 }
 
 // StaffAPIv1Routes registers staff users and their grants on the staff REST
-// API, with the console's permission (platform management); idem remembers
-// creating POSTs by their Idempotency-Key.
-func (s *Service) StaffAPIv1Routes(api *apidoc.API, idem *apidoc.Idempotency) {
+// API, with the console's permission (platform management).
+func (s *Service) StaffAPIv1Routes(api *apidoc.API) {
 	api.Doc.Define("Staff", staffSchema)
 	api.Doc.Define("StaffPage", apidoc.Schema{"type": "object", "required": []string{"items"}, "properties": apidoc.Schema{
 		"items": apidoc.Schema{"type": "array", "items": apidoc.Ref("Staff")},
@@ -104,16 +101,14 @@ func (s *Service) StaffAPIv1Routes(api *apidoc.API, idem *apidoc.Idempotency) {
 		Summary: "Show a staff user and their grant, with an ETag", Responses: one,
 	}, authz.PlatformManage, ScopeStaffRead, s.apiGetStaff)
 	api.Route(apidoc.Op{Method: http.MethodPost, Path: staffAPIBase, ID: "createStaff", Tag: "staff",
-		Summary: "Add a staff user with a grant; the answer holds their generated password, once",
-		Description: "Only owners may create owners and admins (403). An unknown client in clients is refused with 422, an e-mail in use with 409. " +
-			"With an Idempotency-Key, a repeat of the same request within 24 hours returns the first user again (without the password, which is never stored); " +
-			"the same key with another body is refused with 422.",
-		Params: []apidoc.Param{{Name: "Idempotency-Key", In: "header", Description: "makes a retry safe"}},
+		Summary:     "Add a staff user with a grant; the answer holds their generated password, once",
+		Description: "Only owners may create owners and admins (403). An unknown client in clients is refused with 422, an e-mail in use with 409.",
+		Creates:     true, Forget: []string{"password"},
 		Body: apidoc.Schema{"type": "object", "required": []string{"email", "role"}, "properties": merge(grantProps, apidoc.Schema{
 			"email": apidoc.Schema{"type": "string"}, "name": apidoc.Schema{"type": "string"}})},
 		Responses: map[int]apidoc.Response{http.StatusCreated: {Description: "the new user and their password", Schema: apidoc.Ref("NewStaff"),
 			Headers: map[string]string{"Location": "the user's URL", "Idempotent-Replayed": "true when this is a replayed response"}}},
-	}, authz.PlatformManage, ScopeStaffWrite, s.apiCreateStaff(idem))
+	}, authz.PlatformManage, ScopeStaffWrite, s.apiCreateStaff)
 	api.Route(apidoc.Op{Method: http.MethodPut, Path: staffAPIBase + "/:email/grant", ID: "putStaffGrant", Tag: "staff",
 		Summary: "Replace a staff user's role and clients",
 		Description: "Only owners may grant, or change the grant of, owners and admins (403). Demoting the last active owner is refused with 409, " +
@@ -320,90 +315,29 @@ func (s *Service) knownClients(ctx context.Context, slugs []string) error {
 	return nil
 }
 
-// decodeStrict reads a JSON object from raw, refusing unknown fields.
-func decodeStrict(raw []byte, v any, want string) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return apidoc.Fail(http.StatusBadRequest, "the body must be a JSON object with "+want+": "+err.Error())
-	}
-	return nil
-}
-
-// readBody reads a creating POST's body whole, for its idempotency hash.
-func readBody(c echo.Context) ([]byte, error) {
-	raw, err := io.ReadAll(io.LimitReader(c.Request().Body, 1<<20))
-	if err != nil {
-		return nil, apidoc.Fail(http.StatusBadRequest, "reading the request body failed")
-	}
-	return raw, nil
-}
-
-// idempotently runs create once per Idempotency-Key (when the request has
-// one) for the token's user and the request's path, which names the client
-// too: the same key and body for another client is another request.
-func idempotently(c echo.Context, idem *apidoc.Idempotency, raw []byte, create func() (apidoc.Stored, error)) (apidoc.Stored, bool, error) {
-	key := c.Request().Header.Get("Idempotency-Key")
-	if key == "" {
-		out, err := create()
-		return out, false, err
-	}
+func (s *Service) apiCreateStaff(c echo.Context) error {
 	ctx := c.Request().Context()
-	sub, _ := authz.SubjectFrom(ctx)
-	userID, _ := strconv.ParseInt(strings.TrimPrefix(sub.Key, "staff:"), 10, 64)
-	return idem.Do(ctx, userID, key, "POST "+c.Request().URL.Path, raw, create)
-}
-
-func (s *Service) apiCreateStaff(idem *apidoc.Idempotency) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		ctx := c.Request().Context()
-		raw, err := readBody(c)
-		if err != nil {
-			return err
-		}
-		// The password goes out in the first answer only: the remembered
-		// answer (control.api_idempotency) never holds it.
-		var password string
-		out, replayed, err := idempotently(c, idem, raw, func() (apidoc.Stored, error) {
-			var body grantRequest
-			if err := decodeStrict(raw, &body, "email, role and optionally name, scope and clients"); err != nil {
-				return apidoc.Stored{}, err
-			}
-			if err := mayGrant(c, body.Role); err != nil {
-				return apidoc.Stored{}, err
-			}
-			if err := s.knownClients(ctx, body.Clients); err != nil {
-				return apidoc.Stored{}, err
-			}
-			u, pw, err := s.CreateStaff(ctx, StaffInput{Email: body.Email, Name: strings.TrimSpace(body.Name), Role: body.Role,
-				Scope: body.Scope, Tenants: body.Clients})
-			if err != nil {
-				return apidoc.Stored{}, err
-			}
-			password = pw
-			shown, err := s.apiStaffOf(ctx, u)
-			if err != nil {
-				return apidoc.Stored{}, err
-			}
-			b, err := json.Marshal(map[string]any{"user": shown})
-			return apidoc.Stored{Status: http.StatusCreated, Response: b}, err
-		})
-		if err != nil {
-			return err
-		}
-		var created struct {
-			User apiStaff `json:"user"`
-		}
-		if err := json.Unmarshal(out.Response, &created); err != nil {
-			return fmt.Errorf("reading the created staff user: %w", err)
-		}
-		c.Response().Header().Set(echo.HeaderLocation, staffAPIBase+"/"+url.PathEscape(created.User.Email))
-		if replayed {
-			c.Response().Header().Set("Idempotent-Replayed", "true")
-			return c.JSONBlob(out.Status, out.Response)
-		}
-		return c.JSON(out.Status, map[string]any{"user": created.User, "password": password})
+	var body grantRequest
+	if err := apidoc.JSONBody(c, &body); err != nil {
+		return err
 	}
+	if err := mayGrant(c, body.Role); err != nil {
+		return err
+	}
+	if err := s.knownClients(ctx, body.Clients); err != nil {
+		return err
+	}
+	u, password, err := s.CreateStaff(ctx, StaffInput{Email: body.Email, Name: strings.TrimSpace(body.Name), Role: body.Role,
+		Scope: body.Scope, Tenants: body.Clients})
+	if err != nil {
+		return err
+	}
+	shown, err := s.apiStaffOf(ctx, u)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, staffAPIBase+"/"+url.PathEscape(shown.Email))
+	return c.JSON(http.StatusCreated, map[string]any{"user": shown, "password": password})
 }
 
 func (s *Service) apiPutGrant(c echo.Context) error {

@@ -26,7 +26,7 @@ func (s *Service) APIKeyAPIv1Routes(api *apidoc.API) {
 		Summary:   "List a client's API keys, revoked ones included (never their secrets)",
 		Responses: map[int]apidoc.Response{http.StatusOK: {Description: "the keys, oldest first", Schema: apidoc.Ref("APIKeyList")}},
 	}, authz.TenantAdmin, scopeClientsWrite, s.apiAPIKeys)
-	api.Route(apidoc.Op{Method: http.MethodPost, Path: base, ID: "createAPIKey", Tag: "api-keys",
+	api.Route(apidoc.Op{Method: http.MethodPost, Path: base, ID: "createAPIKey", Tag: "api-keys", Creates: true, Forget: []string{"secret"},
 		Summary:     "Issue an API key for the client (its agents' and integrations' credential)",
 		Description: "The response holds the key's secret; it is shown this once and cannot be read again.",
 		Body: apidoc.Schema{"type": "object", "required": []string{"name"}, "properties": apidoc.Schema{
@@ -52,7 +52,7 @@ func apiKeySchema(withSecret bool) apidoc.Schema {
 		"last_used_at": apidoc.Schema{"type": "string", "format": "date-time"},
 	}
 	if withSecret {
-		required = append(required, "secret")
+		// Not required: an idempotent replay lacks it (never stored).
 		props["secret"] = apidoc.Schema{"type": "string", "description": "the key itself, shown only in this response"}
 	}
 	return apidoc.Schema{"type": "object", "required": required, "properties": props}

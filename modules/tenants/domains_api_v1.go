@@ -49,7 +49,7 @@ func (s *Service) DomainAPIv1Routes(api *apidoc.API) {
 		Summary:   "List a client's portal hostnames",
 		Responses: map[int]apidoc.Response{http.StatusOK: {Description: "the domains", Schema: apidoc.Ref("DomainList")}},
 	}, authz.TenantAdmin, apiScopeClientsRead, s.apiDomains)
-	api.Route(apidoc.Op{Method: http.MethodPost, Path: base, ID: "addDomain", Tag: "domains",
+	api.Route(apidoc.Op{Method: http.MethodPost, Path: base, ID: "addDomain", Tag: "domains", Creates: true,
 		Summary:     "Add a portal hostname, unverified; answers with the TXT record that proves ownership",
 		Description: "The portal answers on the hostname once verify has found the TXT record. A client's first domain is its primary one.",
 		Body: apidoc.Schema{"type": "object", "required": []string{"host"}, "properties": apidoc.Schema{

@@ -2,6 +2,7 @@ package apidoc
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/labstack/echo/v4"
@@ -16,6 +17,10 @@ type API struct {
 	Authz *authz.Authorizer
 	Echo  *echo.Echo
 	Doc   *Doc
+
+	// Idem remembers creating POSTs' answers by Idempotency-Key; nil: keys
+	// are ignored.
+	Idem *Idempotency
 
 	mu     sync.Mutex
 	scopes map[string]string // "METHOD template" -> scope ("" for public routes)
@@ -33,6 +38,19 @@ func (a *API) Route(op Op, perm authz.Permission, scope string, h echo.HandlerFu
 		panic("apidoc: " + op.Method + " " + op.Path + ": a public route has no scope, every other route one")
 	}
 	op.Public = perm == authz.Public
+	if op.Creates {
+		op.Params = append(op.Params, Param{Name: "Idempotency-Key", In: "header",
+			Description: "makes a retry safe: a repeat within 24 hours gets the first answer (Idempotent-Replayed: true)"})
+		note := "With an Idempotency-Key, a repeat of the same request (same body) within 24 hours returns the first answer; " +
+			"the same key with another body is refused with 422, and while the first request still runs with 409."
+		if len(op.Forget) > 0 {
+			note += " A replayed answer lacks " + strings.Join(op.Forget, ", ") + ", which is shown only once and never stored."
+		}
+		op.Description = strings.TrimSpace(op.Description + "\n\n" + note)
+		if a.Idem != nil {
+			h = a.Idem.wrap(h, op.Forget)
+		}
+	}
 	a.Authz.Route(a.Echo, op.Method, op.Path, perm, h)
 	a.Doc.Add(op)
 	a.mu.Lock()

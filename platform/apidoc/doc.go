@@ -45,6 +45,12 @@ type Op struct {
 	Body         Schema // request body (application/json); nil: none
 	Responses    map[int]Response
 	Public       bool // no bearer token needed
+	// Creates marks a creating POST: it honours Idempotency-Key (see
+	// Idempotency.wrap), and the document says so.
+	Creates bool
+	// Forget names top-level fields of a created answer shown only once
+	// (secrets): never remembered, so an idempotent replay lacks them.
+	Forget []string
 }
 
 // Doc collects operations and component schemas.
