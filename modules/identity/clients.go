@@ -45,7 +45,7 @@ func (s *Service) CreateClientUser(ctx context.Context, t tenancy.Tenant, in Cli
 	err = tenancy.Do(ctx, t, func(tx *gorm.DB) error {
 		if err := tx.Select("Email", "Name", "PasswordHash", "Role").Create(&u).Error; err != nil {
 			if isUniqueViolation(err) {
-				return fault.Newf(ErrConflict, "%s already has a user %s", t.Slug, email)
+				return fault.Newf(ErrConflict, "this client already has a user %s", email)
 			}
 			return fmt.Errorf("creating client user: %w", err)
 		}

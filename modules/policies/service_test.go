@@ -144,6 +144,10 @@ func TestItemCheck(t *testing.T) {
 		{"two bodies", Item{Key: "disk", Kind: KindThreshold, Threshold: &good, Agent: &AgentSettings{}}, false},
 		{"bad metric", Item{Key: "x", Kind: KindThreshold, Threshold: &Threshold{Metric: "temp", Operator: ">", Severity: "warning"}}, false},
 		{"bad operator", Item{Key: "x", Kind: KindThreshold, Threshold: &Threshold{Metric: "cpu_percent", Operator: "==", Severity: "warning"}}, false},
+		{"a negative percentage", Item{Key: "x", Kind: KindThreshold, Threshold: &Threshold{Metric: "cpu_percent", Operator: ">", Value: -5, Severity: "warning"}}, false},
+		{"a percentage over 100", Item{Key: "x", Kind: KindThreshold, Threshold: &Threshold{Metric: "memory_percent", Operator: ">", Value: 101, Severity: "warning"}}, false},
+		{"100 percent", Item{Key: "x", Kind: KindThreshold, Threshold: &Threshold{Metric: "disk_percent", Operator: ">=", Value: 100, Severity: "critical"}}, true},
+		{"a negative uptime", Item{Key: "x", Kind: KindThreshold, Threshold: &Threshold{Metric: "uptime_seconds", Operator: "<", Value: -1, Severity: "warning"}}, false},
 		{"agent interval too short", Item{Key: "a", Kind: KindAgent, Agent: &AgentSettings{CheckInInterval: time.Second, OfflineAfterMissed: 3}}, false},
 		{"routing without channels", Item{Key: "r", Kind: KindRouting, Routing: &Routing{MinSeverity: "warning"}}, false},
 	}

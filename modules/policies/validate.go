@@ -2,6 +2,7 @@ package policies
 
 import (
 	"regexp"
+	"strings"
 	"time"
 
 	"switchboard/platform/fault"
@@ -81,6 +82,12 @@ func (t Threshold) check() error {
 	case ">", ">=", "<", "<=":
 	default:
 		return invalid("operator must be >, >=, < or <=, not %q", t.Operator)
+	}
+	if strings.HasSuffix(t.Metric, "_percent") && (t.Value < 0 || t.Value > 100) {
+		return invalid("a %s threshold must be between 0 and 100, not %g", t.Metric, t.Value)
+	}
+	if t.Metric == "uptime_seconds" && t.Value < 0 {
+		return invalid("an uptime_seconds threshold cannot be negative (%g)", t.Value)
 	}
 	if t.For < 0 || t.For > 7*24*time.Hour {
 		return invalid("for must be between 0 and 7 days")
