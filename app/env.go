@@ -209,7 +209,7 @@ func (e *env) connect(ctx context.Context, allowBehind, workJobs bool) error {
 	var err error
 	e.cluster, err = tenancy.Open(ctx, e.url, tenancy.Options{
 		Pool:     tenancy.PoolOptions{MaxOpen: e.cfg.Database.MaxConns},
-		CellPool: tenancy.PoolOptions{MaxOpen: e.cfg.Database.CellMaxConns},
+		CellPool: tenancy.PoolOptions{MaxOpen: e.cfg.Database.CellMaxConns, TenantsPerBackend: tenantsPerBackend(e.cfg.Database.TenantsPerConnection)},
 		CellURLs: e.cfg.Database.CellURLs(), Secret: e.cfg.Database.CellSecret,
 	})
 	if err != nil {
@@ -312,4 +312,13 @@ func (e *env) close() {
 			e.log.Error("stopping the embedded database", "err", err)
 		}
 	}
+}
+
+// tenantsPerBackend turns the setting (0: no limit) into the pool option
+// (0: the default, negative: no limit).
+func tenantsPerBackend(setting int) int {
+	if setting == 0 {
+		return -1
+	}
+	return setting
 }

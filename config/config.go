@@ -144,6 +144,10 @@ type Database struct {
 	CellSecret string `mapstructure:"cell_secret"`
 	// CellMaxConns sizes each cell's connection pool.
 	CellMaxConns int `mapstructure:"cell_max_conns"`
+	// TenantsPerConnection closes a cell connection once it has entered
+	// this many distinct tenants (0: never): PostgreSQL keeps the catalogs
+	// of every schema a backend touched in its memory for its whole life.
+	TenantsPerConnection int `mapstructure:"tenants_per_connection"`
 }
 
 // Cell is one cell's server.
@@ -189,56 +193,57 @@ type Log struct {
 
 // Defaults are the built-in values.
 var Defaults = map[string]any{
-	"database.url":                  "",
-	"database.data_dir":             ".data/postgres",
-	"database.max_conns":            20,
-	"database.cell_secret":          "",
-	"database.cell_max_conns":       8,
-	"server.addr":                   "127.0.0.1:8080",
-	"server.console_hosts":          []string{"localhost", "127.0.0.1"},
-	"server.secure_cookies":         false,
-	"server.tls":                    false,
-	"server.https_addr":             "127.0.0.1:8443",
-	"server.read_timeout":           "30s",
-	"server.read_header_timeout":    "10s",
-	"server.write_timeout":          "60s",
-	"server.idle_timeout":           "120s",
-	"dns.resolver":                  "",
-	"acme.directory_url":            "https://acme-v02.api.letsencrypt.org/directory",
-	"acme.email":                    "",
-	"acme.ca_file":                  "",
-	"log.format":                    "text",
-	"notify.smtp.host":              "",
-	"notify.smtp.port":              587,
-	"notify.smtp.from":              "",
-	"notify.smtp.username":          "",
-	"notify.smtp.password":          "",
-	"notify.smtp.require_tls":       false,
-	"notify.base_url":               "",
-	"notify.max_attempts":           8,
-	"notify.workers":                10,
-	"notify.allow_private_networks": false,
-	"jobs.timeout":                  "1m",
-	"jobs.outbox_workers":           4,
-	"log.level":                     "info",
-	"sso.issuer":                    "",
-	"sso.client_id":                 "",
-	"sso.client_secret":             "",
-	"sso.console_url":               "",
-	"sso.label":                     "single sign-on",
-	"sso.role_claim":                "groups",
-	"sso.roles":                     []string{},
-	"sso.grant_claim":               "groups",
-	"sso.grants":                    []string{},
-	"sso.create_users":              false,
-	"sso.disable_password":          false,
-	"sso.mfa_methods":               []string{"mfa", "otp", "hwk", "swk", "sc", "fpt", "face", "iris", "retina", "vbm", "pin"},
-	"sso.secret_key":                "",
-	"sso.allow_insecure_issuers":    false,
-	"security.require_mfa":          []string{"owner", "admin"},
-	"metrics.addr":                  "",
-	"metrics.token":                 "",
-	"metrics.top_tenants":           0,
+	"database.url":                    "",
+	"database.data_dir":               ".data/postgres",
+	"database.max_conns":              20,
+	"database.cell_secret":            "",
+	"database.cell_max_conns":         8,
+	"database.tenants_per_connection": 100,
+	"server.addr":                     "127.0.0.1:8080",
+	"server.console_hosts":            []string{"localhost", "127.0.0.1"},
+	"server.secure_cookies":           false,
+	"server.tls":                      false,
+	"server.https_addr":               "127.0.0.1:8443",
+	"server.read_timeout":             "30s",
+	"server.read_header_timeout":      "10s",
+	"server.write_timeout":            "60s",
+	"server.idle_timeout":             "120s",
+	"dns.resolver":                    "",
+	"acme.directory_url":              "https://acme-v02.api.letsencrypt.org/directory",
+	"acme.email":                      "",
+	"acme.ca_file":                    "",
+	"log.format":                      "text",
+	"notify.smtp.host":                "",
+	"notify.smtp.port":                587,
+	"notify.smtp.from":                "",
+	"notify.smtp.username":            "",
+	"notify.smtp.password":            "",
+	"notify.smtp.require_tls":         false,
+	"notify.base_url":                 "",
+	"notify.max_attempts":             8,
+	"notify.workers":                  10,
+	"notify.allow_private_networks":   false,
+	"jobs.timeout":                    "1m",
+	"jobs.outbox_workers":             4,
+	"log.level":                       "info",
+	"sso.issuer":                      "",
+	"sso.client_id":                   "",
+	"sso.client_secret":               "",
+	"sso.console_url":                 "",
+	"sso.label":                       "single sign-on",
+	"sso.role_claim":                  "groups",
+	"sso.roles":                       []string{},
+	"sso.grant_claim":                 "groups",
+	"sso.grants":                      []string{},
+	"sso.create_users":                false,
+	"sso.disable_password":            false,
+	"sso.mfa_methods":                 []string{"mfa", "otp", "hwk", "swk", "sc", "fpt", "face", "iris", "retina", "vbm", "pin"},
+	"sso.secret_key":                  "",
+	"sso.allow_insecure_issuers":      false,
+	"security.require_mfa":            []string{"owner", "admin"},
+	"metrics.addr":                    "",
+	"metrics.token":                   "",
+	"metrics.top_tenants":             0,
 
 	// Rate limits (limits.go): far above what honest senders do.
 	"limits.ingest_per_key.rate":            20,
@@ -368,6 +373,9 @@ func (c *Config) validate() error {
 	}
 	if c.Database.CellMaxConns < 1 || c.Database.CellMaxConns > 1000 {
 		return fmt.Errorf("%w: database.cell_max_conns must be between 1 and 1000, not %d", ErrInvalid, c.Database.CellMaxConns)
+	}
+	if c.Database.TenantsPerConnection < 0 || c.Database.TenantsPerConnection > 1000000 {
+		return fmt.Errorf("%w: database.tenants_per_connection must be between 0 (no limit) and 1000000, not %d", ErrInvalid, c.Database.TenantsPerConnection)
 	}
 	if c.Database.MaxConns < 1 || c.Database.MaxConns > 1000 {
 		return fmt.Errorf("%w: database.max_conns must be 1-1000", ErrInvalid)

@@ -29,7 +29,8 @@ type Cluster struct {
 type Options struct {
 	Pool PoolOptions // the control plane's pool
 	// CellPool sizes each cell's pool; default 8 connections, closed after
-	// a minute idle.
+	// a minute idle or after entering DefaultTenantsPerBackend tenants
+	// (TenantsPerBackend < 0: no bound).
 	CellPool PoolOptions
 	// CellURLs maps a cell's name to the URL of its server (database.cells.<name>.url),
 	// as a login role that may create roles there. Cells without one live
@@ -59,6 +60,12 @@ func Open(ctx context.Context, url string, opts Options) (*Cluster, error) {
 	}
 	if opts.CellPool.MaxIdleTime <= 0 {
 		opts.CellPool.MaxIdleTime = time.Minute
+	}
+	switch {
+	case opts.CellPool.TenantsPerBackend == 0:
+		opts.CellPool.TenantsPerBackend = DefaultTenantsPerBackend
+	case opts.CellPool.TenantsPerBackend < 0:
+		opts.CellPool.TenantsPerBackend = 0 // asked for no bound
 	}
 	return &Cluster{control: control, opts: opts,
 		servers: map[string]*Server{ControlServer: control}, cells: map[string]*Cell{}}, nil

@@ -68,6 +68,10 @@ func do(ctx context.Context, t Tenant, fn func(tx *gorm.DB) error) (err error) {
 		return fmt.Errorf("tenancy: entering %s: %w", t.Slug, err)
 	}
 
+	if pool.backends.enteredNow(conn, t.ID) {
+		defer discard(conn) // before conn.Close (deferred first): a fresh backend replaces it
+	}
+
 	scoped := &scopedConn{Conn: conn}
 	finished := false
 	defer func() {

@@ -23,10 +23,11 @@ const ControlServer = "control"
 // The control plane's server is reached as the application's login role;
 // a cell's pool reaches its server as the cell's login role.
 type Server struct {
-	ref    string // ControlServer or Location of the URL
-	config *pgx.ConnConfig
-	db     *gorm.DB
-	sql    *sql.DB
+	ref      string // ControlServer or Location of the URL
+	config   *pgx.ConnConfig
+	db       *gorm.DB
+	sql      *sql.DB
+	backends *backendTenants // tenants each backend entered (Do), when bounded
 }
 
 // PoolOptions sizes a connection pool.
@@ -37,6 +38,9 @@ type PoolOptions struct {
 	// MaxIdleTime closes connections idle this long, so that a cell nobody
 	// works in holds no backend (and no catalog cache) on its server.
 	MaxIdleTime time.Duration
+	// TenantsPerBackend closes a connection once it has entered this many
+	// distinct tenants (0: never), bounding each backend's catalog cache.
+	TenantsPerBackend int
 }
 
 // openServer connects with config and sizes the pool; it pings before it returns.
@@ -72,7 +76,11 @@ func openServer(ctx context.Context, ref string, config *pgx.ConnConfig, pool Po
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("connecting to %s as %s: %w", Location(config), config.User, err)
 	}
-	return &Server{ref: ref, config: config, db: db, sql: sqlDB}, nil
+	var backends *backendTenants
+	if pool.TenantsPerBackend > 0 {
+		backends = newBackendTenants(pool.TenantsPerBackend, pool.MaxOpen)
+	}
+	return &Server{ref: ref, config: config, db: db, sql: sqlDB, backends: backends}, nil
 }
 
 // Ref is how cells name this server: ControlServer or its Location.
