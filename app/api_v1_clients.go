@@ -62,10 +62,7 @@ func (h staffClientsAPI) routes(api *apidoc.API) {
 	etag := map[string]string{"ETag": "version of the settings, for If-Match"}
 	const base = apiPrefix + "/clients"
 	api.Route(apidoc.Op{Method: http.MethodGet, Path: base, ID: "listClients", Tag: "clients", Summary: "List the clients the token can see, by id",
-		Params: []apidoc.Param{
-			{Name: "limit", In: "query", Schema: apidoc.Schema{"type": "integer", "minimum": 1, "maximum": 500}},
-			{Name: "cursor", In: "query", Description: "the next of the previous page"},
-		},
+		Params:    apidoc.PageParams(),
 		Responses: map[int]apidoc.Response{http.StatusOK: {Description: "one page of clients", Schema: apidoc.Ref("ClientPage")}},
 	}, authz.ConsoleView, identity.ScopeClientsRead, h.list)
 	api.Route(apidoc.Op{Method: http.MethodPost, Path: base, ID: "createClient", Tag: "clients",
@@ -117,22 +114,9 @@ func parseClientCursor(s string) (int64, error) {
 	return n, nil
 }
 
-// pageLimit reads ?limit= (1-500, default 50).
-func pageLimit(c echo.Context) (int, error) {
-	l := c.QueryParam("limit")
-	if l == "" {
-		return 50, nil
-	}
-	n, err := strconv.Atoi(l)
-	if err != nil || n < 1 || n > 500 {
-		return 0, apidoc.Fail(http.StatusBadRequest, "limit must be 1-500")
-	}
-	return n, nil
-}
-
 func (h staffClientsAPI) list(c echo.Context) error {
 	ctx := c.Request().Context()
-	limit, err := pageLimit(c)
+	limit, err := apidoc.PageLimit(c)
 	if err != nil {
 		return err
 	}

@@ -37,14 +37,12 @@ func (s *Service) APIv1Routes(api *apidoc.API) {
 	const base = "/api/v1/clients/:slug/alerts"
 	api.Route(apidoc.Op{Method: http.MethodGet, Path: base, ID: "listAlerts", Tag: "alerts",
 		Summary: "List a client's alerts, newest first",
-		Params: []apidoc.Param{
+		Params: append([]apidoc.Param{
 			{Name: "status", In: "query", Description: "open (default), firing, acknowledged, resolved, suppressed or all",
 				Schema: apidoc.Schema{"type": "string", "enum": []string{"open", "firing", "acknowledged", "resolved", "suppressed", "all"}}},
 			{Name: "severity", In: "query", Schema: apidoc.Schema{"type": "string", "enum": []string{"critical", "warning", "info"}}},
 			{Name: "q", In: "query", Description: "text in summary, rule, source or endpoint"},
-			{Name: "limit", In: "query", Schema: apidoc.Schema{"type": "integer", "minimum": 1, "maximum": 500}},
-			{Name: "cursor", In: "query", Description: "the next of the previous page"},
-		},
+		}, apidoc.PageParams()...),
 		Responses: map[int]apidoc.Response{http.StatusOK: {Description: "one page of alerts", Schema: apidoc.Ref("AlertPage")}},
 	}, authz.TenantView, scopeRead, s.apiList)
 	api.Route(apidoc.Op{Method: http.MethodGet, Path: base + "/:id", ID: "getAlert", Tag: "alerts", Summary: "Show an alert and its timeline",
@@ -140,14 +138,11 @@ func parseCursor(s string) (int64, error) {
 
 func (s *Service) apiList(c echo.Context) error {
 	t, _ := tenancy.FromContext(c.Request().Context())
-	f := Filter{Status: c.QueryParam("status"), Severity: c.QueryParam("severity"), Text: c.QueryParam("q"), Limit: 50}
-	if l := c.QueryParam("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 500 {
-			return invalid("limit must be 1-500")
-		}
-		f.Limit = n
+	limit, err := apidoc.PageLimit(c)
+	if err != nil {
+		return err
 	}
+	f := Filter{Status: c.QueryParam("status"), Severity: c.QueryParam("severity"), Text: c.QueryParam("q"), Limit: limit}
 	before, err := parseCursor(c.QueryParam("cursor"))
 	if err != nil {
 		return err

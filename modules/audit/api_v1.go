@@ -35,15 +35,13 @@ func (s *Service) APIv1Routes(api *apidoc.API) {
 	}})
 	api.Route(apidoc.Op{Method: http.MethodGet, Path: "/api/v1/clients/:slug/audit", ID: "listAudit", Tag: "audit",
 		Summary: "List a client's audit log, newest first (by time, then id)",
-		Params: []apidoc.Param{
+		Params: append([]apidoc.Param{
 			{Name: "action", In: "query", Description: "action prefix, like user. or tenant.created"},
 			{Name: "actor", In: "query", Description: "text in the actor, case-insensitive"},
 			{Name: "q", In: "query", Description: "text in the target or summary, case-insensitive"},
 			{Name: "since", In: "query", Description: "entries at or after this time (RFC 3339)", Schema: apidoc.Schema{"type": "string", "format": "date-time"}},
 			{Name: "until", In: "query", Description: "entries before this time (RFC 3339)", Schema: apidoc.Schema{"type": "string", "format": "date-time"}},
-			{Name: "limit", In: "query", Schema: apidoc.Schema{"type": "integer", "minimum": 1, "maximum": 500}},
-			{Name: "cursor", In: "query", Description: "the next of the previous page"},
-		},
+		}, apidoc.PageParams()...),
 		Responses: map[int]apidoc.Response{http.StatusOK: {Description: "one page of entries", Schema: apidoc.Ref("AuditPage")}},
 	}, authz.TenantView, apiScopeRead, s.apiTenantLog)
 	s.apiExportRoute(api)
@@ -81,7 +79,7 @@ func (s *Service) apiTenantLog(c echo.Context) error {
 // apiFilter reads the listing's query; any bad value is the caller's to fix (400).
 func apiFilter(c echo.Context) (Filter, error) {
 	f := Filter{Action: strings.TrimSpace(c.QueryParam("action")), Actor: strings.TrimSpace(c.QueryParam("actor")),
-		Text: strings.TrimSpace(c.QueryParam("q")), Limit: 50}
+		Text: strings.TrimSpace(c.QueryParam("q"))}
 	for _, v := range []string{f.Action, f.Actor, f.Text} {
 		if len(v) > 200 {
 			return Filter{}, apidoc.Fail(http.StatusBadRequest, "filter text is too long")
@@ -101,12 +99,9 @@ func apiFilter(c echo.Context) (Filter, error) {
 		}
 		*d.into = t
 	}
-	if l := c.QueryParam("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 500 {
-			return Filter{}, apidoc.Fail(http.StatusBadRequest, "limit must be 1-500")
-		}
-		f.Limit = n
+	var err error
+	if f.Limit, err = apidoc.PageLimit(c); err != nil {
+		return Filter{}, err
 	}
 	if raw := c.QueryParam("cursor"); raw != "" {
 		cur, ok := decodeCursor(raw)

@@ -65,11 +65,8 @@ func (s *Service) ClientUserAPIv1Routes(api *apidoc.API) {
 	one := map[int]apidoc.Response{http.StatusOK: {Description: "the user after the change", Schema: apidoc.Ref("ClientUser")}}
 	const base = "/api/v1/clients/:slug/users"
 	api.Route(apidoc.Op{Method: http.MethodGet, Path: base, ID: "listClientUsers", Tag: "client-users",
-		Summary: "List a client's portal users, by e-mail",
-		Params: []apidoc.Param{
-			{Name: "limit", In: "query", Schema: apidoc.Schema{"type": "integer", "minimum": 1, "maximum": 500}},
-			{Name: "cursor", In: "query", Description: "the next of the previous page"},
-		},
+		Summary:   "List a client's portal users, by e-mail",
+		Params:    apidoc.PageParams(),
 		Responses: map[int]apidoc.Response{http.StatusOK: {Description: "one page of users", Schema: apidoc.Ref("ClientUserPage")}},
 	}, authz.TenantView, apiScopeClientsRead, s.apiClientUsers)
 	api.Route(apidoc.Op{Method: http.MethodPost, Path: base, ID: "createClientUser", Tag: "client-users",
@@ -98,7 +95,7 @@ func (s *Service) ClientUserAPIv1Routes(api *apidoc.API) {
 func (s *Service) apiClientUsers(c echo.Context) error {
 	ctx := c.Request().Context()
 	t, _ := tenancy.FromContext(ctx)
-	limit, err := apiPageLimit(c)
+	limit, err := apidoc.PageLimit(c)
 	if err != nil {
 		return err
 	}

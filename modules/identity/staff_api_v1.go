@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -90,11 +89,8 @@ func (s *Service) StaffAPIv1Routes(api *apidoc.API) {
 	etag := map[string]string{"ETag": "version of the grant, for If-Match"}
 	one := map[int]apidoc.Response{http.StatusOK: {Description: "the staff user", Schema: apidoc.Ref("Staff"), Headers: etag}}
 	api.Route(apidoc.Op{Method: http.MethodGet, Path: staffAPIBase, ID: "listStaff", Tag: "staff",
-		Summary: "List staff users and their grants, by e-mail",
-		Params: []apidoc.Param{
-			{Name: "limit", In: "query", Schema: apidoc.Schema{"type": "integer", "minimum": 1, "maximum": 500}},
-			{Name: "cursor", In: "query", Description: "the next of the previous page"},
-		},
+		Summary:   "List staff users and their grants, by e-mail",
+		Params:    apidoc.PageParams(),
 		Responses: map[int]apidoc.Response{http.StatusOK: {Description: "one page of staff users", Schema: apidoc.Ref("StaffPage")}},
 	}, authz.PlatformManage, ScopeStaffRead, s.apiListStaff)
 	api.Route(apidoc.Op{Method: http.MethodGet, Path: staffAPIBase + "/:email", ID: "getStaff", Tag: "staff",
@@ -199,19 +195,6 @@ func (s *Service) apiStaffTarget(c echo.Context) (StaffUser, error) {
 	return u, err
 }
 
-// apiPageLimit reads ?limit= (1-500, default 50).
-func apiPageLimit(c echo.Context) (int, error) {
-	l := c.QueryParam("limit")
-	if l == "" {
-		return 50, nil
-	}
-	n, err := strconv.Atoi(l)
-	if err != nil || n < 1 || n > 500 {
-		return 0, apidoc.Fail(http.StatusBadRequest, "limit must be 1-500")
-	}
-	return n, nil
-}
-
 // emailCursor is opaque: the last e-mail of a page, under a kind tag so a
 // cursor of one listing is refused by another.
 func emailCursor(kind, email string) string {
@@ -232,7 +215,7 @@ func parseEmailCursor(kind, s string) (string, error) {
 
 func (s *Service) apiListStaff(c echo.Context) error {
 	ctx := c.Request().Context()
-	limit, err := apiPageLimit(c)
+	limit, err := apidoc.PageLimit(c)
 	if err != nil {
 		return err
 	}

@@ -24,11 +24,8 @@ func (s *Service) APIv1Routes(api *apidoc.API) {
 	ifMatch := apidoc.Param{Name: "If-Match", In: "header", Required: true, Description: "the ETag read"}
 	const base = "/api/v1/policies"
 	api.Route(apidoc.Op{Method: http.MethodGet, Path: base, ID: "listPolicies", Tag: "policies",
-		Summary: "List the global baselines by key, with how many clients override each",
-		Params: []apidoc.Param{
-			{Name: "limit", In: "query", Schema: apidoc.Schema{"type": "integer", "minimum": 1, "maximum": 500}},
-			{Name: "cursor", In: "query", Description: "the next of the previous page"},
-		},
+		Summary:   "List the global baselines by key, with how many clients override each",
+		Params:    apidoc.PageParams(),
 		Responses: map[int]apidoc.Response{http.StatusOK: {Description: "one page of baselines", Schema: apidoc.Ref("PolicyPage")}},
 	}, authz.PlatformManage, apiScopeRead, s.apiBaselines)
 	api.Route(apidoc.Op{Method: http.MethodGet, Path: base + "/:key", ID: "getPolicy", Tag: "policies",

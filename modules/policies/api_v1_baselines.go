@@ -36,13 +36,9 @@ func baselineCursor(key string) string {
 }
 
 func (s *Service) apiBaselines(c echo.Context) error {
-	limit := 50
-	if l := c.QueryParam("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 500 {
-			return apidoc.Fail(http.StatusBadRequest, "limit must be 1-500")
-		}
-		limit = n
+	limit, err := apidoc.PageLimit(c)
+	if err != nil {
+		return err
 	}
 	var after string
 	if cur := c.QueryParam("cursor"); cur != "" {

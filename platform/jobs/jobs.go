@@ -103,7 +103,7 @@ func New(ctx context.Context, databaseURL string, opts Options) (*Client, error)
 		Workers:              workers,
 		JobTimeout:           opts.JobTimeout,
 		RescueStuckJobsAfter: opts.JobTimeout + RescueMargin,
-		Logger:               opts.Logger,
+		Logger:               slog.New(routineLog{opts.Logger.Handler()}),
 		MaxAttempts:          opts.MaxAttempts,
 		RetryPolicy:          opts.RetryPolicy,
 		FetchPollInterval:    opts.PollInterval,
