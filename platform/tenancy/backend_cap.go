@@ -31,7 +31,7 @@ func newBackendTenants(limit, maxOpen int) *backendTenants {
 }
 
 // enteredNow records that conn's backend entered tenant id and reports
-// whether the backend has now served more than its share of tenants: the
+// whether the backend has now served its share of tenants (limit): the
 // caller discards the connection instead of returning it to the pool.
 func (b *backendTenants) enteredNow(conn *sql.Conn, id int64) (full bool) {
 	if b == nil || b.limit <= 0 {
@@ -60,7 +60,7 @@ func (b *backendTenants) enteredNow(conn *sql.Conn, id int64) (full bool) {
 		b.entered[pid] = seen
 	}
 	seen[id] = struct{}{}
-	if len(seen) <= b.limit {
+	if len(seen) < b.limit {
 		return false
 	}
 	delete(b.entered, pid)
