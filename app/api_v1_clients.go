@@ -229,16 +229,15 @@ func (h staffClientsAPI) putSettings(c echo.Context) error {
 	if err := apidoc.JSONBody(c, &body); err != nil {
 		return err
 	}
-	// Read and compare just before the save: a change between them is a
-	// race the console has too; the window is one request long.
-	cs, err := h.tenants.ClientSettings(ctx, t)
-	if err != nil {
-		return err
+	// Compared inside the saving transaction, on the locked rows.
+	ifMatch := func(current tenants.ClientSettings) error {
+		if match != "*" && match != settingsETag(current) {
+			return apidoc.Fail(http.StatusPreconditionFailed, "the settings changed since you read them; read them again")
+		}
+		return nil
 	}
-	if match != "*" && match != settingsETag(cs) {
-		return apidoc.Fail(http.StatusPreconditionFailed, "the settings changed since you read them; read them again")
-	}
-	saved, _, err := h.tenants.SaveSettings(ctx, t, tenants.SettingsInput{DisplayName: body.DisplayName, TimeZone: body.TimeZone, Locale: body.Locale})
+	saved, _, err := h.tenants.SaveSettings(ctx, t, tenants.SettingsInput{DisplayName: body.DisplayName, TimeZone: body.TimeZone, Locale: body.Locale,
+		Precondition: ifMatch})
 	var fields tenants.SettingsErrors
 	if errors.As(err, &fields) {
 		return fault.New(fault.Invalid, fields.Error())

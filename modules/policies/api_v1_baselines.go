@@ -126,24 +126,14 @@ func (s *Service) apiPutBaseline(c echo.Context) error {
 	if err != nil {
 		return apiError(err, "")
 	}
-	// Compared just before the save, as the client settings are: a change
-	// between the two is a race of one request's length.
-	cur, exists, err := s.global(ctx, key)
+	// What the caller read is compared on the locked row, in the saving
+	// transaction; the leftover overrides are checked before (they change
+	// only through clients' own writes, and only matter for a new key).
+	_, existed, err := s.global(ctx, key)
 	if err != nil {
 		return err
 	}
-	switch {
-	case noneMatch == "*" && exists:
-		return apidoc.Fail(http.StatusPreconditionFailed, "A baseline "+key+" exists already: read it and send its ETag as If-Match to replace it.")
-	case match != "" && !exists:
-		return apidoc.Fail(http.StatusPreconditionFailed, "There is no baseline "+key+" to replace: create it with If-None-Match: *.")
-	case match != "" && match != "*" && match != baselineETag(cur):
-		return apidoc.Fail(http.StatusPreconditionFailed, "The baseline changed since you read it; read it again.")
-	case exists && cur.Kind != it.Kind:
-		// Clients' overrides are stored as bodies of the baseline's kind.
-		return apidoc.Fail(http.StatusConflict, "The kind of "+key+" is "+cur.Kind+" and cannot change: clients' overrides are of that kind.")
-	}
-	if !exists {
+	if !existed && noneMatch == "*" {
 		counts, err := s.overrideCounts(ctx)
 		if err != nil {
 			return err
@@ -153,7 +143,26 @@ func (s *Service) apiPutBaseline(c echo.Context) error {
 				" from an earlier baseline, which would apply to the new one: clear them or choose another key.")
 		}
 	}
-	if err := s.SetGlobal(ctx, it, in.Locked); err != nil {
+	created := false
+	err = s.SetGlobalIf(ctx, it, in.Locked, func(cur *Global) error {
+		switch {
+		case noneMatch == "*" && cur != nil:
+			return apidoc.Fail(http.StatusPreconditionFailed, "A baseline "+key+" exists already: read it and send its ETag as If-Match to replace it.")
+		case match != "" && cur == nil:
+			return apidoc.Fail(http.StatusPreconditionFailed, "There is no baseline "+key+" to replace: create it with If-None-Match: *.")
+		case match != "" && match != "*" && match != baselineETag(*cur):
+			return apidoc.Fail(http.StatusPreconditionFailed, "The baseline changed since you read it; read it again.")
+		case cur != nil && cur.Kind != it.Kind:
+			// Clients' overrides are stored as bodies of the baseline's kind.
+			return apidoc.Fail(http.StatusConflict, "The kind of "+key+" is "+cur.Kind+" and cannot change: clients' overrides are of that kind.")
+		}
+		created = cur == nil
+		return nil
+	})
+	if errors.Is(err, ErrChangedMeanwhile) {
+		return apidoc.Fail(http.StatusPreconditionFailed, "Someone else created the baseline "+key+" meanwhile: read it and send its ETag as If-Match to replace it.")
+	}
+	if err != nil {
 		return apiError(err, "")
 	}
 	saved, ok, err := s.global(ctx, key)
@@ -165,7 +174,7 @@ func (s *Service) apiPutBaseline(c echo.Context) error {
 	}
 	c.Response().Header().Set("ETag", baselineETag(saved))
 	status := http.StatusOK
-	if !exists {
+	if created {
 		status = http.StatusCreated
 		c.Response().Header().Set(echo.HeaderLocation, "/api/v1/policies/"+key)
 	}
@@ -179,17 +188,13 @@ func (s *Service) apiDeleteBaseline(c echo.Context) error {
 	if match == "" {
 		return apidoc.Fail(http.StatusPreconditionRequired, "If-Match is required: send the ETag of the baseline you read")
 	}
-	cur, ok, err := s.global(ctx, key)
+	err := s.DeleteGlobalIf(ctx, key, func(cur *Global) error {
+		if match != "*" && match != baselineETag(*cur) {
+			return apidoc.Fail(http.StatusPreconditionFailed, "The baseline changed since you read it; read it again.")
+		}
+		return nil
+	})
 	if err != nil {
-		return err
-	}
-	if !ok {
-		return apidoc.Fail(http.StatusNotFound, "No baseline "+key+".")
-	}
-	if match != "*" && match != baselineETag(cur) {
-		return apidoc.Fail(http.StatusPreconditionFailed, "The baseline changed since you read it; read it again.")
-	}
-	if err := s.DeleteGlobal(ctx, key); err != nil {
 		return apiError(err, "No baseline "+key+".")
 	}
 	return c.NoContent(http.StatusNoContent)

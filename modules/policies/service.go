@@ -150,6 +150,21 @@ func (s *Service) forget(t tenancy.Tenant) {
 // SetGlobal creates or replaces a baseline. It takes effect for every tenant
 // at once: tenants store only their differences.
 func (s *Service) SetGlobal(ctx context.Context, it Item, locked bool) error {
+	return s.SetGlobalIf(ctx, it, locked, nil)
+}
+
+// GlobalPrecondition sees a baseline as stored (nil: there is none), its
+// row locked, inside the transaction that changes it; an error from it
+// changes nothing and is returned. It is how an API's If-Match is checked
+// with no window between the check and the write.
+type GlobalPrecondition func(current *Global) error
+
+// ErrChangedMeanwhile: a baseline the precondition saw absent was created
+// by someone else before this write.
+var ErrChangedMeanwhile = fault.Kind(fault.Conflict, "the baseline was created by someone else meanwhile")
+
+// SetGlobalIf is SetGlobal with a precondition (nil: none).
+func (s *Service) SetGlobalIf(ctx context.Context, it Item, locked bool, pre GlobalPrecondition) error {
 	if err := it.Check(); err != nil {
 		return err
 	}
@@ -158,10 +173,27 @@ func (s *Service) SetGlobal(ctx context.Context, it Item, locked bool) error {
 		return err
 	}
 	err = s.cluster.ControlDB().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Exec(`INSERT INTO control.global_policies (key, kind, body, enabled, locked) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET kind = EXCLUDED.kind, body = EXCLUDED.body, enabled = EXCLUDED.enabled,
-			locked = EXCLUDED.locked, updated_at = now()`, it.Key, it.Kind, body, it.Enabled, locked).Error; err != nil {
-			return fmt.Errorf("saving global policy %s: %w", it.Key, err)
+		upsert := ` ON CONFLICT (key) DO UPDATE SET kind = EXCLUDED.kind, body = EXCLUDED.body, enabled = EXCLUDED.enabled,
+			locked = EXCLUDED.locked, updated_at = now()`
+		if pre != nil {
+			cur, err := lockGlobal(tx, it.Key)
+			if err != nil {
+				return err
+			}
+			if err := pre(cur); err != nil {
+				return err
+			}
+			if cur == nil {
+				upsert = ` ON CONFLICT (key) DO NOTHING` // a concurrent create must not be overwritten unseen
+			}
+		}
+		res := tx.Exec(`INSERT INTO control.global_policies (key, kind, body, enabled, locked) VALUES (?, ?, ?, ?, ?)`+upsert,
+			it.Key, it.Kind, body, it.Enabled, locked)
+		if res.Error != nil {
+			return fmt.Errorf("saving global policy %s: %w", it.Key, res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return ErrChangedMeanwhile
 		}
 		if err := audit.RecordPlatform(ctx, tx, "policy.global_set", it.Key, lockedWord(locked)+it.Describe()); err != nil {
 			return err
@@ -172,9 +204,44 @@ func (s *Service) SetGlobal(ctx context.Context, it Item, locked bool) error {
 	return err
 }
 
+// lockGlobal reads one baseline FOR UPDATE (nil when there is none),
+// without its override count.
+func lockGlobal(tx *gorm.DB, key string) (*Global, error) {
+	var rows []globalRow
+	if err := tx.Raw(`SELECT key, kind, body, enabled, locked, updated_at FROM control.global_policies WHERE key = ? FOR UPDATE`, key).
+		Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("reading global policy %s: %w", key, err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	it, err := decodeItem(rows[0].Key, rows[0].Kind, rows[0].Body, rows[0].Enabled)
+	if err != nil {
+		return nil, err
+	}
+	return &Global{Item: it, Locked: rows[0].Locked, UpdatedAt: rows[0].UpdatedAt}, nil
+}
+
 // DeleteGlobal removes a baseline; tenants' overrides of it stop mattering.
 func (s *Service) DeleteGlobal(ctx context.Context, key string) error {
+	return s.DeleteGlobalIf(ctx, key, nil)
+}
+
+// DeleteGlobalIf is DeleteGlobal with a precondition (nil: none).
+func (s *Service) DeleteGlobalIf(ctx context.Context, key string, pre GlobalPrecondition) error {
 	err := s.cluster.ControlDB().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if pre != nil {
+			cur, err := lockGlobal(tx, key)
+			if err != nil {
+				return err
+			}
+			if cur == nil {
+				return fault.Newf(ErrNotFound, "%s", key)
+			}
+			if err := pre(cur); err != nil {
+				return err
+			}
+		}
 		var kinds []string
 		res := tx.Raw(`DELETE FROM control.global_policies WHERE key = ? RETURNING kind`, key).Scan(&kinds)
 		if res.Error != nil {

@@ -157,3 +157,56 @@ func TestItemCheck(t *testing.T) {
 		}
 	}
 }
+
+// A precondition sees the baseline as stored, inside the writing
+// transaction: refusing writes nothing, and a create that someone else beat
+// (the row appeared after the precondition saw none) is not overwritten.
+func TestGlobalPreconditions(t *testing.T) {
+	s, _ := setup(t)
+	ctx := context.Background()
+	refused := errors.New("refused")
+	it, _ := threshold("t-pre", 80, false)
+	if err := s.SetGlobalIf(ctx, it, false, func(cur *Global) error {
+		if cur != nil {
+			t.Errorf("a new key's precondition saw %+v", cur)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	changed, _ := threshold("t-pre", 85, false)
+	if err := s.SetGlobalIf(ctx, changed, false, func(cur *Global) error {
+		if cur == nil || cur.Threshold.Value != 80 {
+			t.Errorf("the precondition saw %+v, want the stored value 80", cur)
+		}
+		return refused
+	}); !errors.Is(err, refused) {
+		t.Fatalf("refused write: %v", err)
+	}
+	if err := s.DeleteGlobalIf(ctx, "t-pre", func(*Global) error { return refused }); !errors.Is(err, refused) {
+		t.Fatalf("refused delete: %v", err)
+	}
+	g, ok, err := s.global(ctx, "t-pre")
+	if err != nil || !ok || g.Threshold.Value != 80 {
+		t.Fatalf("after refusals: %+v %v %v, want the first value kept", g, ok, err)
+	}
+
+	// Someone else creates the key between the precondition and the write.
+	other, _ := threshold("t-race", 70, false)
+	mine, _ := threshold("t-race", 95, false)
+	err = s.SetGlobalIf(ctx, mine, false, func(cur *Global) error {
+		if cur != nil {
+			t.Fatalf("t-race exists already: %+v", cur)
+		}
+		return s.SetGlobal(ctx, other, false) // another connection, committed at once
+	})
+	if !errors.Is(err, ErrChangedMeanwhile) {
+		t.Fatalf("a create beaten by another: %v, want ErrChangedMeanwhile", err)
+	}
+	if g, _, _ := s.global(ctx, "t-race"); g.Threshold.Value != 70 {
+		t.Errorf("the other's baseline was overwritten: %v", g.Threshold.Value)
+	}
+	if err := s.DeleteGlobalIf(ctx, "t-none", func(*Global) error { return nil }); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleting a missing baseline: %v, want ErrNotFound", err)
+	}
+}

@@ -35,6 +35,10 @@ func (cs ClientSettings) Zone() *time.Location { return humane.Zone(cs.TimeZone)
 // SettingsInput is a change of client settings; a nil field is kept as it is.
 type SettingsInput struct {
 	DisplayName, TimeZone, Locale *string
+	// Precondition, when set, sees the settings as they are, locked, in the
+	// saving transaction; an error from it saves nothing and is returned
+	// (the API's If-Match, with no window between the check and the write).
+	Precondition func(current ClientSettings) error
 }
 
 // Setting keys in the tenant's settings table (see seedDefaults).
@@ -190,6 +194,11 @@ func (s *Service) SaveSettings(ctx context.Context, t tenancy.Tenant, in Setting
 		prev, err := loadSettings(tx, t, true)
 		if err != nil {
 			return err
+		}
+		if in.Precondition != nil {
+			if err := in.Precondition(prev); err != nil {
+				return err
+			}
 		}
 		saved, changes = prev, nil
 		for _, f := range []struct {

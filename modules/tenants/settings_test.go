@@ -141,3 +141,43 @@ func TestSaveSettings(t *testing.T) {
 		}
 	}
 }
+
+// A precondition sees the settings as they are inside the saving
+// transaction: refusing saves nothing, and a second save sees the first's
+// result (what the API's If-Match compares against).
+func TestSaveSettingsPrecondition(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openService(t, db.Tenant())
+	tn, err := s.Create(ctx, CreateInput{Slug: uniqueSlug("precond"), Name: "Precondition Co"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope := s.Scope(tn)
+	stale := errors.New("changed since read")
+	if _, _, err := s.SaveSettings(ctx, scope, SettingsInput{DisplayName: ptr("First"),
+		Precondition: func(cur ClientSettings) error {
+			if cur.DisplayName != "Precondition Co" {
+				t.Errorf("precondition saw %q", cur.DisplayName)
+			}
+			return nil
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.SaveSettings(ctx, scope, SettingsInput{DisplayName: ptr("Second"), TimeZone: ptr("Europe/Berlin"),
+		Precondition: func(cur ClientSettings) error {
+			if cur.DisplayName != "First" {
+				t.Errorf("the second save's precondition saw %q, want the first save's", cur.DisplayName)
+			}
+			return stale
+		}})
+	if !errors.Is(err, stale) {
+		t.Fatalf("refused save: %v, want the precondition's error", err)
+	}
+	got, err := s.SettingsNow(ctx, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.DisplayName != "First" || got.TimeZone != "UTC" {
+		t.Errorf("after a refused save: %q %q, want First UTC (nothing saved)", got.DisplayName, got.TimeZone)
+	}
+}
