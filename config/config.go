@@ -198,7 +198,7 @@ var Defaults = map[string]any{
 	"database.max_conns":              20,
 	"database.cell_secret":            "",
 	"database.cell_max_conns":         8,
-	"database.tenants_per_connection": 100,
+	"database.tenants_per_connection": 150,
 	"server.addr":                     "127.0.0.1:8080",
 	"server.console_hosts":            []string{"localhost", "127.0.0.1"},
 	"server.secure_cookies":           false,

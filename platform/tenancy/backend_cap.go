@@ -10,11 +10,12 @@ import (
 // DefaultTenantsPerBackend is how many tenants one pooled connection may
 // enter before it is closed and replaced. PostgreSQL never trims a
 // backend's catalog cache: every schema a backend has touched stays in its
-// memory (about 0.35 MB for ours), so a backend that served 500 tenants was
-// measured at 188 MB. A new backend costs a few milliseconds; at the
-// default, ingestion spread over 1,000 tenants replaces about one backend
-// a second.
-const DefaultTenantsPerBackend = 100
+// memory (about 0.38 MB for ours), so a backend that served 500 tenants was
+// measured at 188 MB; 150 keeps one under about 64 MB. A new backend costs
+// a few milliseconds, and a cold cache for each tenant it meets: with a
+// cell's tenants split over its pools (cellPoolShards) a backend's share
+// of 1,000 busy clients stays under the limit.
+const DefaultTenantsPerBackend = 150
 
 // backendTenants counts the distinct tenants each backend of a pool has
 // entered, by backend process id, and says when one has had its share.

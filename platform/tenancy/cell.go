@@ -34,12 +34,14 @@ type Cell struct {
 	pools  []*Server // the server, as the cell's login role; a tenant always uses pools[id % len]
 }
 
-// cellPoolShards is how many pools a cell's connections are split into. A
-// tenant always uses the same one, so each backend caches the catalogs of
-// a quarter of the cell's tenants: PostgreSQL never trims a backend's
-// catalog cache, and one that served 500 schemas was measured at 188 MB.
-// It also means fewer cold caches under load spread over many tenants.
-const cellPoolShards = 4
+// cellPoolShards is how many pools a cell's connections are split into (at
+// most one per connection). A tenant always uses the same one, so each
+// backend caches the catalogs of an eighth of the cell's tenants:
+// PostgreSQL never trims a backend's catalog cache, and one that served 500
+// schemas was measured at 188 MB. Fewer tenants per backend also means
+// fewer cold caches under load spread over many tenants; backends that meet
+// more anyway are replaced (DefaultTenantsPerBackend).
+const cellPoolShards = 8
 
 // CellStats is a pool's statistics.
 type CellStats sql.DBStats
@@ -180,7 +182,7 @@ func (c *Cluster) Cells() []*Cell {
 }
 
 // openCell connects to srv as the cell's login role, with the cell's
-// connections split over cellPoolShards pools. A role that is missing is
+// connections split over up to cellPoolShards pools. A role that is missing is
 // created; one whose password no longer matches the secret gets the
 // derived one again.
 func (c *Cluster) openCell(ctx context.Context, srv *Server, name, role string) ([]*Server, error) {
@@ -191,10 +193,11 @@ func (c *Cluster) openCell(ctx context.Context, srv *Server, name, role string) 
 	cfg := srv.config.Copy()
 	cfg.User, cfg.Password = role, password
 	shard := c.opts.CellPool
-	shard.MaxOpen = max(2, shard.MaxOpen/cellPoolShards)
+	shards := min(cellPoolShards, max(1, shard.MaxOpen))
+	shard.MaxOpen = max(1, shard.MaxOpen/shards)
 	shard.MaxIdle = 0
 	var pools []*Server
-	for len(pools) < cellPoolShards {
+	for len(pools) < shards {
 		pool, err := openServer(ctx, srv.ref, cfg, shard)
 		var pgErr *pgconn.PgError
 		if len(pools) == 0 && errors.As(err, &pgErr) && pgErr.Code == "28P01" { // the secret changed since the role was made
