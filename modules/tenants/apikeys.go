@@ -7,6 +7,7 @@ import (
 	"encoding/base32"
 	"fmt"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -96,22 +97,40 @@ func (s *Service) ListAPIKeys(ctx context.Context, slug string) ([]APIKey, error
 	return keys, nil
 }
 
-// useAPIKey returns the tenant id of a live key and stamps its last use.
+// useAPIKey returns the tenant id of a live key and stamps its last use, at
+// most once a minute: every ingestion request checks its key, and writing
+// the key's row each time made a flood from one key (even one answered 429)
+// queue on that row's lock and commit, holding control-plane connections
+// every other client's requests need.
 func (s *Service) useAPIKey(ctx context.Context, plain string) (int64, error) {
 	if !strings.HasPrefix(plain, keyPrefix) || len(plain) > 100 {
 		return 0, tenancy.ErrUnknownTenant
 	}
-	var ids []int64
-	err := s.root(ctx).Raw(`UPDATE control.api_keys SET last_used_at = now()
-		WHERE key_hash = ? AND revoked_at IS NULL RETURNING tenant_id`, hashKey(plain)).Scan(&ids).Error
-	if err != nil {
+	var keys []struct {
+		TenantID   int64
+		LastUsedAt *time.Time
+	}
+	hash := hashKey(plain)
+	if err := s.root(ctx).Raw(`SELECT tenant_id, last_used_at FROM control.api_keys WHERE key_hash = ? AND revoked_at IS NULL`, hash).
+		Scan(&keys).Error; err != nil {
 		return 0, fmt.Errorf("checking API key: %w", err)
 	}
-	if len(ids) == 0 {
+	if len(keys) == 0 {
 		return 0, tenancy.ErrUnknownTenant
 	}
-	return ids[0], nil
+	if k := keys[0]; k.LastUsedAt == nil || time.Since(*k.LastUsedAt) >= keyUseGranularity {
+		// The condition repeats in SQL so concurrent requests write once.
+		if err := s.root(ctx).Exec(`UPDATE control.api_keys SET last_used_at = now()
+			WHERE key_hash = ? AND (last_used_at IS NULL OR last_used_at <= now() - make_interval(secs => ?))`,
+			hash, keyUseGranularity.Seconds()).Error; err != nil {
+			s.log.WarnContext(ctx, "recording API key use", "err", err)
+		}
+	}
+	return keys[0].TenantID, nil
 }
+
+// keyUseGranularity: a key's last use is written at most this often.
+const keyUseGranularity = time.Minute
 
 func hashKey(plain string) []byte {
 	sum := sha256.Sum256([]byte(plain))

@@ -56,6 +56,33 @@ func TestDirectoryLookups(t *testing.T) {
 	if err != nil || len(keys) != 1 || keys[0].LastUsedAt == nil {
 		t.Fatalf("last use not recorded: %+v %v", keys, err)
 	}
+
+	// Last use is written at most once a minute: a busy sender's requests
+	// read the key's row and do not queue on it.
+	lastUse := func() time.Time {
+		t.Helper()
+		keys, err := s.ListAPIKeys(ctx, slug)
+		if err != nil || len(keys) != 1 || keys[0].LastUsedAt == nil {
+			t.Fatalf("keys: %+v %v", keys, err)
+		}
+		return *keys[0].LastUsedAt
+	}
+	first := lastUse()
+	if _, err := d.ByAPIKey(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if again := lastUse(); !again.Equal(first) {
+		t.Errorf("a use within the minute rewrote last use: %s, then %s", first, again)
+	}
+	if err := s.root(ctx).Exec(`UPDATE control.api_keys SET last_used_at = last_used_at - interval '2 minutes' WHERE tenant_id = ?`, tn.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ByAPIKey(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if later := lastUse(); !later.After(first) {
+		t.Errorf("a use two minutes on left last use at %s (first %s)", later, first)
+	}
 }
 
 // A change made through the control plane reaches a resolver's cache through
