@@ -114,20 +114,24 @@ func TestStaffAPIStaffUsers(t *testing.T) {
 	}
 	// The audit log records the creation once (the replay did not create
 	// again), by the token's user, as the console's creation is recorded.
-	entries, err := f.e.audit.Platform(ctx, audit.Filter{Action: "staff.created", Text: newEmail})
-	if err != nil {
-		t.Fatal(err)
+	if e := f.onePlatformEntry(t, "staff.created", newEmail); e.Target != newEmail {
+		t.Errorf("audit of the creation names %q", e.Target)
 	}
-	if len(entries) != 1 || entries[0].Actor != f.owner.Email || entries[0].Target != newEmail {
-		t.Errorf("audit of the creation: %+v", entries)
-	}
-	entries, err = f.e.audit.Platform(ctx, audit.Filter{Action: "staff.grant_changed", Text: f.tech.Email})
+	f.onePlatformEntry(t, "staff.grant_changed", f.tech.Email)
+}
+
+// onePlatformEntry asserts that the platform audit log holds exactly one
+// entry of action about text, made by the fixture's owner (the token's user).
+func (f *apiFixture) onePlatformEntry(t *testing.T, action, text string) audit.Entry {
+	t.Helper()
+	entries, err := f.e.audit.Platform(context.Background(), audit.Filter{Action: action, Text: text})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(entries) != 1 || entries[0].Actor != f.owner.Email {
-		t.Errorf("audit of the grant change: %+v", entries)
+		t.Fatalf("%s entries about %s: %+v, want one by %s", action, text, entries, f.owner.Email)
 	}
+	return entries[0]
 }
 
 // TestStaffAPIStaffAccess: what the staff routes change reaches tokens at
@@ -135,7 +139,6 @@ func TestStaffAPIStaffUsers(t *testing.T) {
 // enabled one; and the last owner is kept (409).
 func TestStaffAPIStaffAccess(t *testing.T) {
 	f := newAPIFixture(t, "apiacc")
-	ctx := context.Background()
 	db := f.e.cluster.ControlDB()
 	alerts := "/api/v1/clients/" + f.alpha.Slug + "/alerts"
 	tech := "/api/v1/staff/" + f.tech.Email
@@ -191,13 +194,7 @@ func TestStaffAPIStaffAccess(t *testing.T) {
 		{name: "last owner disabled", token: "owner", method: "POST", path: me + "/disable", status: 409},
 		{name: "still an owner", token: "owner", method: "GET", path: me, status: 200, contains: []string{`"role":"owner"`, `"disabled":false`}},
 	})
-	entries, err := f.e.audit.Platform(ctx, audit.Filter{Action: "staff.disabled", Text: f.tech.Email})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) != 1 || entries[0].Actor != f.owner.Email {
-		t.Errorf("audit of the disabling (once, by the owner): %+v", entries)
-	}
+	f.onePlatformEntry(t, "staff.disabled", f.tech.Email)
 }
 
 // TestStaffAPIClientUsers: a client's portal users on the staff API, by a

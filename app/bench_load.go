@@ -28,6 +28,31 @@ const (
 // load generator in this process, spread over every bench tenant.
 func benchThroughput(ctx context.Context, b *benchEnv, opts benchOptions, t *benchTable, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "bench: alert ingestion load, %d requests from %d connections\n", opts.loadRequests, opts.loadConcurrency)
+	return onLoadServer(ctx, b, opts, func(base string, keys []string) error {
+		if err := benchConsoleHome(ctx, b, base, opts, t, stderr); err != nil {
+			return err
+		}
+		if err := benchFloor(ctx, b, base, keys, opts, t, stderr); err != nil {
+			return err
+		}
+		if err := benchPortal(ctx, b, base, opts, t, stderr); err != nil {
+			return err
+		}
+		return benchBatches(ctx, b, base, keys, t, stderr)
+	})
+}
+
+// benchHomeOnly is the console home of the load phase on its own, for
+// profiling it (--only home --cpuprofile).
+func benchHomeOnly(ctx context.Context, b *benchEnv, opts benchOptions, t *benchTable, stderr io.Writer) error {
+	return onLoadServer(ctx, b, opts, func(base string, _ []string) error {
+		return benchConsoleHome(ctx, b, base, opts, t, stderr)
+	})
+}
+
+// onLoadServer runs fn against the load phase's server (its address and
+// the tenants' API keys), under the CPU profile when one was asked for.
+func onLoadServer(ctx context.Context, b *benchEnv, opts benchOptions, fn func(base string, keys []string) error) error {
 	base, keys, stop, err := startLoadServer(ctx, b)
 	if err != nil {
 		return err
@@ -38,33 +63,7 @@ func benchThroughput(ctx context.Context, b *benchEnv, opts benchOptions, t *ben
 		return err
 	}
 	defer stopProfile()
-
-	if err := benchConsoleHome(ctx, b, base, opts, t, stderr); err != nil {
-		return err
-	}
-	if err := benchFloor(ctx, b, base, keys, opts, t, stderr); err != nil {
-		return err
-	}
-	if err := benchPortal(ctx, b, base, opts, t, stderr); err != nil {
-		return err
-	}
-	return benchBatches(ctx, b, base, keys, t, stderr)
-}
-
-// benchHomeOnly is the console home of the load phase on its own, for
-// profiling it (--only home --cpuprofile).
-func benchHomeOnly(ctx context.Context, b *benchEnv, opts benchOptions, t *benchTable, stderr io.Writer) error {
-	base, _, stop, err := startLoadServer(ctx, b)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	stopProfile, err := startCPUProfile(opts.cpuProfile)
-	if err != nil {
-		return err
-	}
-	defer stopProfile()
-	return benchConsoleHome(ctx, b, base, opts, t, stderr)
+	return fn(base, keys)
 }
 
 // startCPUProfile profiles this process into path (nothing when path is
