@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,12 +82,27 @@ func (s *Service) Home(ctx context.Context, ids []int64, from, size, urgent int)
 		}
 		pageIDs = append(pageIDs, quiet...)
 	}
-	if h.Page, err = s.summariesInOrder(ctx, pageIDs); err != nil {
+	// One read of summaries for the page and the most urgent clients: each
+	// read scans every server's rollups.
+	urgentIDs := busyIDs[:min(urgent, len(busyIDs))]
+	both, err := s.summariesInOrder(ctx, append(slices.Clone(pageIDs), urgentIDs...))
+	if err != nil {
 		return Home{}, err
 	}
-	if h.Urgent, err = s.summariesInOrder(ctx, busyIDs[:min(urgent, len(busyIDs))]); err != nil {
-		return Home{}, err
+	byID := make(map[int64]Summary, len(both))
+	for _, sum := range both {
+		byID[sum.ID] = sum
 	}
+	pick := func(ids []int64) []Summary {
+		out := make([]Summary, 0, len(ids))
+		for _, id := range ids {
+			if sum, ok := byID[id]; ok {
+				out = append(out, sum)
+			}
+		}
+		return out
+	}
+	h.Page, h.Urgent = pick(pageIDs), pick(urgentIDs)
 	return h, nil
 }
 
