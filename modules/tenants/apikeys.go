@@ -98,10 +98,8 @@ func (s *Service) ListAPIKeys(ctx context.Context, slug string) ([]APIKey, error
 }
 
 // useAPIKey returns the tenant id of a live key and stamps its last use, at
-// most once a minute: every ingestion request checks its key, and writing
-// the key's row each time made a flood from one key (even one answered 429)
-// queue on that row's lock and commit, holding control-plane connections
-// every other client's requests need.
+// most once a minute (as staff tokens do): a lookup is then a read, and
+// replicas whose resolver caches expire together do not queue on the row.
 func (s *Service) useAPIKey(ctx context.Context, plain string) (int64, error) {
 	if !strings.HasPrefix(plain, keyPrefix) || len(plain) > 100 {
 		return 0, tenancy.ErrUnknownTenant
