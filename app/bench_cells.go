@@ -193,7 +193,7 @@ func benchConsoleHome(ctx context.Context, b *benchEnv, base string, opts benchO
 	}
 	t.info(fmt.Sprintf("console home, %d tenants on 2 servers: p50", opts.tenants), fmtDuration(percentile(lat, 0.5)))
 	var split []string
-	for _, name := range []string{"clients", "queue", "trend"} {
+	for _, name := range []string{"clients", "queue-and-trend"} {
 		if ds := parts[name]; len(ds) > 0 {
 			split = append(split, fmt.Sprintf("%s %s/%s", name, fmtDuration(percentile(ds, 0.5)), fmtDuration(percentile(ds, 0.99))))
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/errgroup"
 
 	"switchboard/platform/authz"
 	"switchboard/platform/web"
@@ -54,16 +55,25 @@ func (s *Service) home(a *authz.Authorizer) echo.HandlerFunc {
 			counts[status] = n
 		}
 		timing.lap("clients")
-		queue, read, err := s.WorkQueue(ctx, home.Urgent, opts)
-		if err != nil {
+		// The queue and the trend read different servers' tables: at once.
+		var (
+			queue []QueueItem
+			read  int
+			trend OpenTrend
+		)
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() (err error) {
+			queue, read, err = s.WorkQueue(gctx, home.Urgent, opts)
+			return err
+		})
+		g.Go(func() (err error) {
+			trend, err = s.OpenTrend(gctx, ids, opts.Now, home.Critical, home.Warning)
+			return err
+		})
+		if err := g.Wait(); err != nil {
 			return err
 		}
-		timing.lap("queue")
-		trend, err := s.OpenTrend(ctx, ids, opts.Now, home.Critical, home.Warning)
-		if err != nil {
-			return err
-		}
-		timing.lap("trend")
+		timing.lap("queue-and-trend")
 		c.Response().Header().Set("Server-Timing", timing.String())
 		view.link(page.Number)
 		view.Read, view.Reach = read, opts.Reach

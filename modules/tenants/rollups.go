@@ -77,18 +77,20 @@ func (s *Service) Summaries(ctx context.Context, ids []int64) ([]Summary, error)
 	var mu sync.Mutex
 	err := s.eachServer(ctx, func(srv *tenancy.Server, server *gorm.DB) error {
 		var rows []Summary
+		// The filter goes inside both sides of the join: on the join's result
+		// it made every call read every row of both tables.
 		only, args := "", []any{}
 		if ids != nil {
-			only, args = "WHERE coalesce(r.tenant_id, s.tenant_id) IN (SELECT unnest(CAST(@ids AS bigint[])))", []any{sql.Named("ids", idArray(ids))}
+			only, args = " AND tenant_id IN (SELECT unnest(CAST(@ids AS bigint[])))", []any{sql.Named("ids", idArray(ids))}
 		}
 		err := server.Raw(`SELECT coalesce(r.tenant_id, s.tenant_id) AS id,
 				coalesce(r.active_users, 0) AS active_users, coalesce(r.open_critical, 0) AS open_critical,
 				coalesce(r.open_warning, 0) AS open_warning, coalesce(r.open_info, 0) AS open_info, coalesce(s.alerts, 0) AS sla_alerts,
 				coalesce(s.response_decided, 0) AS response_decided, coalesce(s.response_met, 0) AS response_met,
 				coalesce(s.resolution_decided, 0) AS resolution_decided, coalesce(s.resolution_met, 0) AS resolution_met
-			FROM control.tenant_rollups r
-			FULL JOIN (SELECT * FROM control.sla_rollups WHERE month = date_trunc('month', now() AT TIME ZONE 'UTC')::date) s
-				ON s.tenant_id = r.tenant_id `+only, args...).Scan(&rows).Error
+			FROM (SELECT * FROM control.tenant_rollups WHERE true`+only+`) r
+			FULL JOIN (SELECT * FROM control.sla_rollups WHERE month = date_trunc('month', now() AT TIME ZONE 'UTC')::date`+only+`) s
+				ON s.tenant_id = r.tenant_id`, args...).Scan(&rows).Error
 		if err != nil {
 			return fmt.Errorf("reading rollups: %w", err)
 		}
