@@ -95,6 +95,7 @@ then stops the cluster and deletes it (unless --keep). --database-url and
 			return runBench(cmd, opts)
 		},
 	}
+	c.AddCommand(newBenchFloodCommand())
 	f := c.Flags()
 	f.IntVar(&opts.tenants, "tenants", 1000, "tenants to provision")
 	f.IntVar(&opts.workers, "workers", runtime.NumCPU(), "tenants migrated in parallel")

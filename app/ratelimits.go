@@ -1,11 +1,14 @@
 package main
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"switchboard/config"
+	"switchboard/modules/agents"
+	"switchboard/modules/alerts"
 	"switchboard/platform/ratelimit"
 )
 
@@ -15,6 +18,10 @@ import (
 type ingestLimits struct {
 	alerts  echo.MiddlewareFunc // POST /api/v1/alerts and /api/v1/alerts/alertmanager
 	checkIn echo.MiddlewareFunc // POST /api/v1/agent/checkin
+	// early refuses, ahead of the console's middleware chain, a request
+	// whose API key or endpoint has already used up its bucket: a flood is
+	// answered for the price of reading its headers.
+	early echo.MiddlewareFunc
 }
 
 // newIngestLimits builds the buckets once per server, on clock now. The
@@ -29,15 +36,20 @@ func newIngestLimits(l config.Limits, now func() time.Time) ingestLimits {
 	buckets := func(what, per, setting string, r config.Rate) *ratelimit.Buckets {
 		return ratelimit.New(ratelimit.Spec{What: what, Per: per, Setting: setting}, ratelimit.Limit{Rate: r.Rate, Burst: r.Burst}, opts)
 	}
+	perKey := ratelimit.Rule{Buckets: buckets("alert requests", "API key", "limits.ingest_per_key", l.IngestPerKey), Key: ratelimit.ByCredential}
+	perEndpoint := ratelimit.Rule{Buckets: buckets("check-ins", "endpoint", "limits.checkins_per_endpoint", l.CheckinsPerEndpoint), Key: ratelimit.ByCredential}
 	return ingestLimits{
 		alerts: ratelimit.Middleware(
-			ratelimit.Rule{Buckets: buckets("alert requests", "API key", "limits.ingest_per_key", l.IngestPerKey), Key: ratelimit.ByCredential},
+			perKey,
 			ratelimit.Rule{Buckets: buckets("alert requests", "client", "limits.ingest_per_client", l.IngestPerClient), Key: ratelimit.ByTenant},
 			ratelimit.Rule{Buckets: buckets("alerts", "client", "limits.ingest_alerts_per_client", l.IngestAlertsPerClient),
 				Key: ratelimit.ByTenant, PerUnit: true},
 		),
-		checkIn: ratelimit.Middleware(
-			ratelimit.Rule{Buckets: buckets("check-ins", "endpoint", "limits.checkins_per_endpoint", l.CheckinsPerEndpoint), Key: ratelimit.ByCredential},
+		checkIn: ratelimit.Middleware(perEndpoint),
+		early: ratelimit.Early(
+			ratelimit.Gate{Method: http.MethodPost, Path: alerts.IngestPath, Rule: perKey},
+			ratelimit.Gate{Method: http.MethodPost, Path: alerts.AlertmanagerPath, Rule: perKey},
+			ratelimit.Gate{Method: http.MethodPost, Path: agents.CheckInPath, Rule: perEndpoint},
 		),
 	}
 }

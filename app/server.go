@@ -136,7 +136,8 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 		}
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
 	}
-	s.console.Use(e.metrics.Middleware(metrics.Console), noStore, withSessions(s.sessions, e.mfa.StaffSubject(s.sessions)), anonymousOutsideClients,
+	limits := newIngestLimits(e.cfg.Limits, time.Now)
+	s.console.Use(e.metrics.Middleware(metrics.Console), limits.early, noStore, withSessions(s.sessions, e.mfa.StaffSubject(s.sessions)), anonymousOutsideClients,
 		s.resolver.Middleware("/healthz", "/readyz", agents.EnrollPath, agents.CheckInPath, metrics.Path),
 		csrf(), s.consoleAuthz.Middleware(authz.MiddlewareOptions{LoginURL: func(echo.Context) string { return "/login" }}))
 	// Portal order: the host names the tenant first, because the client's
@@ -153,7 +154,6 @@ func buildServer(ctx context.Context, e *env) (*server, error) {
 	dashboard.NewClientOverview(dashboard.ClientDeps{Tenants: e.tenants, Alerts: e.alerts, Agents: e.agents, Identity: e.identity,
 		Notify: e.notify, Audit: e.audit, Reports: e.reports}).ConsoleRoutes(s.consoleAuthz, s.console)
 	e.tenants.APIRoutes(s.consoleAuthz, s.console)
-	limits := newIngestLimits(e.cfg.Limits, time.Now)
 	e.alerts.APIRoutes(s.consoleAuthz, s.console, limits.alerts)
 	e.alerts.ConsoleRoutes(s.consoleAuthz, s.console)
 	e.agents.AgentRoutes(s.consoleAuthz, s.console, limits.checkIn)

@@ -21,16 +21,22 @@ import (
 	"switchboard/platform/web"
 )
 
+// Paths of the ingestion routes: our own format, and Alertmanager's webhook.
+const (
+	IngestPath       = "/api/v1/alerts"
+	AlertmanagerPath = "/api/v1/alerts/alertmanager"
+)
+
 // APIRoutes registers alert ingestion for monitoring tools (API key),
 // behind limit (the rate limits the wiring builds; see platform/ratelimit):
 // a request over a limit is answered 429 before it is decoded, and a batch
 // whose alerts are over the per-alert limit before anything is stored.
 func (s *Service) APIRoutes(a *authz.Authorizer, e *echo.Echo, limit ...echo.MiddlewareFunc) {
-	a.Route(e, http.MethodPost, "/api/v1/alerts", authz.APIKey, s.ingestNative, limit...)
-	a.Route(e, http.MethodPost, "/api/v1/alerts/alertmanager", authz.APIKey, s.ingestAlertmanager, limit...)
+	a.Route(e, http.MethodPost, IngestPath, authz.APIKey, s.ingestNative, limit...)
+	a.Route(e, http.MethodPost, AlertmanagerPath, authz.APIKey, s.ingestAlertmanager, limit...)
 	// A bad member is rejected alone (ingestAlertmanager), never the group:
 	// Alertmanager would drop a refused group or resend it forever.
-	web.CheckOwnBody(e, http.MethodPost, "/api/v1/alerts/alertmanager")
+	web.CheckOwnBody(e, http.MethodPost, AlertmanagerPath)
 }
 
 // nativePayload is our own format: one alert, or {"alerts": [...]}.

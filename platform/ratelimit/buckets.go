@@ -59,6 +59,7 @@ type Options struct {
 type Buckets struct {
 	spec  Spec
 	limit Limit
+	desc  string // Describe, built once: a flood reads it on every refusal
 	max   int
 	now   func() time.Time
 	id    uint64 // lock order when several sets are charged at once
@@ -88,8 +89,10 @@ func New(spec Spec, l Limit, opts Options) *Buckets {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Buckets{spec: spec, limit: l, max: opts.MaxKeys, now: opts.Now, id: lastID.Add(1),
+	b := &Buckets{spec: spec, limit: l, max: opts.MaxKeys, now: opts.Now, id: lastID.Add(1),
 		keys: map[string]*list.Element{}, order: list.New()}
+	b.desc = b.describe()
+	return b
 }
 
 // Len is the number of buckets held.
@@ -100,7 +103,9 @@ func (b *Buckets) Len() int {
 }
 
 // Describe says what the limit is, for the answer to a refused request.
-func (b *Buckets) Describe() string {
+func (b *Buckets) Describe() string { return b.desc }
+
+func (b *Buckets) describe() string {
 	s := fmt.Sprintf("%s %s per second per %s (burst %d", strconv.FormatFloat(b.limit.Rate, 'g', 4, 64), b.spec.What, b.spec.Per, b.limit.Burst)
 	if b.spec.Setting != "" {
 		s += "; " + b.spec.Setting
@@ -132,6 +137,26 @@ func (b *Buckets) bucketLocked(key string, now time.Time) *rate.Limiter {
 		delete(b.keys, old.key)
 	}
 	return bk.lim
+}
+
+// Refusing is what taking one token from key's bucket would answer, found
+// without taking anything or creating a bucket: nil when key has no bucket
+// (nobody was charged under it lately) or its bucket holds a token.
+func (b *Buckets) Refusing(key string) *Refused {
+	if key == "" {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	el, ok := b.keys[key]
+	if !ok {
+		return nil
+	}
+	have := el.Value.(*bucket).lim.TokensAt(b.now())
+	if have >= 1 {
+		return nil
+	}
+	return &Refused{Limit: b.desc, RetryAfter: time.Duration((1 - have) / b.limit.Rate * float64(time.Second))}
 }
 
 // Charge is a key's bucket in a set: where a request's tokens come from.

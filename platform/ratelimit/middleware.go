@@ -51,6 +51,40 @@ func Middleware(rules ...Rule) echo.MiddlewareFunc {
 	}
 }
 
+// Gate names a limited route and the rule whose empty buckets Early
+// refuses ahead of the rest of the middleware chain.
+type Gate struct {
+	Method, Path string // as registered: "POST", "/api/v1/alerts"
+	Rule         Rule
+}
+
+// Early answers 429 at once for a request to a gated route whose bucket is
+// already empty, so that a flood costs little more than reading its
+// headers: it runs before sessions, tenant resolution and authorization,
+// which the route's Middleware comes after. It only looks (Refusing): the
+// route's Middleware still takes the tokens, so a request Early lets
+// through is counted exactly as before, and a credential nobody has been
+// charged under (a wrong one included) has no bucket and goes on to be
+// authenticated. Keys must therefore come from the request alone
+// (ByCredential), not from what later middleware finds.
+func Early(gates ...Gate) echo.MiddlewareFunc {
+	type route struct{ method, path string }
+	routes := make(map[route]Rule, len(gates))
+	for _, g := range gates {
+		routes[route{g.Method, g.Path}] = g.Rule
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if r, ok := routes[route{c.Request().Method, c.Path()}]; ok {
+				if refused := r.Buckets.Refusing(r.Key(c)); refused != nil {
+					return answer(c, refused)
+				}
+			}
+			return next(c)
+		}
+	}
+}
+
 // Spend charges n units to the request's per-unit rules (none when the
 // route has no such rule) and returns the 429 to answer when they are
 // used up. Call it before storing anything, so a refused batch stores

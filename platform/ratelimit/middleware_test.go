@@ -122,3 +122,60 @@ func TestByCredential(t *testing.T) {
 		}
 	}
 }
+
+// TestEarly: a gated route's request is refused ahead of the chain once its
+// credential's bucket is empty, without reaching the middleware that comes
+// after (authentication, in the server); a credential never charged, other
+// routes and other methods pass through; Early itself takes nothing.
+func TestEarly(t *testing.T) {
+	clk := newClock()
+	perKey := New(Spec{What: "alert requests", Per: "API key", Setting: "limits.ingest_per_key"}, Limit{Rate: 1, Burst: 2}, Options{Now: clk.now})
+	rule := Rule{Buckets: perKey, Key: ByCredential}
+	e := web.New(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	authenticated := 0 // what the server's later middleware would have done
+	e.Use(Early(Gate{Method: http.MethodPost, Path: "/ingest/:source", Rule: rule}), func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error { authenticated++; return next(c) }
+	})
+	accept := func(c echo.Context) error { return c.NoContent(http.StatusAccepted) }
+	e.POST("/ingest/:source", accept, Middleware(rule))
+	e.GET("/ingest/:source", accept)
+	e.POST("/other", accept)
+
+	steps := []struct {
+		name          string
+		method, path  string
+		key           string
+		advance       time.Duration
+		status        int
+		authenticated bool
+	}{
+		{"a new key passes to authentication", "POST", "/ingest/a", "alpha", 0, 202, true},
+		{"the burst's second request", "POST", "/ingest/b", "alpha", 0, 202, true},
+		{"the empty bucket is refused before authentication", "POST", "/ingest/a", "alpha", 0, 429, false},
+		{"and again: Early took nothing, nothing refilled", "POST", "/ingest/a", "alpha", 0, 429, false},
+		{"another key is not refused early", "POST", "/ingest/a", "beta", 0, 202, true},
+		{"another method of the path is not gated", "GET", "/ingest/a", "alpha", 0, 202, true},
+		{"another route is not gated", "POST", "/other", "alpha", 0, 202, true},
+		{"a refilled token passes to authentication", "POST", "/ingest/a", "alpha", time.Second, 202, true},
+	}
+	for _, s := range steps {
+		clk.advance(s.advance)
+		before := authenticated
+		req := httptest.NewRequest(s.method, s.path, strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+s.key)
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if rec.Code != s.status {
+			t.Fatalf("%s: status %d, want %d: %s", s.name, rec.Code, s.status, rec.Body)
+		}
+		if (authenticated > before) != s.authenticated {
+			t.Errorf("%s: reached the later middleware = %v, want %v", s.name, authenticated > before, s.authenticated)
+		}
+		if s.status == http.StatusTooManyRequests {
+			if rec.Header().Get("Retry-After") != "1" || !strings.Contains(rec.Body.String(), "limits.ingest_per_key") {
+				t.Errorf("%s: Retry-After %q, body %s: want the route's own answer", s.name, rec.Header().Get("Retry-After"), rec.Body)
+			}
+		}
+	}
+}
