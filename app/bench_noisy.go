@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -136,6 +137,11 @@ func benchNoisy(ctx context.Context, b *benchEnv, opts benchOptions, t *benchTab
 		t.info(fmt.Sprintf("noisy neighbour: quiet clients' latency %s", what),
 			fmt.Sprintf("p50 %s, p99 %s (median of runs' p99 %s; %d requests, %d failed)", fmtDuration(percentile(v.lat, 0.5)), fmtDuration(percentile(v.lat, 0.99)),
 				fmtDuration(v.medianP99()), len(v.lat), v.failed))
+		runs := make([]string, len(v.runP99))
+		for i, p := range v.runP99 {
+			runs[i] = fmt.Sprintf("%.1f", float64(p)/float64(time.Millisecond))
+		}
+		t.info(fmt.Sprintf("noisy neighbour: each run's p99 (ms), %s", what), strings.Join(runs, " "))
 	}
 	row("alone", alone)
 	row("beside the flood, default limits", limited)
