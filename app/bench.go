@@ -60,7 +60,7 @@ type benchOptions struct {
 	loadRequests    int
 	loadConcurrency int
 	cpuProfile      string
-	only            string // "noisy" or "home": provision, then only that phase
+	only            string // "noisy", "home" or "ingest": provision, then only that phase
 }
 
 func newBenchCommand() *cobra.Command {
@@ -77,7 +77,9 @@ and with production durability: fsync on), then in one run measure:
   - tenancy.Do overhead: primary-key reads inside Do versus bare reads on the
     pool, with one goroutine and with 8,
   - alert ingestion throughput and latency through a real server on loopback,
-    from a bounded load generator, spread over every tenant.
+    from a bounded load generator, spread over every tenant, beside the
+    same transaction issued straight through pgx (--only ingest runs just
+    these and agent check-ins after provisioning),
   - a noisy neighbour: quiet clients' ingestion latency alone and beside one
     client's flood, with the default rate limits and with them lifted
     (--only noisy runs just this after provisioning),
@@ -104,7 +106,7 @@ then stops the cluster and deletes it (unless --keep). --database-url and
 	f.IntVar(&opts.loadRequests, "load-requests", 30000, "requests in the ingestion load test (0 skips it)")
 	f.IntVar(&opts.loadConcurrency, "load-concurrency", 32, "concurrent connections of the load generator")
 	f.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the load phases to this file (go tool pprof)")
-	f.StringVar(&opts.only, "only", "", "run only this phase after provisioning: noisy (one client floods ingestion beside quiet ones) or home (noisy, then the console home)")
+	f.StringVar(&opts.only, "only", "", "run only this phase after provisioning: noisy (one client floods ingestion beside quiet ones), home (noisy, then the console home) or ingest (the anchor, alert ingestion and check-ins)")
 	return c
 }
 
@@ -119,8 +121,8 @@ func (o benchOptions) check() error {
 		return usagef("--reads must be at least 1, not %d", o.reads)
 	case o.loadRequests < 0 || o.loadConcurrency < 1 || o.loadConcurrency > 512:
 		return usagef("--load-requests must be ≥ 0 and --load-concurrency 1-512")
-	case o.only != "" && o.only != "noisy" && o.only != "home":
-		return usagef("--only takes noisy or home (or nothing for every phase), not %q", o.only)
+	case o.only != "" && o.only != "noisy" && o.only != "home" && o.only != "ingest":
+		return usagef("--only takes noisy, home or ingest (or nothing for every phase), not %q", o.only)
 	case o.only != "" && o.tenants < 2:
 		return usagef("--only %s needs --tenants 2 or more", o.only)
 	}
@@ -167,6 +169,8 @@ func runBench(cmd *cobra.Command, opts benchOptions) (err error) {
 		phases = []func(context.Context, *benchEnv, benchOptions, *benchTable, io.Writer) error{benchCells, benchProvision, benchNoisy}
 	case "home":
 		phases = []func(context.Context, *benchEnv, benchOptions, *benchTable, io.Writer) error{benchCells, benchProvision, benchNoisy, benchHomeOnly}
+	case "ingest":
+		phases = []func(context.Context, *benchEnv, benchOptions, *benchTable, io.Writer) error{benchCells, benchProvision, benchIngestOnly}
 	}
 	for _, phase := range phases {
 		if err := phase(ctx, b, opts, &table, stderr); err != nil {

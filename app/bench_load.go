@@ -50,6 +50,14 @@ func benchHomeOnly(ctx context.Context, b *benchEnv, opts benchOptions, t *bench
 	})
 }
 
+// benchIngestOnly is the anchor, alert ingestion and check-ins of the load
+// phase on their own (--only ingest).
+func benchIngestOnly(ctx context.Context, b *benchEnv, opts benchOptions, t *benchTable, stderr io.Writer) error {
+	return onLoadServer(ctx, b, opts, func(base string, keys []string) error {
+		return benchFloor(ctx, b, base, keys, opts, t, stderr)
+	})
+}
+
 // onLoadServer runs fn against the load phase's server (its address and
 // the tenants' API keys), under the CPU profile when one was asked for.
 func onLoadServer(ctx context.Context, b *benchEnv, opts benchOptions, fn func(base string, keys []string) error) error {
