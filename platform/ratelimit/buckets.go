@@ -156,7 +156,12 @@ func (b *Buckets) Refusing(key string) *Refused {
 	if have >= 1 {
 		return nil
 	}
-	return &Refused{Limit: b.desc, RetryAfter: time.Duration((1 - have) / b.limit.Rate * float64(time.Second))}
+	return &Refused{Limit: b.desc, RetryAfter: b.untilHolds(1, have)}
+}
+
+// untilHolds is how long a bucket holding have tokens takes to hold n.
+func (b *Buckets) untilHolds(n int, have float64) time.Duration {
+	return time.Duration((float64(n) - have) / b.limit.Rate * float64(time.Second))
 }
 
 // Charge is a key's bucket in a set: where a request's tokens come from.
@@ -226,7 +231,7 @@ func Take(n int, charges ...Charge) error {
 		cost := min(n, b.limit.Burst)
 		steps[i] = step{lim, now, cost}
 		if have := lim.TokensAt(now); have < float64(cost) {
-			wait := time.Duration((float64(cost) - have) / b.limit.Rate * float64(time.Second))
+			wait := b.untilHolds(cost, have)
 			if refused == nil || wait > refused.RetryAfter {
 				refused = &Refused{Limit: b.Describe(), RetryAfter: wait}
 			}

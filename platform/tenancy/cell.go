@@ -79,7 +79,8 @@ func (c *Cell) poolFor(id int64) *Server {
 	if st := home.Stats(); n == 1 || st.InUse < st.MaxOpenConnections {
 		return home
 	}
-	if next := c.pools[(i+1)%n]; next.Stats().InUse < next.Stats().MaxOpenConnections {
+	next := c.pools[(i+1)%n]
+	if st := next.Stats(); st.InUse < st.MaxOpenConnections {
 		return next
 	}
 	return home
