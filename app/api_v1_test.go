@@ -362,8 +362,14 @@ func TestStaffAPITokenLimits(t *testing.T) {
 	if _, err := f.e.identity.SetStaffDisabled(ctx, f.owner.Email, false); err != nil {
 		t.Fatal(err)
 	}
-	f.syncGrants(t) // as the change notice does a moment later
-	ok("owner enabled again", "owner", 200)
+	// The change notices reload the grants in the background, and a reload
+	// of the disabled state may land after ours: the last notice's reload
+	// restores them, so wait for that (bounded), not for a fixed time.
+	f.syncGrants(t)
+	waitUntil(t, time.Now().Add(10*time.Second), "owner enabled again", func() (bool, string) {
+		status, body, _ := f.api.call(f.tokens["owner"], "GET", a, "", nil)
+		return status == 200, strconv.Itoa(status) + " " + body
+	})
 
 	// Expired and revoked: 401.
 	list, err := f.e.identity.ListTokens(ctx, f.owner.Email)
